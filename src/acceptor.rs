@@ -1,0 +1,95 @@
+//! [`Acceptor`]: the server entry point, a `ServerConfig` plus per-connection defaults.
+
+use std::{sync::Arc, time::Duration};
+
+use rustls::{ServerConfig, ServerConnection};
+use tokio::io::{AsyncRead, AsyncWrite};
+
+use crate::{AsyncHandshake, Handshake};
+
+/// How long a server handshake may take by default. A server without a deadline can be held
+/// open forever by peers that connect and say nothing.
+pub const DEFAULT_SERVER_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Accepts server handshakes with one configuration.
+///
+/// The drop-in for tokio-rustls' `TlsAcceptor`: `Acceptor::from(config)` and
+/// `acceptor.accept(tcp).await?`. Every handshake has a deadline,
+/// [`DEFAULT_SERVER_TIMEOUT`] unless changed.
+///
+/// # Examples
+///
+/// ```no_run
+/// # async fn run(config: std::sync::Arc<rustls::ServerConfig>) -> std::io::Result<()> {
+/// use tokio_tls_handshake::Acceptor;
+///
+/// let acceptor = Acceptor::from(config);
+/// let listener = tokio::net::TcpListener::bind("127.0.0.1:8443").await?;
+/// loop {
+///     let (tcp, peer) = listener.accept().await?;
+///     let acceptor = acceptor.clone();
+///     tokio::spawn(async move {
+///         match acceptor.accept(tcp).await {
+///             Ok(tls) => { /* serve */ }
+///             Err(e) if e.is_silent_close() => {}
+///             Err(e) => eprintln!("{peer}: {e}"),
+///         }
+///     });
+/// }
+/// # }
+/// ```
+#[derive(Debug, Clone)]
+pub struct Acceptor {
+    config: Arc<ServerConfig>,
+    timeout: Option<Duration>,
+    send_alerts: bool,
+}
+
+impl Acceptor {
+    /// An acceptor with the [`DEFAULT_SERVER_TIMEOUT`] that sends alerts.
+    pub fn new(config: Arc<ServerConfig>) -> Self {
+        Self {
+            config,
+            timeout: Some(DEFAULT_SERVER_TIMEOUT),
+            send_alerts: true,
+        }
+    }
+
+    /// Each handshake must complete within `timeout` of the `accept` call.
+    pub fn with_timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
+    }
+
+    /// No deadline at all. Only for transports whose peers are trusted.
+    pub fn without_timeout(mut self) -> Self {
+        self.timeout = None;
+        self
+    }
+
+    /// Whether to tell a rejected client why with a fatal alert (default: yes).
+    pub fn with_alerts(mut self, send: bool) -> Self {
+        self.send_alerts = send;
+        self
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &Arc<ServerConfig> {
+        &self.config
+    }
+
+    /// Starts a server handshake over `io`.
+    pub fn accept<IO>(&self, io: IO) -> AsyncHandshake<IO, ServerConnection>
+    where
+        IO: AsyncRead + AsyncWrite + Unpin,
+    {
+        AsyncHandshake::start(Handshake::accept(self.config.clone()), io)
+            .with_defaults(self.timeout, self.send_alerts)
+    }
+}
+
+impl From<Arc<ServerConfig>> for Acceptor {
+    fn from(config: Arc<ServerConfig>) -> Self {
+        Self::new(config)
+    }
+}

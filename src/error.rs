@@ -1,0 +1,300 @@
+//! Why a handshake failed: [`HandshakeError`], and [`Failed`], which also hands the transport back.
+
+use std::{error::Error as StdError, fmt, io};
+
+use rustls::AlertDescription;
+
+/// Why a TLS handshake did not complete.
+///
+/// Each variant names the `SSL_get_error(3)` result it corresponds to, so code ported from
+/// OpenSSL keeps its meaning. A nonblocking retry (`SSL_ERROR_WANT_READ` /
+/// `SSL_ERROR_WANT_WRITE`) is never an error here: the sync step reports it as
+/// [`Step::WantRead`](crate::Step::WantRead) / [`Step::WantWrite`](crate::Step::WantWrite) and
+/// the future as `Poll::Pending`.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum HandshakeError {
+    /// The peer closed the connection before the handshake finished: OpenSSL's
+    /// `SSL_do_handshake` returning 0 ("shut down controlled by the protocol"), or its
+    /// `SSL_ERROR_ZERO_RETURN` / unexpected-EOF cases.
+    ///
+    /// `received == 0` is a peer that connected and left without sending a byte: load balancer
+    /// health checks and port scanners look like this, and most servers log them quietly.
+    PeerClosed {
+        /// The peer sent a `close_notify` alert (a clean close) rather than just closing the
+        /// transport (a bare EOF).
+        close_notify: bool,
+        /// Bytes received from the peer before it closed.
+        received: u64,
+    },
+    /// A fatal TLS protocol error (`SSL_ERROR_SSL`): a certificate was rejected, no common
+    /// parameters, a malformed message, or the peer sent a fatal alert.
+    ///
+    /// `alert_sent` set means this side rejected the peer; `alert_received` set means the peer
+    /// rejected this side.
+    Protocol {
+        /// The error as rustls reported it.
+        error: rustls::Error,
+        /// The fatal alert written to the peer and flushed, if one was. When the alert went out
+        /// encrypted (TLS 1.3 after the `ServerHello`), its description is the one rustls chooses
+        /// for `error`.
+        alert_sent: Option<AlertDescription>,
+        /// The fatal alert received from the peer, if that is what ended the handshake.
+        alert_received: Option<AlertDescription>,
+    },
+    /// The transport failed (`SSL_ERROR_SYSCALL`): a reset, a broken pipe, a write that
+    /// returned `Ok(0)`, or any other I/O error.
+    Transport(io::Error),
+    /// The handshake's deadline passed before it finished. OpenSSL has no equivalent: its
+    /// callers time out themselves.
+    TimedOut,
+    /// The peer's first bytes are not a TLS record: it spoke plaintext (for example
+    /// `GET / HTTP/1.1`) to a TLS port, or a plaintext server answered a `ClientHello`.
+    ///
+    /// No alert was sent, so the transport is still fit for a plaintext answer (HTTP 400 or a
+    /// redirect) via [`Failed::io`].
+    NotTls {
+        /// The bytes read from the peer so far, in order (at most one read's worth).
+        prefix: Vec<u8>,
+    },
+    /// The local configuration cannot start a handshake, for example a `ClientConfig` with no
+    /// usable protocol version or cipher suite. Nothing was sent.
+    Config(rustls::Error),
+}
+
+impl HandshakeError {
+    /// The fatal alert this side sent to the peer, if any.
+    pub fn alert_sent(&self) -> Option<AlertDescription> {
+        match self {
+            Self::Protocol { alert_sent, .. } => *alert_sent,
+            _ => None,
+        }
+    }
+
+    /// The fatal alert the peer sent, if that ended the handshake.
+    pub fn alert_received(&self) -> Option<AlertDescription> {
+        match self {
+            Self::Protocol { alert_received, .. } => *alert_received,
+            _ => None,
+        }
+    }
+
+    /// Whether the peer closed the connection without sending a single byte (health checks,
+    /// port scanners, clients that gave up).
+    pub fn is_silent_close(&self) -> bool {
+        matches!(self, Self::PeerClosed { received: 0, .. })
+    }
+
+    /// The [`io::ErrorKind`] this error becomes when converted into an [`io::Error`].
+    pub fn kind(&self) -> io::ErrorKind {
+        match self {
+            Self::PeerClosed { .. } => io::ErrorKind::UnexpectedEof,
+            Self::Protocol { .. } | Self::NotTls { .. } => io::ErrorKind::InvalidData,
+            Self::Transport(e) => e.kind(),
+            Self::TimedOut => io::ErrorKind::TimedOut,
+            Self::Config(_) => io::ErrorKind::InvalidInput,
+        }
+    }
+}
+
+impl fmt::Display for HandshakeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::PeerClosed {
+                close_notify,
+                received,
+            } => {
+                let how = if *close_notify {
+                    "sent close_notify"
+                } else {
+                    "closed the connection"
+                };
+                write!(f, "peer {how} before the handshake finished")?;
+                match received {
+                    0 => write!(f, " (nothing received)"),
+                    n => write!(f, " ({n} bytes received)"),
+                }
+            }
+            Self::Protocol {
+                error,
+                alert_sent,
+                alert_received,
+            } => {
+                write!(f, "tls handshake failed: {error}")?;
+                if let Some(alert) = alert_sent {
+                    write!(f, " (sent alert {alert:?})")?;
+                }
+                if let (Some(alert), false) = (alert_received, is_alert_received(error)) {
+                    write!(f, " (received alert {alert:?})")?;
+                }
+                Ok(())
+            }
+            Self::Transport(e) => write!(f, "transport error during tls handshake: {e}"),
+            Self::TimedOut => f.write_str("tls handshake timed out"),
+            Self::NotTls { prefix } => write!(
+                f,
+                "peer did not speak tls (first bytes {:?})",
+                String::from_utf8_lossy(&prefix[..prefix.len().min(16)])
+            ),
+            Self::Config(e) => write!(f, "tls configuration cannot start a handshake: {e}"),
+        }
+    }
+}
+
+fn is_alert_received(error: &rustls::Error) -> bool {
+    matches!(error, rustls::Error::AlertReceived(_))
+}
+
+impl StdError for HandshakeError {
+    fn source(&self) -> Option<&(dyn StdError + 'static)> {
+        match self {
+            Self::Protocol { error, .. } | Self::Config(error) => Some(error),
+            Self::Transport(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+/// Converts into an `io::Error` whose kind fits the cause (see [`HandshakeError::kind`]) and
+/// whose inner error is the `HandshakeError`, so `get_ref()` + `downcast_ref` recovers it.
+///
+/// This is what makes `?` work in functions returning `io::Result`, as with tokio-rustls.
+impl From<HandshakeError> for io::Error {
+    fn from(error: HandshakeError) -> Self {
+        io::Error::new(error.kind(), error)
+    }
+}
+
+/// A failed handshake together with its transport, so the caller can still use it: answer a
+/// plaintext peer (HTTP 400, a redirect), log, or close it its own way.
+///
+/// Produced by [`AsyncHandshake::recoverable`](crate::AsyncHandshake::recoverable).
+#[derive(Debug)]
+pub struct Failed<IO> {
+    /// Why the handshake failed.
+    pub error: HandshakeError,
+    /// The transport, as the handshake left it. After [`HandshakeError::NotTls`] it is
+    /// positioned just after [`HandshakeError::NotTls::prefix`].
+    pub io: IO,
+}
+
+impl<IO> Failed<IO> {
+    /// Drops the transport and keeps the error.
+    pub fn into_error(self) -> HandshakeError {
+        self.error
+    }
+}
+
+impl<IO> fmt::Display for Failed<IO> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.error, f)
+    }
+}
+
+impl<IO: fmt::Debug> StdError for Failed<IO> {
+    fn source(&self) -> Option<&(dyn StdError + 'static)> {
+        self.error.source()
+    }
+}
+
+impl<IO> From<Failed<IO>> for HandshakeError {
+    fn from(failed: Failed<IO>) -> Self {
+        failed.error
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn every_variant() -> Vec<HandshakeError> {
+        vec![
+            HandshakeError::PeerClosed {
+                close_notify: false,
+                received: 0,
+            },
+            HandshakeError::PeerClosed {
+                close_notify: true,
+                received: 517,
+            },
+            HandshakeError::Protocol {
+                error: rustls::Error::AlertReceived(AlertDescription::UnknownCA),
+                alert_sent: None,
+                alert_received: Some(AlertDescription::UnknownCA),
+            },
+            HandshakeError::Protocol {
+                error: rustls::Error::General("bad".into()),
+                alert_sent: Some(AlertDescription::HandshakeFailure),
+                alert_received: None,
+            },
+            HandshakeError::Transport(io::ErrorKind::ConnectionReset.into()),
+            HandshakeError::TimedOut,
+            HandshakeError::NotTls {
+                prefix: b"GET / HTTP/1.1\r\n".to_vec(),
+            },
+            HandshakeError::Config(rustls::Error::General("no versions".into())),
+        ]
+    }
+
+    #[test]
+    fn is_send_sync_static() {
+        fn check<T: Send + Sync + 'static>() {}
+        check::<HandshakeError>();
+        check::<Failed<std::net::TcpStream>>();
+    }
+
+    #[test]
+    fn stays_small() {
+        let size = std::mem::size_of::<HandshakeError>();
+        // rustls::Error is 48 bytes; the alerts and the tag add the rest. A guard against growth.
+        assert!(size <= 72, "HandshakeError is {size} bytes");
+    }
+
+    #[test]
+    fn every_variant_formats_lowercase_without_period() {
+        for e in every_variant() {
+            let text = e.to_string();
+            assert!(!text.is_empty());
+            assert!(!text.ends_with('.'), "{text}");
+            assert!(text.starts_with(char::is_lowercase), "{text}");
+            assert!(!format!("{e:?}").is_empty());
+        }
+    }
+
+    #[test]
+    fn io_error_kinds_fit_and_keep_the_source() {
+        let kinds: Vec<io::ErrorKind> = every_variant()
+            .into_iter()
+            .map(|e| io::Error::from(e).kind())
+            .collect();
+        use io::ErrorKind::*;
+        assert_eq!(
+            kinds,
+            [
+                UnexpectedEof,
+                UnexpectedEof,
+                InvalidData,
+                InvalidData,
+                ConnectionReset,
+                TimedOut,
+                InvalidData,
+                InvalidInput
+            ]
+        );
+        let io_err = io::Error::from(HandshakeError::TimedOut);
+        let inner = io_err
+            .get_ref()
+            .and_then(|e| e.downcast_ref::<HandshakeError>());
+        assert!(matches!(inner, Some(HandshakeError::TimedOut)));
+    }
+
+    #[test]
+    fn accessors_and_display_name_alerts() {
+        let e = &every_variant()[3];
+        assert_eq!(e.alert_sent(), Some(AlertDescription::HandshakeFailure));
+        assert!(e.to_string().contains("HandshakeFailure"));
+        assert!(every_variant()[0].is_silent_close());
+        assert!(!every_variant()[1].is_silent_close());
+        assert!(e.source().is_some());
+    }
+}

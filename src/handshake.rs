@@ -1,0 +1,337 @@
+//! [`AsyncHandshake`]: the handshake as a future, over any Tokio transport.
+
+use std::{
+    future::Future,
+    pin::Pin,
+    sync::Arc,
+    task::{Context, Poll},
+    time::Duration,
+};
+
+use pin_project_lite::pin_project;
+use rustls::{pki_types::ServerName, ClientConfig, ClientConnection, ServerConfig, ServerConnection};
+use tokio::{
+    io::{AsyncRead, AsyncWrite},
+    time::{Instant, Sleep},
+};
+
+use crate::{adapter::PollIo, Failed, Handshake, HandshakeError, Step, TlsConnection, TlsStream};
+
+pin_project! {
+    /// A TLS handshake in progress on the transport `IO`, for the role of `C`
+    /// (`rustls::ClientConnection` or `rustls::ServerConnection`).
+    ///
+    /// Resolves to an established [`TlsStream`] or a [`HandshakeError`]. Each poll runs the
+    /// sync step ([`Handshake::do_handshake`]) through an adapter that turns the transport's
+    /// `Poll::Pending` into `WouldBlock`; a step that wants to read or write therefore means
+    /// the transport has registered the waker, and the future returns `Pending`. It never wakes
+    /// itself.
+    ///
+    /// Made by [`Connector::connect`](crate::Connector::connect),
+    /// [`Acceptor::accept`](crate::Acceptor::accept) or the constructors here.
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping it at any point drops the transport (closing a socket) and leaves nothing
+    /// running. [`AsyncHandshake::recoverable`] gives the transport back on failure instead.
+    #[must_use = "futures do nothing unless you `.await` or poll them"]
+    #[derive(Debug)]
+    pub struct AsyncHandshake<IO, C> {
+        state: State<IO, C>,
+        deadline: Option<Instant>,
+        #[pin]
+        timer: Option<Sleep>,
+    }
+}
+
+#[derive(Debug)]
+enum State<IO, C> {
+    Handshaking {
+        io: IO,
+        handshake: Handshake<C>,
+    },
+    /// The handshake failed locally; its fatal alert is still going out.
+    SendingAlert {
+        io: IO,
+        handshake: Handshake<C>,
+        error: HandshakeError,
+    },
+    /// Failed before the first poll (the connection could not be created).
+    Failed(Failed<IO>),
+    Finished,
+}
+
+impl<IO> AsyncHandshake<IO, ClientConnection>
+where
+    IO: AsyncRead + AsyncWrite + Unpin,
+{
+    /// A client handshake with `server_name` over `io`.
+    pub fn connect(config: Arc<ClientConfig>, server_name: ServerName<'static>, io: IO) -> Self {
+        Self::start(Handshake::connect(config, server_name), io)
+    }
+}
+
+impl<IO> AsyncHandshake<IO, ServerConnection>
+where
+    IO: AsyncRead + AsyncWrite + Unpin,
+{
+    /// A server handshake over `io`, with no deadline (see [`Acceptor`](crate::Acceptor) for
+    /// one with a default).
+    pub fn accept(config: Arc<ServerConfig>, io: IO) -> Self {
+        Self::start(Handshake::accept(config), io)
+    }
+}
+
+impl<IO, C> AsyncHandshake<IO, C>
+where
+    IO: AsyncRead + AsyncWrite + Unpin,
+    C: TlsConnection,
+{
+    /// Drives `handshake` over `io`.
+    pub fn new(handshake: Handshake<C>, io: IO) -> Self {
+        Self::start(Ok(handshake), io)
+    }
+
+    pub(crate) fn start(handshake: Result<Handshake<C>, HandshakeError>, io: IO) -> Self {
+        let state = match handshake {
+            Ok(handshake) => State::Handshaking { io, handshake },
+            Err(error) => State::Failed(Failed { error, io }),
+        };
+        Self {
+            state,
+            deadline: None,
+            timer: None,
+        }
+    }
+
+    /// Fails the handshake with [`HandshakeError::TimedOut`] unless it completes within
+    /// `timeout` from now. The one deadline covers the whole handshake, not each read.
+    ///
+    /// # Panics
+    ///
+    /// Polling the future panics outside a Tokio runtime with the time driver enabled, as
+    /// `tokio::time::sleep` does.
+    pub fn timeout(self, timeout: Duration) -> Self {
+        let deadline = Instant::now().checked_add(timeout);
+        self.deadline_opt(deadline)
+    }
+
+    /// Fails the handshake with [`HandshakeError::TimedOut`] unless it completes by
+    /// `deadline`.
+    pub fn deadline(self, deadline: Instant) -> Self {
+        self.deadline_opt(Some(deadline))
+    }
+
+    fn deadline_opt(mut self, deadline: Option<Instant>) -> Self {
+        self.deadline = deadline;
+        self
+    }
+
+    /// Applies an entry point's defaults: a timeout from now, and the alert policy.
+    pub(crate) fn with_defaults(self, timeout: Option<Duration>, send_alerts: bool) -> Self {
+        let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
+        self.deadline_opt(deadline).send_alerts(send_alerts)
+    }
+
+    /// Whether a fatal alert goes to the peer when this side rejects it (default: yes).
+    pub fn send_alerts(mut self, send: bool) -> Self {
+        if let State::Handshaking { handshake, .. } = &mut self.state {
+            handshake.set_send_alerts(send);
+        }
+        self
+    }
+
+    /// The transport, unless the future has completed.
+    pub fn get_ref(&self) -> Option<&IO> {
+        match &self.state {
+            State::Handshaking { io, .. } | State::SendingAlert { io, .. } => Some(io),
+            State::Failed(failed) => Some(&failed.io),
+            State::Finished => None,
+        }
+    }
+
+    /// The transport, mutably, unless the future has completed. Reading or writing it
+    /// directly corrupts the handshake.
+    pub fn get_mut(&mut self) -> Option<&mut IO> {
+        match &mut self.state {
+            State::Handshaking { io, .. } | State::SendingAlert { io, .. } => Some(io),
+            State::Failed(failed) => Some(&mut failed.io),
+            State::Finished => None,
+        }
+    }
+
+    /// The same handshake, resolving to `Result<TlsStream, Failed<IO>>`: every failure hands
+    /// the transport back, for a plaintext answer, STARTTLS-style fallback or logging.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # async fn run(acceptor: tokio_tls_handshake::Acceptor, tcp: tokio::net::TcpStream) {
+    /// use tokio::io::AsyncWriteExt;
+    /// use tokio_tls_handshake::{Failed, HandshakeError};
+    ///
+    /// match acceptor.accept(tcp).recoverable().await {
+    ///     Ok(tls) => { /* serve */ }
+    ///     Err(Failed { error: HandshakeError::NotTls { .. }, mut io }) => {
+    ///         let _ = io.write_all(b"HTTP/1.1 400 Bad Request\r\n\r\nthis port speaks https\n").await;
+    ///     }
+    ///     Err(failed) => eprintln!("handshake failed: {}", failed.error),
+    /// }
+    /// # }
+    /// ```
+    pub fn recoverable(self) -> Recoverable<IO, C> {
+        Recoverable { inner: self }
+    }
+
+    /// Polls the handshake, keeping the transport on failure.
+    ///
+    /// # Panics
+    ///
+    /// When polled again after it returned `Ready`.
+    pub fn poll_handshake(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Result<TlsStream<IO, C>, Failed<IO>>> {
+        let mut me = self.project();
+        loop {
+            match me.state {
+                State::Handshaking { io, handshake } => {
+                    let step = handshake.do_handshake(&mut PollIo::new(io, cx));
+                    match step {
+                        Ok(Step::Done) => {
+                            let State::Handshaking { io, handshake } = take(me.state) else {
+                                unreachable!("matched above")
+                            };
+                            return Poll::Ready(Ok(TlsStream::new(io, handshake)));
+                        }
+                        Ok(Step::WantRead | Step::WantWrite) => {
+                            if !poll_expired(me.deadline, me.timer.as_mut(), cx) {
+                                return Poll::Pending;
+                            }
+                            *me.state = fail(take(me.state), HandshakeError::TimedOut);
+                        }
+                        Err(error) if handshake.pending_alert().is_some() => {
+                            let State::Handshaking { io, handshake } = take(me.state) else {
+                                unreachable!("matched above")
+                            };
+                            *me.state = State::SendingAlert {
+                                io,
+                                handshake,
+                                error,
+                            };
+                        }
+                        Err(error) => *me.state = fail(take(me.state), error),
+                    }
+                }
+                State::SendingAlert {
+                    io,
+                    handshake,
+                    error,
+                } => {
+                    // Best effort and bounded by the deadline; the primary error stands.
+                    match handshake.try_send_alert(&mut PollIo::new(io, cx), error) {
+                        Ok(Step::WantRead | Step::WantWrite)
+                            if !poll_expired(me.deadline, me.timer.as_mut(), cx) =>
+                        {
+                            return Poll::Pending
+                        }
+                        _ => {
+                            let State::SendingAlert { io, error, .. } = take(me.state) else {
+                                unreachable!("matched above")
+                            };
+                            *me.state = State::Failed(Failed { error, io });
+                        }
+                    }
+                }
+                State::Failed(_) => {
+                    let State::Failed(failed) = take(me.state) else {
+                        unreachable!("matched above")
+                    };
+                    return Poll::Ready(Err(failed));
+                }
+                State::Finished => panic!("AsyncHandshake polled after it completed"),
+            }
+        }
+    }
+}
+
+fn take<IO, C>(state: &mut State<IO, C>) -> State<IO, C> {
+    std::mem::replace(state, State::Finished)
+}
+
+fn fail<IO, C>(state: State<IO, C>, error: HandshakeError) -> State<IO, C> {
+    match state {
+        State::Handshaking { io, .. } | State::SendingAlert { io, .. } => {
+            State::Failed(Failed { error, io })
+        }
+        other => other,
+    }
+}
+
+/// Polls the deadline's timer, creating it on first use. `true` once the deadline passed.
+fn poll_expired(
+    deadline: &Option<Instant>,
+    mut timer: Pin<&mut Option<Sleep>>,
+    cx: &mut Context<'_>,
+) -> bool {
+    let Some(deadline) = *deadline else {
+        return false;
+    };
+    if timer.is_none() {
+        timer.set(Some(tokio::time::sleep_until(deadline)));
+    }
+    match timer.as_pin_mut() {
+        Some(sleep) => sleep.poll(cx).is_ready(),
+        None => false,
+    }
+}
+
+impl<IO, C> Future for AsyncHandshake<IO, C>
+where
+    IO: AsyncRead + AsyncWrite + Unpin,
+    C: TlsConnection,
+{
+    type Output = Result<TlsStream<IO, C>, HandshakeError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        self.poll_handshake(cx).map_err(Failed::into_error)
+    }
+}
+
+pin_project! {
+    /// [`AsyncHandshake`] resolving to `Result<TlsStream, Failed<IO>>`, from
+    /// [`AsyncHandshake::recoverable`].
+    ///
+    /// # Cancel safety
+    ///
+    /// As for [`AsyncHandshake`]: dropping it drops the transport.
+    #[must_use = "futures do nothing unless you `.await` or poll them"]
+    #[derive(Debug)]
+    pub struct Recoverable<IO, C> {
+        #[pin]
+        inner: AsyncHandshake<IO, C>,
+    }
+}
+
+impl<IO, C> Recoverable<IO, C> {
+    /// The transport, unless the future has completed.
+    pub fn get_ref(&self) -> Option<&IO>
+    where
+        IO: AsyncRead + AsyncWrite + Unpin,
+        C: TlsConnection,
+    {
+        self.inner.get_ref()
+    }
+}
+
+impl<IO, C> Future for Recoverable<IO, C>
+where
+    IO: AsyncRead + AsyncWrite + Unpin,
+    C: TlsConnection,
+{
+    type Output = Result<TlsStream<IO, C>, Failed<IO>>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        self.project().inner.poll_handshake(cx)
+    }
+}

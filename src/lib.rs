@@ -1,0 +1,95 @@
+//! TLS handshakes with the semantics of OpenSSL's `SSL_do_handshake(3)`, on rustls, for Tokio.
+//!
+//! One handshake *step* ([`Handshake::do_handshake`]) reports [`Step::WantRead`] /
+//! [`Step::WantWrite`] exactly where `SSL_do_handshake` + `SSL_get_error` report
+//! `SSL_ERROR_WANT_READ` / `SSL_ERROR_WANT_WRITE` on a nonblocking BIO. The
+//! [`AsyncHandshake`] future maps those onto Tokio readiness, so a nonblocking retry is
+//! `Poll::Pending`, and `.await` resolves only to an established [`TlsStream`] or a typed
+//! [`HandshakeError`] that says why the handshake failed, and can hand the transport back
+//! ([`Failed`]).
+//!
+//! # The man page, mapped
+//!
+//! | `SSL_do_handshake(3)` | this crate |
+//! |---|---|
+//! | `SSL_set_connect_state` / `SSL_set_accept_state`, set in advance | the constructor chooses the role: [`Handshake::connect`] / [`Connector::connect`] (client), [`Handshake::accept`] / [`Acceptor::accept`] (server) |
+//! | returns 1: handshake completed | `Ok(TlsStream)` from `.await`; [`Step::Done`] from the sync step |
+//! | returns 0: shut down controlled by the protocol | [`HandshakeError::PeerClosed`] (close_notify or EOF before the handshake finished) |
+//! | < 0, `SSL_ERROR_WANT_READ` / `SSL_ERROR_WANT_WRITE` | sync: `Ok(Step::WantRead)` / `Ok(Step::WantWrite)`; async: never surfaces, it is `Poll::Pending` with the transport's waker registered |
+//! | < 0, `SSL_ERROR_SSL` | [`HandshakeError::Protocol`] `{ error, alert_sent, alert_received }` |
+//! | < 0, `SSL_ERROR_SYSCALL` | [`HandshakeError::Transport`] |
+//! | (no equivalent) | [`HandshakeError::TimedOut`], [`HandshakeError::NotTls`] (plaintext on a TLS port), [`HandshakeError::Config`] |
+//! | blocking BIO: returns only when finished or failed | `do_handshake` on a blocking `std` stream returns `Done` or an error |
+//! | nonblocking BIO + `select()` | `do_handshake` on a nonblocking `std` stream returns `Want*`; wait with `poll(2)` and call again |
+//! | BIO pair (memory) | `WantRead`: feed more peer bytes in; `WantWrite`: drain output, then call again |
+//!
+//! # Errors
+//!
+//! | [`HandshakeError`] | cause | alert | `io::ErrorKind` |
+//! |---|---|---|---|
+//! | `PeerClosed { close_notify, received }` | peer left before the handshake finished; `received == 0`: it never sent a byte (health check, scanner) | none | `UnexpectedEof` |
+//! | `Protocol { error, alert_sent, alert_received }` | a certificate rejected, no common parameters, malformed message; or the peer's fatal alert | the one rustls chose, written and flushed best effort (`alert_sent`) | `InvalidData` |
+//! | `Transport(io::Error)` | reset, broken pipe, write returned 0 | none | the transport's |
+//! | `TimedOut` | the deadline passed | none | `TimedOut` |
+//! | `NotTls { prefix }` | the first bytes are not a TLS record (`GET / HTTP/1.1`) | none, so a plaintext answer is possible | `InvalidData` |
+//! | `Config(rustls::Error)` | the configuration cannot start a handshake | none | `InvalidInput` |
+//!
+//! # Examples
+//!
+//! A client and a server, as with tokio-rustls:
+//!
+//! ```no_run
+//! # async fn run(client: std::sync::Arc<rustls::ClientConfig>, server: std::sync::Arc<rustls::ServerConfig>) -> std::io::Result<()> {
+//! use tokio::io::{AsyncReadExt, AsyncWriteExt};
+//! use tokio_tls_handshake::{Acceptor, Connector};
+//!
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+//! let addr = listener.local_addr()?;
+//! let acceptor = Acceptor::from(server); // 10 s deadline by default
+//! tokio::spawn(async move {
+//!     let (tcp, _) = listener.accept().await?;
+//!     let mut tls = acceptor.accept(tcp).await?;
+//!     let mut buf = [0u8; 5];
+//!     tls.read_exact(&mut buf).await?;
+//!     tls.write_all(&buf).await?;
+//!     tls.shutdown().await
+//! });
+//!
+//! let tcp = tokio::net::TcpStream::connect(addr).await?;
+//! let name = "localhost".try_into().expect("valid name");
+//! let mut tls = Connector::from(client).connect(name, tcp).await?;
+//! tls.write_all(b"hello").await?;
+//! # Ok(()) }
+//! ```
+//!
+//! # Features
+//!
+//! - `aws-lc-rs` (default): rustls' aws-lc-rs crypto provider.
+//! - `ring`: rustls' ring crypto provider. With both providers enabled, install one as the
+//!   process default or build configs with an explicit provider.
+//! - `tls12` (default): TLS 1.2 support in rustls.
+//! - `logging` (default): rustls logs through the `log` crate.
+
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+mod acceptor;
+mod adapter;
+mod alert;
+mod connector;
+mod error;
+mod handshake;
+mod records;
+mod side;
+mod step;
+mod stream;
+
+pub use acceptor::{Acceptor, DEFAULT_SERVER_TIMEOUT};
+pub use connector::Connector;
+pub use error::{Failed, HandshakeError};
+pub use handshake::{AsyncHandshake, Recoverable};
+pub use side::{Role, TlsConnection};
+pub use step::{Handshake, HandshakeCost, Step};
+pub use stream::{ClientTlsStream, ServerTlsStream, TlsStream};
+
+pub use rustls;

@@ -1,0 +1,447 @@
+//! The sync core: one `SSL_do_handshake(3)` step over any `std::io::Read + Write`.
+//!
+//! This is the only code that drives rustls during a handshake. It works the same on a
+//! blocking socket (returns only when finished or failed), a nonblocking one (returns
+//! [`Step::WantRead`] / [`Step::WantWrite`] where OpenSSL's `SSL_get_error` would say
+//! `SSL_ERROR_WANT_READ` / `SSL_ERROR_WANT_WRITE`), or a memory buffer pair.
+
+use std::{
+    io::{self, Read, Write},
+    sync::Arc,
+    time::{Duration, Instant},
+};
+
+use rustls::{
+    pki_types::ServerName, AlertDescription, ClientConfig, ClientConnection, ServerConfig,
+    ServerConnection,
+};
+
+use crate::{
+    alert::OutgoingAlert,
+    records::{PeerRecords, Verdict},
+    HandshakeError, Role, TlsConnection,
+};
+
+/// What a handshake step achieved, and what the caller MUST do next.
+///
+/// The analogue of `SSL_do_handshake` returning 1, or returning -1 with `SSL_get_error`
+/// saying `SSL_ERROR_WANT_READ` / `SSL_ERROR_WANT_WRITE`.
+#[must_use = "a handshake step that wants I/O must be called again once the transport is ready"]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Step {
+    /// The handshake is complete (`SSL_do_handshake` returned 1). Everything this side had to
+    /// send was written and flushed. The caller MAY now take the connection with
+    /// [`Handshake::into_connection`]; calling again returns `Done` and does nothing.
+    Done,
+    /// The transport had nothing to read (`SSL_ERROR_WANT_READ`). The caller MUST wait until
+    /// the transport is readable (for a memory transport: feed it more peer bytes), then call
+    /// again.
+    WantRead,
+    /// The transport could not take more bytes or could not finish a flush
+    /// (`SSL_ERROR_WANT_WRITE`). The caller MUST wait until the transport is writable (for a
+    /// memory transport: drain what it holds to the peer), then call again.
+    WantWrite,
+}
+
+/// What a handshake cost on the wire, as seen by the step.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct HandshakeCost {
+    /// Bytes read from the transport.
+    pub bytes_read: u64,
+    /// Bytes written to the transport.
+    pub bytes_written: u64,
+    /// `read` calls made on the transport, including those that would have blocked.
+    pub reads: u32,
+    /// `write` / `write_vectored` calls made on the transport, including those that would have
+    /// blocked.
+    pub writes: u32,
+    /// `flush` calls made on the transport.
+    pub flushes: u32,
+    /// Flights received: runs of reads that were separated by a write of ours (round trips
+    /// this side waited for).
+    pub flights_received: u32,
+    /// Time from the first step to completion or failure.
+    pub duration: Duration,
+}
+
+/// Retries of a transport call that returned `Interrupted` before the step gives up on it.
+const MAX_INTERRUPTED: u32 = 64;
+
+/// One TLS handshake driven step by step, in the manner of `SSL_do_handshake(3)`.
+///
+/// The role is chosen in advance by the constructor, as with `SSL_set_connect_state` /
+/// `SSL_set_accept_state`.
+///
+/// # Examples
+///
+/// A blocking client: `do_handshake` returns only `Done` or an error.
+///
+/// ```no_run
+/// # fn run(config: std::sync::Arc<rustls::ClientConfig>) -> Result<(), Box<dyn std::error::Error>> {
+/// use tokio_tls_handshake::{Handshake, Step};
+///
+/// let mut tcp = std::net::TcpStream::connect("127.0.0.1:8443")?;
+/// let mut handshake = Handshake::connect(config, "localhost".try_into()?)?;
+/// assert_eq!(handshake.do_handshake(&mut tcp)?, Step::Done);
+/// let connection = handshake.into_connection();
+/// println!("negotiated {:?}", connection.protocol_version());
+/// # Ok(()) }
+/// ```
+#[derive(Debug)]
+pub struct Handshake<C> {
+    conn: C,
+    state: State,
+    peer: PeerRecords,
+    cost: HandshakeCost,
+    /// A write happened that has not yet been flushed; remembered across calls because a
+    /// buffered transport's flush may itself block.
+    needs_flush: bool,
+    /// Whether the last transport call that moved bytes was a read.
+    reading: bool,
+    send_alerts: bool,
+    alert: Option<OutgoingAlert>,
+    started: Option<Instant>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    Handshaking,
+    Done,
+    Failed,
+}
+
+impl Handshake<ClientConnection> {
+    /// Starts a client handshake with `server_name` (used for SNI and certificate checks).
+    ///
+    /// # Errors
+    ///
+    /// [`HandshakeError::Config`] when rustls cannot start a handshake with `config`.
+    pub fn connect(
+        config: Arc<ClientConfig>,
+        server_name: ServerName<'static>,
+    ) -> Result<Self, HandshakeError> {
+        let conn = ClientConnection::new(config, server_name).map_err(HandshakeError::Config)?;
+        Ok(Self::from_connection(conn))
+    }
+}
+
+impl Handshake<ServerConnection> {
+    /// Starts a server handshake.
+    ///
+    /// # Errors
+    ///
+    /// [`HandshakeError::Config`] when rustls cannot start a handshake with `config`.
+    pub fn accept(config: Arc<ServerConfig>) -> Result<Self, HandshakeError> {
+        let conn = ServerConnection::new(config).map_err(HandshakeError::Config)?;
+        Ok(Self::from_connection(conn))
+    }
+}
+
+impl<C: TlsConnection> Handshake<C> {
+    /// Drives a rustls connection that has not finished its handshake, for settings the
+    /// constructors do not cover (for example `ClientConnection::new_with_alpn`).
+    pub fn from_connection(conn: C) -> Self {
+        Self {
+            conn,
+            state: State::Handshaking,
+            peer: PeerRecords::new(),
+            cost: HandshakeCost::default(),
+            needs_flush: false,
+            reading: false,
+            send_alerts: true,
+            alert: None,
+            started: None,
+        }
+    }
+
+    /// Whether a fatal alert is written to the peer when this side rejects it (the default).
+    /// Some servers stay silent instead so as to tell a scanner less.
+    pub fn set_send_alerts(&mut self, send: bool) {
+        self.send_alerts = send;
+    }
+
+    /// The role chosen at construction.
+    pub fn role(&self) -> Role {
+        C::ROLE
+    }
+
+    /// The rustls connection, for inspection while handshaking.
+    pub fn connection(&self) -> &C {
+        &self.conn
+    }
+
+    /// What the handshake has cost so far.
+    pub fn cost(&self) -> HandshakeCost {
+        let mut cost = self.cost;
+        cost.bytes_read = self.peer.received();
+        cost
+    }
+
+    /// Whether the handshake completed.
+    pub fn is_done(&self) -> bool {
+        self.state == State::Done
+    }
+
+    /// Ends the step and gives the rustls connection back. After [`Step::Done`] it is
+    /// established, and any application data the peer sent with its last flight is already
+    /// in its plaintext buffer (`connection.reader()`).
+    pub fn into_connection(self) -> C {
+        self.conn
+    }
+
+    /// Performs as much of the handshake as the transport allows, like `SSL_do_handshake(3)`.
+    ///
+    /// Writes whatever this side has to send, flushes it, and reads and processes what the
+    /// peer sent, until the handshake is complete or the transport would block. On a blocking
+    /// transport it returns only `Done` or an error.
+    ///
+    /// # Errors
+    ///
+    /// A terminal [`HandshakeError`]. After a local protocol error the fatal alert rustls
+    /// queued is written and flushed first, if the transport takes it without blocking; if it
+    /// would block, [`Handshake::send_alert`] finishes the job. Calling `do_handshake` again
+    /// after an error returns a [`HandshakeError::Transport`] error and does nothing.
+    pub fn do_handshake<IO: Read + Write + ?Sized>(
+        &mut self,
+        io: &mut IO,
+    ) -> Result<Step, HandshakeError> {
+        match self.state {
+            State::Done => return Ok(Step::Done),
+            State::Failed => {
+                return Err(HandshakeError::Transport(io::Error::other(
+                    "do_handshake called again after the handshake failed",
+                )))
+            }
+            State::Handshaking => {}
+        }
+        let started = *self.started.get_or_insert_with(Instant::now);
+        let mut result = self.drive(io);
+        if let Err(error) = &mut result {
+            // Best effort: a transport that blocks or fails here loses only the alert.
+            match self.try_send_alert(io, error) {
+                Ok(_) => {}
+                Err(_) => self.alert = None,
+            }
+        }
+        match &result {
+            Ok(Step::Done) => self.state = State::Done,
+            Ok(_) => {}
+            Err(_) => self.state = State::Failed,
+        }
+        if !matches!(result, Ok(Step::WantRead | Step::WantWrite)) {
+            self.cost.duration = started.elapsed();
+        }
+        result
+    }
+
+    /// Writes and flushes the fatal alert left over from a failed step. Returns `Done` when
+    /// there is none or it is out, `WantWrite` when the transport would block.
+    ///
+    /// # Errors
+    ///
+    /// The transport's error; the caller should then give up on the alert.
+    pub fn send_alert<IO: Write + ?Sized>(&mut self, io: &mut IO) -> io::Result<Step> {
+        let Some(alert) = &mut self.alert else {
+            return Ok(Step::Done);
+        };
+        let mut counted = Counted::new(io, &mut self.cost, &mut self.peer);
+        alert.send(&mut counted)
+    }
+
+    /// The fatal alert waiting to be sent after a failed step, if any.
+    pub fn pending_alert(&self) -> Option<AlertDescription> {
+        self.alert.as_ref().map(OutgoingAlert::description)
+    }
+
+    fn drive<IO: Read + Write + ?Sized>(&mut self, io: &mut IO) -> Result<Step, HandshakeError> {
+        let mut interrupted = 0;
+        loop {
+            if let Some(step) = self.write_and_flush(io)? {
+                return Ok(step);
+            }
+            if !self.conn.is_handshaking() {
+                return Ok(Step::Done);
+            }
+            let mut counted = Counted::new(io, &mut self.cost, &mut self.peer);
+            let read = self.conn.read_tls(&mut counted);
+            let transport_failed = counted.failed;
+            match read {
+                Ok(0) => return Err(self.peer_closed(self.peer.saw_close_notify())),
+                Ok(_) => {
+                    if !self.reading {
+                        self.reading = true;
+                        self.cost.flights_received += 1;
+                    }
+                    if self.peer.verdict() == Verdict::NotTls {
+                        return Err(HandshakeError::NotTls {
+                            prefix: self.peer.take_not_tls_prefix(),
+                        });
+                    }
+                    self.process()?;
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(Step::WantRead),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted && interrupted < MAX_INTERRUPTED => {
+                    interrupted += 1;
+                }
+                Err(e) if transport_failed => return Err(HandshakeError::Transport(e)),
+                // rustls refused to buffer more: the peer sent an oversized handshake message.
+                Err(e) => {
+                    return Err(HandshakeError::Protocol {
+                        error: rustls::Error::General(e.to_string()),
+                        alert_sent: None,
+                        alert_received: None,
+                    })
+                }
+            }
+        }
+    }
+
+    /// Writes all queued TLS output and flushes it. `Some(WantWrite)` if the transport blocked.
+    fn write_and_flush<IO: Write + ?Sized>(
+        &mut self,
+        io: &mut IO,
+    ) -> Result<Option<Step>, HandshakeError> {
+        let mut interrupted = 0;
+        while self.conn.wants_write() {
+            let mut counted = Counted::new(io, &mut self.cost, &mut self.peer);
+            match self.conn.write_tls(&mut counted) {
+                Ok(0) => {
+                    return Err(HandshakeError::Transport(io::ErrorKind::WriteZero.into()));
+                }
+                Ok(n) => {
+                    self.cost.bytes_written += n as u64;
+                    self.needs_flush = true;
+                    self.reading = false;
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(Some(Step::WantWrite)),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted && interrupted < MAX_INTERRUPTED => {
+                    interrupted += 1;
+                }
+                Err(e) => return Err(HandshakeError::Transport(e)),
+            }
+        }
+        if self.needs_flush {
+            let mut counted = Counted::new(io, &mut self.cost, &mut self.peer);
+            match counted.flush() {
+                Ok(()) => self.needs_flush = false,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(Some(Step::WantWrite)),
+                Err(e) => return Err(HandshakeError::Transport(e)),
+            }
+        }
+        Ok(None)
+    }
+
+    fn process(&mut self) -> Result<(), HandshakeError> {
+        match self.conn.process_new_packets() {
+            Ok(state) if state.peer_has_closed() => Err(self.peer_closed(true)),
+            Ok(_) => Ok(()),
+            Err(rustls::Error::AlertReceived(AlertDescription::CloseNotify)) => {
+                // rustls answers a close_notify during the handshake with an alert of its own;
+                // the peer is gone, so nothing is sent.
+                Err(self.peer_closed(true))
+            }
+            Err(error) => Err(self.protocol_error(error)),
+        }
+    }
+
+    fn peer_closed(&self, close_notify: bool) -> HandshakeError {
+        HandshakeError::PeerClosed {
+            close_notify,
+            received: self.peer.received(),
+        }
+    }
+
+    fn protocol_error(&mut self, error: rustls::Error) -> HandshakeError {
+        let alert_received = match &error {
+            rustls::Error::AlertReceived(alert) => Some(*alert),
+            _ => None,
+        };
+        let alert = OutgoingAlert::take(&mut self.conn, &error);
+        self.alert = alert.filter(|_| self.send_alerts);
+        HandshakeError::Protocol {
+            error,
+            alert_sent: None,
+            alert_received,
+        }
+    }
+
+    /// Writes the queued alert after a protocol error, if the transport takes it without
+    /// blocking, and records in `error` that it went out.
+    pub(crate) fn try_send_alert<IO: Write + ?Sized>(
+        &mut self,
+        io: &mut IO,
+        error: &mut HandshakeError,
+    ) -> io::Result<Step> {
+        let step = self.send_alert(io)?;
+        if step == Step::Done {
+            self.mark_alert_sent(error);
+        }
+        Ok(step)
+    }
+
+    /// Records in `error` that the pending alert went out, and forgets it.
+    pub(crate) fn mark_alert_sent(&mut self, error: &mut HandshakeError) {
+        if let (Some(alert), HandshakeError::Protocol { alert_sent, .. }) = (self.alert.take(), error)
+        {
+            *alert_sent = Some(alert.description());
+        }
+    }
+}
+
+/// The transport as rustls sees it during the handshake: counts every call and shows every
+/// byte read to the record watcher.
+struct Counted<'a, IO: ?Sized> {
+    io: &'a mut IO,
+    cost: &'a mut HandshakeCost,
+    peer: &'a mut PeerRecords,
+    /// The transport itself returned an error (as opposed to rustls refusing to read).
+    failed: bool,
+}
+
+impl<'a, IO: ?Sized> Counted<'a, IO> {
+    fn new(io: &'a mut IO, cost: &'a mut HandshakeCost, peer: &'a mut PeerRecords) -> Self {
+        Self {
+            io,
+            cost,
+            peer,
+            failed: false,
+        }
+    }
+
+    fn note<T>(&mut self, result: io::Result<T>) -> io::Result<T> {
+        if result.is_err() {
+            self.failed = true;
+        }
+        result
+    }
+}
+
+impl<IO: Read + ?Sized> Read for Counted<'_, IO> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.cost.reads += 1;
+        let result = self.io.read(buf);
+        let n = self.note(result)?;
+        self.peer.observe(&buf[..n.min(buf.len())]);
+        Ok(n)
+    }
+}
+
+impl<IO: Write + ?Sized> Write for Counted<'_, IO> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.cost.writes += 1;
+        let result = self.io.write(buf);
+        self.note(result)
+    }
+
+    fn write_vectored(&mut self, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
+        self.cost.writes += 1;
+        let result = self.io.write_vectored(bufs);
+        self.note(result)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.cost.flushes += 1;
+        let result = self.io.flush();
+        self.note(result)
+    }
+}

@@ -1,0 +1,278 @@
+//! [`TlsStream`]: the established connection, with the same rustls state and transport the
+//! handshake used, so nothing the peer sent is lost between them.
+
+use std::{
+    io::{self, BufRead, Write},
+    pin::Pin,
+    task::{ready, Context, Poll},
+};
+
+use rustls::{ClientConnection, ServerConnection};
+use tokio::io::{AsyncBufRead, AsyncRead, AsyncWrite, ReadBuf};
+
+use crate::{
+    adapter::{into_poll, PollIo},
+    alert::OutgoingAlert,
+    Handshake, HandshakeCost, HandshakeError, Step, TlsConnection,
+};
+
+/// An established TLS connection over the transport `IO`.
+///
+/// Reading returns the peer's plaintext; a `close_notify` from the peer reads as EOF, while a
+/// transport EOF without one is an [`io::ErrorKind::UnexpectedEof`] error (a truncation
+/// attack cannot pass for the end of the data). A fatal TLS error after the handshake (for
+/// example a TLS 1.3 server rejecting this client's certificate) is an
+/// [`io::ErrorKind::InvalidData`] error whose inner error is a [`HandshakeError::Protocol`].
+///
+/// Writing encrypts into rustls' buffer and writes to the transport as far as it accepts;
+/// `poll_flush` pushes out the rest; `poll_shutdown` sends `close_notify`, flushes, then
+/// shuts the transport down.
+#[derive(Debug)]
+pub struct TlsStream<IO, C> {
+    io: IO,
+    conn: C,
+    cost: HandshakeCost,
+    close_notify_queued: bool,
+}
+
+/// A client's established connection.
+pub type ClientTlsStream<IO> = TlsStream<IO, ClientConnection>;
+/// A server's established connection.
+pub type ServerTlsStream<IO> = TlsStream<IO, ServerConnection>;
+
+impl<IO, C: TlsConnection> TlsStream<IO, C> {
+    pub(crate) fn new(io: IO, handshake: Handshake<C>) -> Self {
+        let cost = handshake.cost();
+        Self {
+            io,
+            conn: handshake.into_connection(),
+            cost,
+            close_notify_queued: false,
+        }
+    }
+
+    /// The transport.
+    pub fn get_ref(&self) -> &IO {
+        &self.io
+    }
+
+    /// The transport, mutably. Reading or writing it directly corrupts the TLS stream.
+    pub fn get_mut(&mut self) -> &mut IO {
+        &mut self.io
+    }
+
+    /// The rustls connection: negotiated version, cipher suite, ALPN, SNI, peer certificates.
+    pub fn connection(&self) -> &C {
+        &self.conn
+    }
+
+    /// The rustls connection, mutably (for example to send a key update).
+    pub fn connection_mut(&mut self) -> &mut C {
+        &mut self.conn
+    }
+
+    /// What the handshake cost: bytes and transport calls each way, flights, duration.
+    pub fn handshake_cost(&self) -> HandshakeCost {
+        self.cost
+    }
+
+    /// The transport and the rustls connection. Plaintext rustls has buffered stays in the
+    /// connection; TLS bytes not yet written are lost unless the stream was flushed.
+    pub fn into_inner(self) -> (IO, C) {
+        (self.io, self.conn)
+    }
+}
+
+impl<IO, C> TlsStream<IO, C>
+where
+    IO: AsyncRead + AsyncWrite + Unpin,
+    C: TlsConnection,
+{
+    /// Writes rustls' pending TLS output to the transport until none is left.
+    fn poll_write_tls(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        while self.conn.wants_write() {
+            match ready!(into_poll(
+                self.conn.write_tls(&mut PollIo::new(&mut self.io, cx))
+            )) {
+                Ok(0) => return Poll::Ready(Err(io::ErrorKind::WriteZero.into())),
+                Ok(_) => {}
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Poll::Ready(Err(e)),
+            }
+        }
+        Poll::Ready(Ok(()))
+    }
+
+    /// Waits until plaintext is buffered in rustls, or the peer's close or an error is known.
+    fn poll_plaintext(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        loop {
+            match self.conn.reader().into_first_chunk() {
+                Ok(_) => return Poll::Ready(Ok(())),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                Err(e) => return Poll::Ready(Err(e)),
+            }
+            let read = ready!(into_poll(
+                self.conn.read_tls(&mut PollIo::new(&mut self.io, cx))
+            ));
+            match read {
+                // EOF: rustls now reports it through the reader, as EOF or UnexpectedEof.
+                Ok(_) => self.process(cx)?,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Poll::Ready(Err(e)),
+            }
+        }
+    }
+
+    fn process(&mut self, cx: &mut Context<'_>) -> io::Result<()> {
+        // Output rustls queues while reading (a key update answer) goes with the next write or
+        // flush: writing here would register this reader's waker for write readiness and could
+        // displace a writer task's.
+        match self.conn.process_new_packets() {
+            Ok(_) => Ok(()),
+            Err(error) => Err(self.fail(error, cx)),
+        }
+    }
+
+    /// Turns a fatal error after the handshake into an `io::Error`, sending rustls' alert if
+    /// the transport takes it at once.
+    fn fail(&mut self, error: rustls::Error, cx: &mut Context<'_>) -> io::Error {
+        let alert_received = match &error {
+            rustls::Error::AlertReceived(alert) => Some(*alert),
+            _ => None,
+        };
+        let mut alert_sent = None;
+        if let Some(mut alert) = OutgoingAlert::take(&mut self.conn, &error) {
+            if let Ok(Step::Done) = alert.send(&mut PollIo::new(&mut self.io, cx)) {
+                alert_sent = Some(alert.description());
+            }
+        }
+        io::Error::new(
+            io::ErrorKind::InvalidData,
+            HandshakeError::Protocol {
+                error,
+                alert_sent,
+                alert_received,
+            },
+        )
+    }
+}
+
+impl<IO, C> AsyncRead for TlsStream<IO, C>
+where
+    IO: AsyncRead + AsyncWrite + Unpin,
+    C: TlsConnection,
+{
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        ready!(this.poll_plaintext(cx))?;
+        let mut reader = this.conn.reader();
+        let chunk = match reader.fill_buf() {
+            Ok(chunk) => chunk,
+            Err(e) => return Poll::Ready(Err(e)),
+        };
+        let n = chunk.len().min(buf.remaining());
+        buf.put_slice(&chunk[..n]);
+        reader.consume(n);
+        Poll::Ready(Ok(()))
+    }
+}
+
+impl<IO, C> AsyncBufRead for TlsStream<IO, C>
+where
+    IO: AsyncRead + AsyncWrite + Unpin,
+    C: TlsConnection,
+{
+    fn poll_fill_buf(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<&[u8]>> {
+        let this = self.get_mut();
+        ready!(this.poll_plaintext(cx))?;
+        Poll::Ready(this.conn.reader().into_first_chunk())
+    }
+
+    fn consume(self: Pin<&mut Self>, amt: usize) {
+        self.get_mut().conn.reader().consume(amt);
+    }
+}
+
+impl<IO, C> AsyncWrite for TlsStream<IO, C>
+where
+    IO: AsyncRead + AsyncWrite + Unpin,
+    C: TlsConnection,
+{
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        this.poll_write_with(cx, |writer| writer.write(buf), buf.is_empty())
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        let empty = bufs.iter().all(|b| b.is_empty());
+        this.poll_write_with(cx, |writer| writer.write_vectored(bufs), empty)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        true
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        ready!(this.poll_write_tls(cx))?;
+        Pin::new(&mut this.io).poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        if !this.close_notify_queued {
+            this.conn.send_close_notify();
+            this.close_notify_queued = true;
+        }
+        ready!(this.poll_write_tls(cx))?;
+        ready!(Pin::new(&mut this.io).poll_flush(cx))?;
+        Pin::new(&mut this.io).poll_shutdown(cx)
+    }
+}
+
+impl<IO, C> TlsStream<IO, C>
+where
+    IO: AsyncRead + AsyncWrite + Unpin,
+    C: TlsConnection,
+{
+    /// Hands plaintext to rustls with `write`, then pushes TLS output to the transport.
+    /// Accepted bytes are reported even if the transport took only part of their records;
+    /// the rest goes with the next write or flush.
+    fn poll_write_with(
+        &mut self,
+        cx: &mut Context<'_>,
+        mut write: impl FnMut(&mut rustls::Writer<'_>) -> io::Result<usize>,
+        empty: bool,
+    ) -> Poll<io::Result<usize>> {
+        if empty {
+            return Poll::Ready(Ok(0));
+        }
+        let mut accepted = write(&mut self.conn.writer())?;
+        if accepted == 0 {
+            // rustls' send buffer is full: make room first.
+            ready!(self.poll_write_tls(cx))?;
+            accepted = write(&mut self.conn.writer())?;
+            if accepted == 0 {
+                return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
+            }
+        }
+        // The accepted bytes are ours now; if the transport is full they go out later.
+        if let Poll::Ready(Err(e)) = self.poll_write_tls(cx) {
+            return Poll::Ready(Err(e));
+        }
+        Poll::Ready(Ok(accepted))
+    }
+}
