@@ -90,7 +90,8 @@ impl Connector {
     where
         IO: AsyncRead + AsyncWrite + Unpin,
     {
-        let conn = ClientConnection::new_with_alpn(self.config.clone(), server_name, alpn_protocols);
+        let conn =
+            ClientConnection::new_with_alpn(self.config.clone(), server_name, alpn_protocols);
         let handshake = conn
             .map(Handshake::from_connection)
             .map_err(HandshakeError::Config);

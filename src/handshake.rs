@@ -9,7 +9,9 @@ use std::{
 };
 
 use pin_project_lite::pin_project;
-use rustls::{pki_types::ServerName, ClientConfig, ClientConnection, ServerConfig, ServerConnection};
+use rustls::{
+    pki_types::ServerName, ClientConfig, ClientConnection, ServerConfig, ServerConnection,
+};
 use tokio::{
     io::{AsyncRead, AsyncWrite},
     time::{Instant, Sleep},

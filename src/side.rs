@@ -4,8 +4,8 @@
 use std::ops::DerefMut;
 
 use rustls::{
-    client::ClientConnectionData, server::ServerConnectionData, ClientConnection,
-    ConnectionCommon, ServerConnection,
+    client::ClientConnectionData, server::ServerConnectionData, ClientConnection, ConnectionCommon,
+    ServerConnection,
 };
 
 /// Which end of the handshake this side is.

@@ -280,7 +280,9 @@ impl<C: TlsConnection> Handshake<C> {
                     self.process()?;
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(Step::WantRead),
-                Err(e) if e.kind() == io::ErrorKind::Interrupted && interrupted < MAX_INTERRUPTED => {
+                Err(e)
+                    if e.kind() == io::ErrorKind::Interrupted && interrupted < MAX_INTERRUPTED =>
+                {
                     interrupted += 1;
                 }
                 Err(e) if transport_failed => return Err(HandshakeError::Transport(e)),
@@ -313,8 +315,12 @@ impl<C: TlsConnection> Handshake<C> {
                     self.needs_flush = true;
                     self.reading = false;
                 }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(Some(Step::WantWrite)),
-                Err(e) if e.kind() == io::ErrorKind::Interrupted && interrupted < MAX_INTERRUPTED => {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    return Ok(Some(Step::WantWrite))
+                }
+                Err(e)
+                    if e.kind() == io::ErrorKind::Interrupted && interrupted < MAX_INTERRUPTED =>
+                {
                     interrupted += 1;
                 }
                 Err(e) => return Err(HandshakeError::Transport(e)),
@@ -324,7 +330,9 @@ impl<C: TlsConnection> Handshake<C> {
             let mut counted = Counted::new(io, &mut self.cost, &mut self.peer);
             match counted.flush() {
                 Ok(()) => self.needs_flush = false,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(Some(Step::WantWrite)),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    return Ok(Some(Step::WantWrite))
+                }
                 Err(e) => return Err(HandshakeError::Transport(e)),
             }
         }
@@ -381,7 +389,8 @@ impl<C: TlsConnection> Handshake<C> {
 
     /// Records in `error` that the pending alert went out, and forgets it.
     pub(crate) fn mark_alert_sent(&mut self, error: &mut HandshakeError) {
-        if let (Some(alert), HandshakeError::Protocol { alert_sent, .. }) = (self.alert.take(), error)
+        if let (Some(alert), HandshakeError::Protocol { alert_sent, .. }) =
+            (self.alert.take(), error)
         {
             *alert_sent = Some(alert.description());
         }

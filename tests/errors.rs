@@ -1,0 +1,472 @@
+//! The error matrix: every way a handshake fails, with its variant, the alert sent or
+//! received, and the transport handed back.
+
+mod support;
+
+use std::time::Duration;
+
+use rustls::{AlertDescription, CertificateError, Error as TlsError};
+use support::{bounded, name, tcp_pair, Ca, Leaf, Version, World};
+use tokio::{
+    io::{AsyncReadExt, AsyncWriteExt},
+    net::TcpStream,
+};
+use tokio_tls_handshake::{Acceptor, Connector, Failed, HandshakeError};
+
+/// Reads one whole TLS record (the peer's ClientHello). Closing with unread bytes would
+/// make the kernel send RST instead of FIN.
+async fn read_record(stream: &mut TcpStream) -> Vec<u8> {
+    let mut record = vec![0u8; 5];
+    stream.read_exact(&mut record).await.expect("record header");
+    let len = usize::from(u16::from_be_bytes([record[3], record[4]]));
+    record.resize(5 + len, 0);
+    stream.read_exact(&mut record[5..]).await.expect("record body");
+    record
+}
+
+/// Reads everything the peer sends until it closes (bounded).
+async fn drain(stream: &mut TcpStream) -> Vec<u8> {
+    let mut got = Vec::new();
+    let _ = bounded(stream.read_to_end(&mut got)).await;
+    got
+}
+
+/// Our server against a raw TCP client running `client`; returns our error and what the
+/// client received before the server dropped the handed-back transport.
+async fn our_server_fails<F, Fut>(world: &World, client: F) -> (HandshakeError, Vec<u8>)
+where
+    F: FnOnce(TcpStream) -> Fut,
+    Fut: std::future::Future<Output = Vec<u8>> + Send + 'static,
+{
+    let (client_tcp, server_tcp) = tcp_pair().await;
+    let peer = tokio::spawn(client(client_tcp));
+    let failed = bounded(
+        Acceptor::from(world.server().build())
+            .accept(server_tcp)
+            .recoverable(),
+    )
+    .await
+    .expect_err("handshake must fail");
+    assert!(failed.io.local_addr().is_ok(), "transport handed back");
+    drop(failed.io);
+    let received = bounded(peer).await.expect("peer task");
+    (failed.error, received)
+}
+
+/// Our client (with `client_config`) against a raw TCP server running `server`.
+async fn our_client_fails<F, Fut>(
+    client_config: std::sync::Arc<rustls::ClientConfig>,
+    server_name: &str,
+    server: F,
+) -> (HandshakeError, Fut::Output)
+where
+    F: FnOnce(TcpStream) -> Fut,
+    Fut: std::future::Future + Send + 'static,
+    Fut::Output: Send + 'static,
+{
+    let (client_tcp, server_tcp) = tcp_pair().await;
+    let peer = tokio::spawn(server(server_tcp));
+    let failed = bounded(
+        Connector::from(client_config)
+            .connect(name(server_name), client_tcp)
+            .recoverable(),
+    )
+    .await
+    .expect_err("handshake must fail");
+    assert!(failed.io.local_addr().is_ok(), "transport handed back");
+    drop(failed.io);
+    let seen = bounded(peer).await.expect("peer task");
+    (failed.error, seen)
+}
+
+#[tokio::test]
+async fn peer_closes_before_any_byte() {
+    let world = World::new();
+    let (error, _) = our_server_fails(&world, |tcp| async move {
+        drop(tcp);
+        Vec::new()
+    })
+    .await;
+    assert!(
+        matches!(
+            error,
+            HandshakeError::PeerClosed {
+                close_notify: false,
+                received: 0
+            }
+        ),
+        "{error:?}"
+    );
+    assert!(error.is_silent_close());
+}
+
+#[tokio::test]
+async fn peer_closes_after_our_client_hello() {
+    let world = World::new();
+    let (error, hello_len) =
+        our_client_fails(world.client().build(), "localhost", |mut tcp| async move {
+            let hello = read_record(&mut tcp).await;
+            assert_eq!(hello[0], 22, "a handshake record arrives first");
+            hello.len()
+        })
+        .await;
+    assert!(hello_len > 5);
+    assert!(
+        matches!(
+            error,
+            HandshakeError::PeerClosed {
+                close_notify: false,
+                received: 0
+            }
+        ),
+        "{error:?}"
+    );
+}
+
+#[tokio::test]
+async fn close_notify_mid_handshake() {
+    let world = World::new();
+    let (error, ()) = our_client_fails(world.client().build(), "localhost", |mut tcp| async move {
+        read_record(&mut tcp).await;
+        // A plaintext warning close_notify, then a clean close.
+        tcp.write_all(&[21, 3, 3, 0, 2, 1, 0])
+            .await
+            .expect("send close_notify");
+    })
+    .await;
+    assert!(
+        matches!(
+            error,
+            HandshakeError::PeerClosed {
+                close_notify: true,
+                received: 7
+            }
+        ),
+        "{error:?}"
+    );
+}
+
+#[tokio::test]
+async fn plaintext_http_is_not_tls_and_nothing_is_written_back() {
+    let world = World::new();
+    let (client_tcp, server_tcp) = tcp_pair().await;
+    let request = b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n";
+    let peer = tokio::spawn(async move {
+        let mut tcp = client_tcp;
+        tcp.write_all(request).await.expect("send request");
+        drain(&mut tcp).await
+    });
+    let failed = bounded(
+        Acceptor::from(world.server().build())
+            .accept(server_tcp)
+            .recoverable(),
+    )
+    .await
+    .expect_err("plaintext must fail");
+    let HandshakeError::NotTls { prefix } = &failed.error else {
+        panic!("expected NotTls, got {:?}", failed.error);
+    };
+    assert_eq!(prefix.as_slice(), &request[..]);
+    drop(failed);
+    assert!(
+        bounded(peer).await.expect("peer").is_empty(),
+        "no alert, no bytes"
+    );
+}
+
+#[tokio::test]
+async fn plaintext_peer_can_be_answered_on_the_handed_back_transport() {
+    let world = World::new();
+    let (client_tcp, server_tcp) = tcp_pair().await;
+    let peer = tokio::spawn(async move {
+        let mut tcp = client_tcp;
+        tcp.write_all(b"GET / HTTP/1.1\r\n\r\n")
+            .await
+            .expect("send");
+        drain(&mut tcp).await
+    });
+    let Failed { error, mut io } = bounded(
+        Acceptor::from(world.server().build())
+            .accept(server_tcp)
+            .recoverable(),
+    )
+    .await
+    .expect_err("plaintext must fail");
+    assert!(matches!(error, HandshakeError::NotTls { .. }));
+    io.write_all(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
+        .await
+        .expect("answer in plaintext");
+    drop(io);
+    let answer = bounded(peer).await.expect("peer");
+    assert!(answer.starts_with(b"HTTP/1.1 400 "));
+}
+
+#[tokio::test]
+async fn plaintext_server_answering_our_client_is_not_tls() {
+    let world = World::new();
+    let (error, ()) = our_client_fails(world.client().build(), "localhost", |mut tcp| async move {
+        read_record(&mut tcp).await;
+        tcp.write_all(b"HTTP/1.1 400 Bad Request\r\n\r\n")
+            .await
+            .expect("answer");
+    })
+    .await;
+    let HandshakeError::NotTls { prefix } = error else {
+        panic!("expected NotTls, got {error:?}");
+    };
+    assert!(prefix.starts_with(b"HTTP/1.1 400"));
+}
+
+#[tokio::test]
+async fn garbage_record_gets_a_decode_error_alert() {
+    let world = World::new();
+    let (error, received) = our_server_fails(&world, |mut tcp| async move {
+        // A handshake record whose body is not a ClientHello.
+        tcp.write_all(&[22, 3, 1, 0, 5, 0xff, 0, 0, 1, 0])
+            .await
+            .expect("send");
+        drain(&mut tcp).await
+    })
+    .await;
+    let HandshakeError::Protocol {
+        alert_sent,
+        alert_received,
+        ..
+    } = &error
+    else {
+        panic!("expected Protocol, got {error:?}");
+    };
+    assert_eq!(*alert_received, None);
+    let sent = alert_sent.expect("an alert went out");
+    // What went out on the wire is exactly the alert reported.
+    assert_eq!(received.len(), 7, "{received:?}");
+    assert_eq!(received[0], 21);
+    assert_eq!(AlertDescription::from(received[6]), sent);
+}
+
+/// Our client against a tokio-rustls server presenting `server_identity`; returns our
+/// error and the server's.
+async fn verify_fails(
+    world: &World,
+    server_identity: support::Identity,
+    client_config: std::sync::Arc<rustls::ClientConfig>,
+    server_name: &str,
+) -> (HandshakeError, std::io::Error) {
+    let server = world.server().identity(server_identity).build();
+    let (error, peer_result) = our_client_fails(client_config, server_name, |tcp| async move {
+        tokio_rustls::TlsAcceptor::from(server).accept(tcp).await
+    })
+    .await;
+    (error, peer_result.expect_err("server side must fail too"))
+}
+
+fn assert_rejected_cert(error: &HandshakeError, expected: AlertDescription) {
+    match error {
+        HandshakeError::Protocol {
+            error: TlsError::InvalidCertificate(_),
+            alert_sent,
+            alert_received: None,
+        } => assert_eq!(*alert_sent, Some(expected), "{error}"),
+        other => panic!("expected a rejected certificate, got {other:?}"),
+    }
+}
+
+fn assert_peer_got(peer: &std::io::Error, expected: AlertDescription) {
+    let inner = peer.get_ref().and_then(|e| e.downcast_ref::<TlsError>());
+    assert_eq!(inner, Some(&TlsError::AlertReceived(expected)), "{peer}");
+}
+
+#[tokio::test]
+async fn server_certificate_with_the_wrong_name() {
+    let world = World::new();
+    for version in [Version::Tls13, Version::Tls12] {
+        let client = world.client().version(version).build();
+        let (error, peer) =
+            verify_fails(&world, world.server.clone(), client, "wrong.example").await;
+        assert_rejected_cert(&error, AlertDescription::BadCertificate);
+        assert!(matches!(
+            error,
+            HandshakeError::Protocol {
+                error: TlsError::InvalidCertificate(
+                    CertificateError::NotValidForNameContext { .. }
+                ),
+                ..
+            }
+        ));
+        assert_peer_got(&peer, AlertDescription::BadCertificate);
+    }
+}
+
+#[tokio::test]
+async fn server_certificate_from_an_unknown_ca() {
+    let world = World::new();
+    let stranger = Ca::new("someone else");
+    let client = world.client().trust(&stranger).build();
+    let (error, peer) = verify_fails(&world, world.server.clone(), client, "localhost").await;
+    assert_rejected_cert(&error, AlertDescription::UnknownCA);
+    assert_peer_got(&peer, AlertDescription::UnknownCA);
+}
+
+#[tokio::test]
+async fn expired_server_certificate() {
+    let world = World::new();
+    let expired = world.ca.issue(&["localhost"], Leaf::ExpiredServer);
+    let (error, peer) = verify_fails(&world, expired, world.client().build(), "localhost").await;
+    assert_rejected_cert(&error, AlertDescription::CertificateExpired);
+    assert_peer_got(&peer, AlertDescription::CertificateExpired);
+}
+
+#[tokio::test]
+async fn our_server_sees_the_alert_our_client_sent() {
+    let world = World::new();
+    let stranger = Ca::new("someone else");
+    let (client_tcp, server_tcp) = tcp_pair().await;
+    let client = Connector::from(world.client().trust(&stranger).build());
+    let acceptor = Acceptor::from(world.server().build());
+    let (client, server) = bounded(async {
+        tokio::join!(
+            client.connect(name("localhost"), client_tcp),
+            acceptor.accept(server_tcp)
+        )
+    })
+    .await;
+    let client = client.expect_err("client rejects");
+    let server = server.expect_err("server sees the rejection");
+    assert_eq!(client.alert_sent(), Some(AlertDescription::UnknownCA));
+    assert_eq!(server.alert_received(), Some(AlertDescription::UnknownCA));
+    assert_eq!(server.alert_sent(), None);
+}
+
+#[tokio::test]
+async fn client_certificate_missing_when_required() {
+    let world = World::new();
+    for version in [Version::Tls13, Version::Tls12] {
+        let server = Acceptor::from(
+            world
+                .server()
+                .version(version)
+                .require_client_cert()
+                .build(),
+        );
+        let client = Connector::from(world.client().version(version).build());
+        let (client_tcp, server_tcp) = tcp_pair().await;
+        let (client, server) = bounded(async {
+            tokio::join!(
+                client.connect(name("localhost"), client_tcp),
+                server.accept(server_tcp)
+            )
+        })
+        .await;
+        let server = server.expect_err("server requires a certificate");
+        assert!(
+            matches!(
+                server,
+                HandshakeError::Protocol {
+                    error: TlsError::NoCertificatesPresented,
+                    ..
+                }
+            ),
+            "{server:?}"
+        );
+        // rustls sends certificate_required in both versions.
+        let expected = AlertDescription::CertificateRequired;
+        assert_eq!(server.alert_sent(), Some(expected), "{version:?}");
+        match version {
+            // TLS 1.3: the client finished first; the rejection arrives on its first read.
+            Version::Tls13 => {
+                let mut tls = client.expect("client handshake completes in TLS 1.3");
+                let mut buf = [0u8; 1];
+                let err = bounded(tls.read(&mut buf))
+                    .await
+                    .expect_err("first read fails");
+                assert_eq!(err.kind(), std::io::ErrorKind::InvalidData);
+                let inner = err
+                    .get_ref()
+                    .and_then(|e| e.downcast_ref::<HandshakeError>());
+                assert_eq!(
+                    inner.and_then(HandshakeError::alert_received),
+                    Some(AlertDescription::CertificateRequired)
+                );
+            }
+            _ => {
+                let client = client.expect_err("TLS 1.2 client sees the alert in the handshake");
+                assert_eq!(client.alert_received(), Some(expected));
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn connection_reset_is_a_transport_error() {
+    let world = World::new();
+    let (error, _) = our_server_fails(&world, |tcp| async move {
+        tcp.set_linger(Some(Duration::ZERO)).expect("linger 0");
+        drop(tcp); // RST instead of FIN
+        Vec::new()
+    })
+    .await;
+    match &error {
+        HandshakeError::Transport(e) => {
+            assert_eq!(e.kind(), std::io::ErrorKind::ConnectionReset)
+        }
+        other => panic!("expected Transport, got {other:?}"),
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn silent_peer_times_out_at_the_deadline() {
+    let world = World::new();
+    let (_silent_client, server_io) = tokio::io::duplex(4096);
+    let start = tokio::time::Instant::now();
+    let failed = Acceptor::from(world.server().build())
+        .with_timeout(Duration::from_secs(10))
+        .accept(server_io)
+        .recoverable()
+        .await
+        .expect_err("must time out");
+    assert!(matches!(failed.error, HandshakeError::TimedOut));
+    assert!(start.elapsed() >= Duration::from_secs(10));
+    assert!(start.elapsed() < Duration::from_secs(11));
+    let io_err = std::io::Error::from(failed.error);
+    assert_eq!(io_err.kind(), std::io::ErrorKind::TimedOut);
+}
+
+#[tokio::test(start_paused = true)]
+async fn one_deadline_covers_the_whole_handshake_not_each_read() {
+    let world = World::new();
+    let (mut slow_client, server_io) = tokio::io::duplex(4096);
+    // The peer sends a byte every 3 s: each read is quick, the whole is not.
+    let dribble = tokio::spawn(async move {
+        for byte in [22, 3, 1, 0, 200, 1, 0, 0, 196, 3] {
+            tokio::time::sleep(Duration::from_secs(3)).await;
+            if slow_client.write_all(&[byte]).await.is_err() {
+                break;
+            }
+        }
+    });
+    let start = tokio::time::Instant::now();
+    let error = Acceptor::from(world.server().build())
+        .with_timeout(Duration::from_secs(10))
+        .accept(server_io)
+        .await
+        .expect_err("must time out");
+    assert!(matches!(error, HandshakeError::TimedOut), "{error:?}");
+    assert!(start.elapsed() < Duration::from_secs(11));
+    dribble.abort();
+}
+
+#[tokio::test]
+async fn a_config_rustls_cannot_use_is_a_config_error() {
+    let world = World::new();
+    let mut config = (*world.client().build()).clone();
+    config.max_fragment_size = Some(1); // rustls accepts 32 ..= 16389
+    let (client_tcp, _server_tcp) = tcp_pair().await;
+    let result = bounded(
+        Connector::from(std::sync::Arc::new(config)).connect(name("localhost"), client_tcp),
+    )
+    .await;
+    match result {
+        Err(HandshakeError::Config(TlsError::BadMaxFragmentSize)) => {}
+        other => panic!("expected a config error, got {:?}", other.map(|_| ())),
+    }
+}

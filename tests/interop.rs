@@ -1,0 +1,147 @@
+//! Interop with tokio-rustls, both ways, over loopback TCP.
+
+mod support;
+
+use rustls::ProtocolVersion;
+use support::{bounded, name, tcp_pair, Version, World};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio_tls_handshake::{Acceptor, Connector};
+
+const VERSIONS: [(Version, ProtocolVersion); 2] = [
+    (Version::Tls13, ProtocolVersion::TLSv1_3),
+    (Version::Tls12, ProtocolVersion::TLSv1_2),
+];
+
+/// Sends `ping`, expects it echoed, both ways of a stream pair.
+async fn echo<S: AsyncReadExt + AsyncWriteExt + Unpin>(stream: &mut S, msg: &[u8]) {
+    stream.write_all(msg).await.expect("write");
+    stream.flush().await.expect("flush");
+    let mut back = vec![0u8; msg.len()];
+    stream.read_exact(&mut back).await.expect("read echo");
+    assert_eq!(back, msg);
+}
+
+async fn serve_echo<S: AsyncReadExt + AsyncWriteExt + Unpin>(stream: &mut S, len: usize) {
+    let mut buf = vec![0u8; len];
+    stream.read_exact(&mut buf).await.expect("server read");
+    stream.write_all(&buf).await.expect("server write");
+    stream.flush().await.expect("server flush");
+}
+
+#[tokio::test]
+async fn our_client_against_tokio_rustls_server() {
+    let world = World::new();
+    for (version, expected) in VERSIONS {
+        let server = world
+            .server()
+            .version(version)
+            .alpn(&["h2", "http/1.1"])
+            .require_client_cert()
+            .build();
+        let client = world
+            .client()
+            .version(version)
+            .alpn(&["h2"])
+            .identity(&world.client)
+            .build();
+        let (client_tcp, server_tcp) = tcp_pair().await;
+        let peer = tokio::spawn(async move {
+            let mut tls = tokio_rustls::TlsAcceptor::from(server)
+                .accept(server_tcp)
+                .await
+                .expect("tokio-rustls accept");
+            let (_, conn) = tls.get_ref();
+            assert_eq!(conn.server_name(), Some("localhost"));
+            assert_eq!(conn.alpn_protocol(), Some(&b"h2"[..]));
+            assert!(conn.peer_certificates().is_some_and(|c| !c.is_empty()));
+            serve_echo(&mut tls, 4).await;
+            // Our shutdown must reach this side as close_notify: a clean EOF.
+            let mut rest = Vec::new();
+            tls.read_to_end(&mut rest)
+                .await
+                .expect("clean close_notify EOF");
+            assert!(rest.is_empty());
+        });
+        let mut tls = bounded(Connector::from(client).connect(name("localhost"), client_tcp))
+            .await
+            .expect("our client handshake");
+        assert_eq!(tls.connection().protocol_version(), Some(expected));
+        assert_eq!(tls.connection().alpn_protocol(), Some(&b"h2"[..]));
+        bounded(echo(&mut tls, b"ping")).await;
+        bounded(tls.shutdown()).await.expect("shutdown");
+        bounded(peer).await.expect("peer task");
+    }
+}
+
+#[tokio::test]
+async fn tokio_rustls_client_against_our_server() {
+    let world = World::new();
+    for (version, expected) in VERSIONS {
+        let server = world
+            .server()
+            .version(version)
+            .alpn(&["h2", "http/1.1"])
+            .require_client_cert()
+            .build();
+        let client = world
+            .client()
+            .version(version)
+            .alpn(&["http/1.1"])
+            .identity(&world.client)
+            .build();
+        let (client_tcp, server_tcp) = tcp_pair().await;
+        let peer = tokio::spawn(async move {
+            let mut tls = tokio_rustls::TlsConnector::from(client)
+                .connect(name("localhost"), client_tcp)
+                .await
+                .expect("tokio-rustls connect");
+            echo(&mut tls, b"hello server").await;
+            let mut rest = Vec::new();
+            tls.read_to_end(&mut rest)
+                .await
+                .expect("clean close_notify EOF");
+            assert!(rest.is_empty());
+        });
+        let mut tls = bounded(Acceptor::from(server).accept(server_tcp))
+            .await
+            .expect("our server handshake");
+        let conn = tls.connection();
+        assert_eq!(conn.protocol_version(), Some(expected));
+        assert_eq!(conn.server_name(), Some("localhost"));
+        assert_eq!(conn.alpn_protocol(), Some(&b"http/1.1"[..]));
+        assert!(conn.peer_certificates().is_some_and(|c| !c.is_empty()));
+        bounded(serve_echo(&mut tls, 12)).await;
+        bounded(tls.shutdown()).await.expect("shutdown");
+        bounded(peer).await.expect("peer task");
+    }
+}
+
+#[tokio::test]
+async fn our_client_and_server_exchange_bulk_data_both_ways() {
+    let world = World::new();
+    let (client_tcp, server_tcp) = tcp_pair().await;
+    let acceptor = Acceptor::from(world.server().build());
+    let connector = Connector::from(world.client().build());
+    let (server, client) = tokio::join!(
+        acceptor.accept(server_tcp),
+        connector.connect(name("127.0.0.1"), client_tcp)
+    );
+    let (mut server, mut client) = (server.expect("server"), client.expect("client"));
+    let data: Vec<u8> = (0..1_000_000u32).map(|i| (i % 251) as u8).collect();
+    let sent = data.clone();
+    let writer = tokio::spawn(async move {
+        client.write_all(&sent).await.expect("client write");
+        client.shutdown().await.expect("client shutdown");
+        client
+    });
+    let mut got = Vec::new();
+    bounded(server.read_to_end(&mut got))
+        .await
+        .expect("server read to close_notify");
+    assert_eq!(got.len(), data.len());
+    assert!(got == data);
+    let _client = bounded(writer).await.expect("writer task");
+    // The handshake's cost is visible on both ends.
+    let cost = server.handshake_cost();
+    assert!(cost.bytes_read > 0 && cost.bytes_written > 0 && cost.reads > 0);
+}

@@ -1,0 +1,216 @@
+//! Shared test support: certificates, configurations, and peers.
+#![allow(
+    dead_code,
+    reason = "each test binary uses a different part of the support code"
+)]
+#![allow(
+    unreachable_pub,
+    reason = "support items are shared by test binaries, not exported"
+)]
+
+pub mod pki;
+pub mod transports;
+
+use std::{net::SocketAddr, sync::Arc, time::Duration};
+
+use rustls::{
+    crypto::CryptoProvider, server::WebPkiClientVerifier, ClientConfig, ServerConfig,
+    SupportedProtocolVersion,
+};
+use tokio::net::{TcpListener, TcpStream};
+
+pub use pki::{Ca, Identity, Leaf};
+
+/// Generous bound for any single test step over loopback; a hang fails instead of stalling CI.
+pub const LIMIT: Duration = Duration::from_secs(20);
+
+pub fn provider() -> Arc<CryptoProvider> {
+    #[cfg(feature = "aws-lc-rs")]
+    let provider = rustls::crypto::aws_lc_rs::default_provider();
+    #[cfg(all(feature = "ring", not(feature = "aws-lc-rs")))]
+    let provider = rustls::crypto::ring::default_provider();
+    Arc::new(provider)
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Version {
+    Tls13,
+    Tls12,
+    Both,
+}
+
+impl Version {
+    fn list(self) -> &'static [&'static SupportedProtocolVersion] {
+        static TLS13: [&SupportedProtocolVersion; 1] = [&rustls::version::TLS13];
+        static TLS12: [&SupportedProtocolVersion; 1] = [&rustls::version::TLS12];
+        match self {
+            Version::Tls13 => &TLS13,
+            Version::Tls12 => &TLS12,
+            Version::Both => rustls::ALL_VERSIONS,
+        }
+    }
+}
+
+/// A CA with a server leaf for `localhost` / 127.0.0.1 and a client leaf.
+pub struct World {
+    pub ca: Ca,
+    pub server: Identity,
+    pub client: Identity,
+}
+
+impl World {
+    pub fn new() -> Self {
+        let ca = Ca::new("tokio-tls-handshake test CA");
+        let server = ca.issue(&["localhost", "127.0.0.1"], Leaf::Server);
+        let client = ca.issue(&["client.test"], Leaf::Client);
+        Self { ca, server, client }
+    }
+
+    pub fn server(&self) -> ServerBuilder<'_> {
+        ServerBuilder {
+            world: self,
+            identity: self.server.clone(),
+            version: Version::Both,
+            alpn: Vec::new(),
+            require_client_cert: false,
+            tickets: true,
+        }
+    }
+
+    pub fn client(&self) -> ClientBuilder<'_> {
+        ClientBuilder {
+            roots: self.ca.roots(),
+            identity: None,
+            version: Version::Both,
+            alpn: Vec::new(),
+            resumption: true,
+            _world: self,
+        }
+    }
+}
+
+pub struct ServerBuilder<'a> {
+    world: &'a World,
+    pub identity: Identity,
+    pub version: Version,
+    pub alpn: Vec<Vec<u8>>,
+    pub require_client_cert: bool,
+    pub tickets: bool,
+}
+
+impl ServerBuilder<'_> {
+    pub fn version(mut self, v: Version) -> Self {
+        self.version = v;
+        self
+    }
+    pub fn alpn(mut self, protocols: &[&str]) -> Self {
+        self.alpn = protocols.iter().map(|p| p.as_bytes().to_vec()).collect();
+        self
+    }
+    pub fn identity(mut self, identity: Identity) -> Self {
+        self.identity = identity;
+        self
+    }
+    pub fn require_client_cert(mut self) -> Self {
+        self.require_client_cert = true;
+        self
+    }
+    pub fn no_tickets(mut self) -> Self {
+        self.tickets = false;
+        self
+    }
+    pub fn build(self) -> Arc<ServerConfig> {
+        let builder = ServerConfig::builder_with_provider(provider())
+            .with_protocol_versions(self.version.list())
+            .expect("protocol versions");
+        let builder = if self.require_client_cert {
+            let verifier = WebPkiClientVerifier::builder_with_provider(
+                Arc::new(self.world.ca.roots()),
+                provider(),
+            )
+            .build()
+            .expect("client verifier");
+            builder.with_client_cert_verifier(verifier)
+        } else {
+            builder.with_no_client_auth()
+        };
+        let mut config = builder
+            .with_single_cert(self.identity.chain, self.identity.key)
+            .expect("server cert");
+        config.alpn_protocols = self.alpn;
+        if !self.tickets {
+            config.send_tls13_tickets = 0;
+        }
+        Arc::new(config)
+    }
+}
+
+pub struct ClientBuilder<'a> {
+    pub roots: rustls::RootCertStore,
+    pub identity: Option<Identity>,
+    pub version: Version,
+    pub alpn: Vec<Vec<u8>>,
+    pub resumption: bool,
+    _world: &'a World,
+}
+
+impl ClientBuilder<'_> {
+    pub fn version(mut self, v: Version) -> Self {
+        self.version = v;
+        self
+    }
+    pub fn alpn(mut self, protocols: &[&str]) -> Self {
+        self.alpn = protocols.iter().map(|p| p.as_bytes().to_vec()).collect();
+        self
+    }
+    pub fn trust(mut self, ca: &Ca) -> Self {
+        self.roots = ca.roots();
+        self
+    }
+    pub fn identity(mut self, identity: &Identity) -> Self {
+        self.identity = Some(identity.clone());
+        self
+    }
+    pub fn build(self) -> Arc<ClientConfig> {
+        let builder = ClientConfig::builder_with_provider(provider())
+            .with_protocol_versions(self.version.list())
+            .expect("protocol versions")
+            .with_root_certificates(self.roots);
+        let mut config = match self.identity {
+            Some(id) => builder
+                .with_client_auth_cert(id.chain, id.key)
+                .expect("client cert"),
+            None => builder.with_no_client_auth(),
+        };
+        config.alpn_protocols = self.alpn;
+        if !self.resumption {
+            config.resumption = rustls::client::Resumption::disabled();
+        }
+        Arc::new(config)
+    }
+}
+
+pub fn name(host: &str) -> rustls::pki_types::ServerName<'static> {
+    rustls::pki_types::ServerName::try_from(host.to_string()).expect("valid server name")
+}
+
+/// A listener on 127.0.0.1 with an ephemeral port.
+pub async fn listen() -> (TcpListener, SocketAddr) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("local addr");
+    (listener, addr)
+}
+
+/// A connected loopback TCP pair: (client side, server side).
+pub async fn tcp_pair() -> (TcpStream, TcpStream) {
+    let (listener, addr) = listen().await;
+    let (client, server) = tokio::join!(TcpStream::connect(addr), listener.accept());
+    (client.expect("connect"), server.expect("accept").0)
+}
+
+/// Runs `fut` under the test bound.
+pub async fn bounded<F: std::future::Future>(fut: F) -> F::Output {
+    tokio::time::timeout(LIMIT, fut)
+        .await
+        .expect("test step exceeded its time bound")
+}
