@@ -29,9 +29,13 @@ use crate::{
 #[must_use = "a handshake step that wants I/O must be called again once the transport is ready"]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Step {
-    /// The handshake is complete (`SSL_do_handshake` returned 1). Everything this side had to
-    /// send was written and flushed. The caller MAY now take the connection with
+    /// The handshake is complete (`SSL_do_handshake` returned 1). Every handshake message this
+    /// side had to send was written and flushed. The caller MAY now take the connection with
     /// [`Handshake::into_connection`]; calling again returns `Done` and does nothing.
+    ///
+    /// A TLS 1.3 server's session tickets are not handshake messages: they are still queued
+    /// in the connection (`wants_write()`), and the caller MUST write them with its first
+    /// application data or flush ([`TlsStream`](crate::TlsStream) does).
     Done,
     /// The transport had nothing to read (`SSL_ERROR_WANT_READ`). The caller MUST wait until
     /// the transport is readable (for a memory transport: feed it more peer bytes), then call
@@ -278,6 +282,9 @@ impl<C: TlsConnection> Handshake<C> {
                         });
                     }
                     self.process()?;
+                    if self.only_post_handshake_output_left() {
+                        return Ok(Step::Done);
+                    }
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(Step::WantRead),
                 Err(e)
@@ -350,6 +357,16 @@ impl<C: TlsConnection> Handshake<C> {
             }
             Err(error) => Err(self.protocol_error(error)),
         }
+    }
+
+    /// A TLS 1.3 server is finished once it has read the client's Finished; what it queues
+    /// then (session tickets) is not part of the handshake. It stays in rustls and goes out
+    /// with the first application write or flush: one write fewer, and a handshake that does
+    /// not wait for a client that is not reading yet.
+    fn only_post_handshake_output_left(&self) -> bool {
+        C::ROLE == Role::Server
+            && !self.conn.is_handshaking()
+            && self.conn.protocol_version() == Some(rustls::ProtocolVersion::TLSv1_3)
     }
 
     fn peer_closed(&self, close_notify: bool) -> HandshakeError {

@@ -20,7 +20,10 @@ async fn read_record(stream: &mut TcpStream) -> Vec<u8> {
     stream.read_exact(&mut record).await.expect("record header");
     let len = usize::from(u16::from_be_bytes([record[3], record[4]]));
     record.resize(5 + len, 0);
-    stream.read_exact(&mut record[5..]).await.expect("record body");
+    stream
+        .read_exact(&mut record[5..])
+        .await
+        .expect("record body");
     record
 }
 

@@ -1,0 +1,209 @@
+//! The future over real and faulty transports: the waker contract, bounded polls, flush as
+//! state, and nothing lost between the handshake and the stream.
+
+mod support;
+
+use std::{io::Write, sync::Arc};
+
+use rustls::{client::ClientConnection, HandshakeKind};
+use support::{
+    bounded, name, tcp_pair,
+    transports::{audit, Audit, Audited, Faults, Faulty, Probe},
+    World,
+};
+use tokio::io::{duplex, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio_tls_handshake::{Acceptor, AsyncHandshake, Connector, Handshake, HandshakeError};
+
+/// Runs our client over `client_io` and our server over `server_io`, both audited, no
+/// deadlines (so every `Pending` must come from a transport).
+async fn audited_pair<C, S>(
+    world: &World,
+    client_io: C,
+    server_io: S,
+) -> (
+    (Result<(), HandshakeError>, Audit),
+    (Result<(), HandshakeError>, Audit),
+)
+where
+    C: AsyncRead + AsyncWrite + Unpin,
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let (client_probe, server_probe) = (Probe::new(), Probe::new());
+    let connector = Connector::from(world.client().build());
+    let acceptor = Acceptor::from(world.server().build()).without_timeout();
+    let client = connector.connect(name("localhost"), Audited::new(client_io, &client_probe));
+    let server = acceptor.accept(Audited::new(server_io, &server_probe));
+    let (client_probes, server_probes) = ([client_probe], [server_probe]);
+    let ((client, client_audit), (server, server_audit)) = bounded(async {
+        tokio::join!(audit(client, &client_probes), audit(server, &server_probes))
+    })
+    .await;
+    (
+        (client.map(drop), client_audit),
+        (server.map(drop), server_audit),
+    )
+}
+
+fn assert_clean(
+    label: &str,
+    (result, audit): &(Result<(), HandshakeError>, Audit),
+    max_polls: u32,
+) {
+    assert!(result.is_ok(), "{label}: {result:?}");
+    assert_eq!(
+        audit.violations, 0,
+        "{label}: Pending without a transport Pending"
+    );
+    assert!(
+        audit.polls <= max_polls,
+        "{label}: {} polls, more than {max_polls}",
+        audit.polls
+    );
+}
+
+#[tokio::test]
+async fn waker_contract_over_tcp_both_roles() {
+    let world = World::new();
+    for _ in 0..5 {
+        let (client_tcp, server_tcp) = tcp_pair().await;
+        let (client, server) = audited_pair(&world, client_tcp, server_tcp).await;
+        assert_clean("client over tcp", &client, 6);
+        assert_clean("server over tcp", &server, 6);
+    }
+}
+
+#[tokio::test]
+async fn waker_contract_over_a_small_memory_pipe() {
+    let world = World::new();
+    // 64-byte pipes force many WantWrite / WantRead turns.
+    let (client_io, server_io) = duplex(64);
+    let (client, server) = audited_pair(&world, client_io, server_io).await;
+    assert_clean("client over 64-byte pipe", &client, 200);
+    assert_clean("server over 64-byte pipe", &server, 200);
+}
+
+#[tokio::test]
+async fn faulty_transports_complete_within_bounded_polls() {
+    let cases = [
+        (
+            "one-byte reads and writes",
+            Faults {
+                one_byte: true,
+                ..Faults::default()
+            },
+        ),
+        (
+            "pending on every other call",
+            Faults {
+                pending_every_other: true,
+                ..Faults::default()
+            },
+        ),
+        (
+            "buffered, flush pending once",
+            Faults {
+                buffered_flush_pending_once: true,
+                ..Faults::default()
+            },
+        ),
+        (
+            "all of them",
+            Faults {
+                one_byte: true,
+                pending_every_other: true,
+                buffered_flush_pending_once: true,
+                ..Faults::default()
+            },
+        ),
+    ];
+    let world = World::new();
+    for (label, faults) in cases {
+        // The faulty side as client, then as server.
+        let (a, b) = duplex(16 * 1024);
+        let (client, server) = audited_pair(&world, Faulty::new(a, faults), b).await;
+        assert_clean(&format!("faulty client, {label}"), &client, 20_000);
+        assert_clean(&format!("its server, {label}"), &server, 20_000);
+        let (a, b) = duplex(16 * 1024);
+        let (client, server) = audited_pair(&world, a, Faulty::new(b, faults)).await;
+        assert_clean(&format!("its client, {label}"), &client, 20_000);
+        assert_clean(&format!("faulty server, {label}"), &server, 20_000);
+    }
+}
+
+#[tokio::test]
+async fn a_write_returning_zero_is_a_transport_error_not_a_spin() {
+    let world = World::new();
+    let faults = Faults {
+        write_returns_zero: true,
+        ..Faults::default()
+    };
+    let (a, _b) = duplex(1024);
+    let probe = Probe::new();
+    let connector = Connector::from(world.client().build());
+    let client = connector.connect(
+        name("localhost"),
+        Audited::new(Faulty::new(a, faults), &probe),
+    );
+    let (result, audit) = bounded(audit(client, &[probe])).await;
+    match result {
+        Err(HandshakeError::Transport(e)) => assert_eq!(e.kind(), std::io::ErrorKind::WriteZero),
+        other => panic!("expected Transport(WriteZero), got {:?}", other.map(drop)),
+    }
+    assert_eq!(audit.polls, 1);
+}
+
+#[tokio::test]
+async fn application_data_with_the_clients_finished_is_not_lost() {
+    let world = World::new();
+    let message = b"sent in the same write as the client's Finished";
+    // The client queues application data before the handshake: rustls sends it right after
+    // its Finished, in the same write.
+    let mut conn = ClientConnection::new(world.client().build(), name("localhost"))
+        .expect("client connection");
+    conn.writer().write_all(message).expect("queue early write");
+    let (client_io, server_io) = duplex(64 * 1024);
+    let client = AsyncHandshake::new(Handshake::from_connection(conn), client_io);
+    let server = Acceptor::from(world.server().build()).accept(server_io);
+    let (client, server) = bounded(async { tokio::join!(client, server) }).await;
+    let _client = client.expect("client");
+    let mut server = server.expect("server");
+    // Already decrypted and buffered when the handshake completed: no further I/O needed.
+    let mut buf = [0u8; 128];
+    let n = std::io::Read::read(&mut server.connection_mut().reader(), &mut buf)
+        .expect("data buffered at handshake completion");
+    assert_eq!(&buf[..n], message);
+}
+
+#[tokio::test]
+async fn session_tickets_after_the_handshake_are_processed_and_resume() {
+    let world = World::new();
+    let client_config = world.client().version(support::Version::Tls13).build();
+    let server_config = world.server().build();
+    let mut kinds = Vec::new();
+    for _ in 0..2 {
+        let (client_tcp, server_tcp) = tcp_pair().await;
+        let connector = Connector::from(Arc::clone(&client_config));
+        let acceptor = Acceptor::from(Arc::clone(&server_config));
+        let (client, server) = bounded(async {
+            tokio::join!(
+                connector.connect(name("localhost"), client_tcp),
+                acceptor.accept(server_tcp)
+            )
+        })
+        .await;
+        let (mut client, mut server) = (client.expect("client"), server.expect("server"));
+        kinds.push(server.connection().handshake_kind());
+        // The tickets travel after the handshake; reading processes them.
+        server.write_all(b"x").await.expect("server write");
+        server.shutdown().await.expect("server shutdown");
+        let mut got = Vec::new();
+        bounded(client.read_to_end(&mut got))
+            .await
+            .expect("client read");
+        assert_eq!(got, b"x");
+    }
+    assert_eq!(
+        kinds,
+        [Some(HandshakeKind::Full), Some(HandshakeKind::Resumed)]
+    );
+}
