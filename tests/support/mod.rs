@@ -8,6 +8,7 @@
     reason = "support items are shared by test binaries, not exported"
 )]
 
+pub mod bio;
 pub mod pki;
 pub mod transports;
 

@@ -1,0 +1,206 @@
+//! The sync step in the man page's three BIO modes: blocking, nonblocking with a poll loop,
+//! and a memory buffer pair.
+
+mod support;
+
+use std::{
+    io::{Read, Write},
+    net::{TcpListener, TcpStream},
+    thread,
+    time::Duration,
+};
+
+use mio::{Events, Interest, Poll, Token};
+use support::{bio::MemoryBio, name, World};
+use tokio_tls_handshake::{Handshake, HandshakeError, Step};
+
+/// A server on a thread using the step on a blocking socket; echoes one 4-byte message.
+/// Returns every step result it saw.
+fn blocking_server(world: &World) -> (std::net::SocketAddr, thread::JoinHandle<Vec<Step>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let config = world.server().build();
+    let server = thread::spawn(move || {
+        let (mut tcp, _) = listener.accept().expect("accept");
+        tcp.set_read_timeout(Some(support::LIMIT)).expect("timeout");
+        let mut handshake = Handshake::accept(config).expect("server handshake");
+        let step = handshake.do_handshake(&mut tcp).expect("server step");
+        let mut conn = handshake.into_connection();
+        let mut stream = rustls::Stream::new(&mut conn, &mut tcp);
+        let mut buf = [0u8; 4];
+        stream.read_exact(&mut buf).expect("server read");
+        stream.write_all(&buf).expect("server write");
+        vec![step]
+    });
+    (addr, server)
+}
+
+#[test]
+fn blocking_socket_returns_only_done() {
+    let world = World::new();
+    let (addr, server) = blocking_server(&world);
+    let mut tcp = TcpStream::connect(addr).expect("connect");
+    tcp.set_read_timeout(Some(support::LIMIT)).expect("timeout");
+    let mut handshake =
+        Handshake::connect(world.client().build(), name("localhost")).expect("client handshake");
+    // One call does the whole handshake, as SSL_do_handshake on a blocking BIO.
+    assert_eq!(
+        handshake.do_handshake(&mut tcp).expect("client step"),
+        Step::Done
+    );
+    assert!(handshake.is_done());
+    assert_eq!(handshake.do_handshake(&mut tcp).expect("again"), Step::Done);
+    let mut conn = handshake.into_connection();
+    let mut stream = rustls::Stream::new(&mut conn, &mut tcp);
+    stream.write_all(b"ping").expect("write");
+    let mut buf = [0u8; 4];
+    stream.read_exact(&mut buf).expect("read echo");
+    assert_eq!(&buf, b"ping");
+    assert_eq!(server.join().expect("server thread"), [Step::Done]);
+}
+
+#[test]
+fn nonblocking_socket_with_a_poll_loop_sees_want_read() {
+    let world = World::new();
+    let (addr, server) = blocking_server(&world);
+    let mut tcp = mio::net::TcpStream::connect(addr).expect("connect");
+    let mut poll = Poll::new().expect("poll");
+    let mut events = Events::with_capacity(4);
+    poll.registry()
+        .register(&mut tcp, Token(0), Interest::READABLE | Interest::WRITABLE)
+        .expect("register");
+    // Wait for the nonblocking connect to finish.
+    poll.poll(&mut events, Some(support::LIMIT))
+        .expect("poll connect");
+
+    let mut handshake =
+        Handshake::connect(world.client().build(), name("localhost")).expect("client handshake");
+    let mut steps = Vec::new();
+    for _ in 0..100 {
+        let step = handshake.do_handshake(&mut tcp).expect("client step");
+        steps.push(step);
+        if step == Step::Done {
+            break;
+        }
+        // WantRead / WantWrite: wait for readiness, as with select(2), then call again.
+        poll.poll(&mut events, Some(support::LIMIT)).expect("poll");
+        assert!(!events.is_empty(), "no readiness within the bound");
+    }
+    assert_eq!(steps.last(), Some(&Step::Done), "{steps:?}");
+    assert!(steps.contains(&Step::WantRead), "{steps:?}");
+
+    let mut conn = handshake.into_connection();
+    conn.writer().write_all(b"ping").expect("queue");
+    let mut echoed = Vec::new();
+    for _ in 0..100 {
+        while conn.wants_write() {
+            conn.write_tls(&mut tcp).expect("write");
+        }
+        match conn.read_tls(&mut tcp) {
+            Ok(0) => break,
+            Ok(_) => {
+                conn.process_new_packets().expect("process");
+                let _ = conn.reader().read_to_end(&mut echoed);
+                if echoed.len() >= 4 {
+                    break;
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                poll.poll(&mut events, Some(Duration::from_secs(5)))
+                    .expect("poll");
+            }
+            Err(e) => panic!("read: {e}"),
+        }
+    }
+    assert_eq!(echoed, b"ping");
+    assert_eq!(server.join().expect("server thread"), [Step::Done]);
+}
+
+/// Drives a client and a server over a BIO pair whose outboxes hold `capacity` bytes.
+/// Returns the steps each side reported, or the first error.
+fn memory_pair(world: &World, capacity: usize) -> Result<(Vec<Step>, Vec<Step>), HandshakeError> {
+    let mut client = Handshake::connect(world.client().build(), name("localhost"))?;
+    let mut server = Handshake::accept(world.server().build())?;
+    let (mut client_bio, mut server_bio) = (MemoryBio::new(capacity), MemoryBio::new(capacity));
+    let (mut client_steps, mut server_steps) = (Vec::new(), Vec::new());
+    for _ in 0..10_000 {
+        if !client.is_done() {
+            client_steps.push(client.do_handshake(&mut client_bio)?);
+        }
+        if !server.is_done() {
+            server_steps.push(server.do_handshake(&mut server_bio)?);
+        }
+        let moved = client_bio.drain_into(&mut server_bio) + server_bio.drain_into(&mut client_bio);
+        if client.is_done() && server.is_done() {
+            return Ok((client_steps, server_steps));
+        }
+        assert!(
+            moved > 0 || !client_bio.inbox.is_empty() || !server_bio.inbox.is_empty(),
+            "stalled: neither side can progress"
+        );
+    }
+    panic!("handshake did not finish within the bound");
+}
+
+#[test]
+fn memory_pair_want_read_means_feed_more_bytes() {
+    let world = World::new();
+    let (client, server) = memory_pair(&world, 64 * 1024).expect("handshake");
+    assert_eq!(
+        client.first(),
+        Some(&Step::WantRead),
+        "client sent its hello, waits"
+    );
+    assert_eq!(
+        server.first(),
+        Some(&Step::WantRead),
+        "server has nothing yet"
+    );
+    assert!(!client.contains(&Step::WantWrite) && !server.contains(&Step::WantWrite));
+    assert_eq!(client.last(), Some(&Step::Done));
+    assert_eq!(server.last(), Some(&Step::Done));
+}
+
+#[test]
+fn memory_pair_want_write_means_drain_output() {
+    let world = World::new();
+    let (client, server) = memory_pair(&world, 100).expect("handshake");
+    assert!(client.contains(&Step::WantWrite), "{client:?}");
+    assert!(server.contains(&Step::WantWrite), "{server:?}");
+    assert_eq!(client.last(), Some(&Step::Done));
+    assert_eq!(server.last(), Some(&Step::Done));
+}
+
+#[test]
+fn calling_again_after_an_error_reports_an_error_and_does_nothing() {
+    let world = World::new();
+    let mut server = Handshake::accept(world.server().build()).expect("server");
+    let mut bio = MemoryBio::new(1024);
+    bio.inbox.extend_from_slice(b"GET / HTTP/1.1\r\n\r\n");
+    assert!(matches!(
+        server.do_handshake(&mut bio),
+        Err(HandshakeError::NotTls { .. })
+    ));
+    assert!(bio.outbox.is_empty(), "no alert for a plaintext peer");
+    assert!(matches!(
+        server.do_handshake(&mut bio),
+        Err(HandshakeError::Transport(_))
+    ));
+}
+
+#[test]
+fn an_alert_that_would_block_is_sent_later() {
+    let world = World::new();
+    let mut server = Handshake::accept(world.server().build()).expect("server");
+    let mut bio = MemoryBio::new(0); // nothing can be written yet
+    bio.inbox
+        .extend_from_slice(&[22, 3, 1, 0, 5, 0xff, 0, 0, 1, 0]);
+    let error = server.do_handshake(&mut bio).expect_err("garbage");
+    assert_eq!(error.alert_sent(), None, "not written yet");
+    let pending = server.pending_alert().expect("alert pending");
+    assert_eq!(server.send_alert(&mut bio).expect("send"), Step::WantWrite);
+    bio.capacity = 64;
+    assert_eq!(server.send_alert(&mut bio).expect("send"), Step::Done);
+    assert_eq!(bio.outbox.len(), 7);
+    assert_eq!(rustls::AlertDescription::from(bio.outbox[6]), pending);
+}
