@@ -403,7 +403,7 @@ async fn client_certificate_missing_when_required() {
 async fn connection_reset_is_a_transport_error() {
     let world = World::new();
     let (error, _) = our_server_fails(&world, |tcp| async move {
-        tcp.set_linger(Some(Duration::ZERO)).expect("linger 0");
+        tcp.set_zero_linger().expect("linger 0");
         drop(tcp); // RST instead of FIN
         Vec::new()
     })

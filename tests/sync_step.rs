@@ -6,6 +6,7 @@ mod support;
 use std::{
     io::{Read, Write},
     net::{TcpListener, TcpStream},
+    sync::mpsc,
     thread,
     time::Duration,
 };
@@ -15,14 +16,19 @@ use support::{bio::MemoryBio, name, World};
 use tokio_tls_handshake::{Handshake, HandshakeError, Step};
 
 /// A server on a thread using the step on a blocking socket; echoes one 4-byte message.
-/// Returns every step result it saw.
-fn blocking_server(world: &World) -> (std::net::SocketAddr, thread::JoinHandle<Vec<Step>>) {
+/// It starts its handshake only once `gate` opens (or its sender is dropped), so a client can
+/// be sure its first call finds nothing to read. Returns every step result it saw.
+fn blocking_server(
+    world: &World,
+    gate: mpsc::Receiver<()>,
+) -> (std::net::SocketAddr, thread::JoinHandle<Vec<Step>>) {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
     let addr = listener.local_addr().expect("addr");
     let config = world.server().build();
     let server = thread::spawn(move || {
         let (mut tcp, _) = listener.accept().expect("accept");
         tcp.set_read_timeout(Some(support::LIMIT)).expect("timeout");
+        let _ = gate.recv_timeout(support::LIMIT);
         let mut handshake = Handshake::accept(config).expect("server handshake");
         let step = handshake.do_handshake(&mut tcp).expect("server step");
         let mut conn = handshake.into_connection();
@@ -38,7 +44,9 @@ fn blocking_server(world: &World) -> (std::net::SocketAddr, thread::JoinHandle<V
 #[test]
 fn blocking_socket_returns_only_done() {
     let world = World::new();
-    let (addr, server) = blocking_server(&world);
+    let (open, gate) = mpsc::channel::<()>();
+    drop(open); // no need to hold the server back
+    let (addr, server) = blocking_server(&world, gate);
     let mut tcp = TcpStream::connect(addr).expect("connect");
     tcp.set_read_timeout(Some(support::LIMIT)).expect("timeout");
     let mut handshake =
@@ -62,7 +70,8 @@ fn blocking_socket_returns_only_done() {
 #[test]
 fn nonblocking_socket_with_a_poll_loop_sees_want_read() {
     let world = World::new();
-    let (addr, server) = blocking_server(&world);
+    let (open, gate) = mpsc::channel();
+    let (addr, server) = blocking_server(&world, gate);
     let mut tcp = mio::net::TcpStream::connect(addr).expect("connect");
     let mut poll = Poll::new().expect("poll");
     let mut events = Events::with_capacity(4);
@@ -79,6 +88,8 @@ fn nonblocking_socket_with_a_poll_loop_sees_want_read() {
     for _ in 0..100 {
         let step = handshake.do_handshake(&mut tcp).expect("client step");
         steps.push(step);
+        // The server answers only after our first call, which therefore must want to read.
+        let _ = open.send(());
         if step == Step::Done {
             break;
         }

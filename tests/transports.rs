@@ -67,8 +67,9 @@ async fn waker_contract_over_tcp_both_roles() {
     for _ in 0..5 {
         let (client_tcp, server_tcp) = tcp_pair().await;
         let (client, server) = audited_pair(&world, client_tcp, server_tcp).await;
-        assert_clean("client over tcp", &client, 6);
-        assert_clean("server over tcp", &server, 6);
+        // Two or three flights each; spurious readiness may add a poll or two.
+        assert_clean("client over tcp", &client, 10);
+        assert_clean("server over tcp", &server, 10);
     }
 }
 

@@ -1,4 +1,9 @@
 //! An in-memory transport in the manner of OpenSSL's BIO pair: reading an empty inbox and
+#![allow(
+    dead_code,
+    unreachable_pub,
+    reason = "shared by tests and examples, each using part of it"
+)]
 //! writing a full outbox would block.
 
 use std::io::{self, Read, Write};

@@ -1,4 +1,9 @@
 //! Certificates made at run time with rcgen, so no key is ever committed.
+#![allow(
+    dead_code,
+    unreachable_pub,
+    reason = "shared by tests and examples, each using part of it"
+)]
 
 use rcgen::{
     BasicConstraints, CertificateParams, CertifiedIssuer, DnType, ExtendedKeyUsagePurpose, IsCa,
