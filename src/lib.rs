@@ -93,3 +93,8 @@ pub use step::{Handshake, HandshakeCost, Step};
 pub use stream::{ClientTlsStream, ServerTlsStream, TlsStream};
 
 pub use rustls;
+
+/// The README's Rust examples compile as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

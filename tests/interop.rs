@@ -145,3 +145,39 @@ async fn our_client_and_server_exchange_bulk_data_both_ways() {
     let cost = server.handshake_cost();
     assert!(cost.bytes_read > 0 && cost.bytes_written > 0 && cost.reads > 0);
 }
+
+#[tokio::test]
+async fn eof_without_close_notify_is_unexpected_eof_and_buf_read_works() {
+    use tokio::io::AsyncBufReadExt;
+    let world = World::new();
+    let (client_tcp, server_tcp) = tcp_pair().await;
+    let acceptor = Acceptor::from(world.server().build());
+    let connector = Connector::from(world.client().build());
+    let (server, client) = bounded(async {
+        tokio::join!(
+            acceptor.accept(server_tcp),
+            connector.connect(name("localhost"), client_tcp)
+        )
+    })
+    .await;
+    let (mut server, mut client) = (server.expect("server"), client.expect("client"));
+    client
+        .write_all(b"first line\nsecond")
+        .await
+        .expect("write");
+    client.flush().await.expect("flush");
+    let mut line = String::new();
+    bounded(server.read_line(&mut line))
+        .await
+        .expect("read_line");
+    assert_eq!(line, "first line\n");
+    // Close the transport under the TLS stream: no close_notify.
+    let (tcp, _) = client.into_inner();
+    drop(tcp);
+    let mut rest = Vec::new();
+    let err = bounded(server.read_to_end(&mut rest))
+        .await
+        .expect_err("truncation must not look like a clean end");
+    assert_eq!(err.kind(), std::io::ErrorKind::UnexpectedEof);
+    assert_eq!(rest, b"second");
+}
