@@ -6,8 +6,7 @@
 //!
 //! Run with `cargo run --example blocking`.
 
-#[path = "../tests/support/pki.rs"]
-mod pki;
+mod common;
 
 use std::{
     error::Error,
@@ -17,18 +16,10 @@ use std::{
     thread,
 };
 
-use rustls::{ClientConfig, ServerConfig};
 use tokio_tls_handshake::{Handshake, Step};
 
 fn main() -> Result<(), Box<dyn Error>> {
-    let ca = pki::Ca::new("blocking example CA");
-    let leaf = ca.issue(&["localhost"], pki::Leaf::Server);
-    let server_config = ServerConfig::builder()
-        .with_no_client_auth()
-        .with_single_cert(leaf.chain, leaf.key)?;
-    let client_config = ClientConfig::builder()
-        .with_root_certificates(ca.roots())
-        .with_no_client_auth();
+    let (server_config, client_config) = common::configs("blocking example CA")?;
 
     let listener = TcpListener::bind("127.0.0.1:0")?;
     let addr = listener.local_addr()?;

@@ -1,6 +1,7 @@
 //! The README's first command: a real TLS handshake on loopback.
 //!
-//! - makes a CA and a server certificate with rcgen at start-up (no key files);
+//! - makes a CA and a server certificate with rcgen at start-up (no key files; see
+//!   `examples/common/mod.rs`);
 //! - runs a server ([`Acceptor`]) and a client ([`Connector`]) on 127.0.0.1;
 //! - prints what was negotiated (version, cipher suite, key exchange, ALPN, SNI) and what the
 //!   handshake cost each side (duration, bytes and transport calls each way);
@@ -8,27 +9,17 @@
 //!
 //! Run with `cargo run --example demo`.
 
-#[path = "../tests/support/pki.rs"]
-mod pki;
+mod common;
 
 use std::{error::Error, sync::Arc};
 
-use rustls::{ClientConfig, ServerConfig};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_tls_handshake::{Acceptor, Connector, TlsConnection, TlsStream};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Box<dyn Error>> {
-    let ca = pki::Ca::new("demo CA");
-    let leaf = ca.issue(&["localhost"], pki::Leaf::Server);
-
-    let mut server_config = ServerConfig::builder()
-        .with_no_client_auth()
-        .with_single_cert(leaf.chain, leaf.key)?;
+    let (mut server_config, mut client_config) = common::configs("demo CA")?;
     server_config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
-    let mut client_config = ClientConfig::builder()
-        .with_root_certificates(ca.roots())
-        .with_no_client_auth();
     client_config.alpn_protocols = vec![b"http/1.1".to_vec()];
 
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;

@@ -8,24 +8,15 @@
 
 #[path = "../tests/support/bio.rs"]
 mod bio;
-#[path = "../tests/support/pki.rs"]
-mod pki;
+mod common;
 
 use std::{error::Error, sync::Arc};
 
 use bio::MemoryBio;
-use rustls::{ClientConfig, ServerConfig};
 use tokio_tls_handshake::Handshake;
 
 fn main() -> Result<(), Box<dyn Error>> {
-    let ca = pki::Ca::new("memory pair example CA");
-    let leaf = ca.issue(&["localhost"], pki::Leaf::Server);
-    let server_config = ServerConfig::builder()
-        .with_no_client_auth()
-        .with_single_cert(leaf.chain, leaf.key)?;
-    let client_config = ClientConfig::builder()
-        .with_root_certificates(ca.roots())
-        .with_no_client_auth();
+    let (server_config, client_config) = common::configs("memory pair example CA")?;
 
     let mut client = Handshake::connect(Arc::new(client_config), "localhost".try_into()?)?;
     let mut server = Handshake::accept(Arc::new(server_config))?;

@@ -6,33 +6,23 @@
 //!
 //! Run with `cargo run --example nonblocking`.
 
-#[path = "../tests/support/pki.rs"]
-mod pki;
+mod common;
 
 use std::{error::Error, sync::Arc, thread, time::Duration};
 
 use mio::{Events, Interest, Poll, Token};
-use rustls::{ClientConfig, ServerConfig};
 use tokio_tls_handshake::{Handshake, Step};
 
 fn main() -> Result<(), Box<dyn Error>> {
-    let ca = pki::Ca::new("nonblocking example CA");
-    let leaf = ca.issue(&["localhost"], pki::Leaf::Server);
-    let server_config = Arc::new(
-        ServerConfig::builder()
-            .with_no_client_auth()
-            .with_single_cert(leaf.chain, leaf.key)?,
-    );
-    let client_config = ClientConfig::builder()
-        .with_root_certificates(ca.roots())
-        .with_no_client_auth();
+    let (server_config, client_config) = common::configs("nonblocking example CA")?;
 
     // The server side is a plain blocking step on its own thread.
     let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
     let addr = listener.local_addr()?;
     let server = thread::spawn(move || -> Result<Step, String> {
         let (mut tcp, _) = listener.accept().map_err(|e| e.to_string())?;
-        let mut handshake = Handshake::accept(server_config).map_err(|e| e.to_string())?;
+        let mut handshake =
+            Handshake::accept(Arc::new(server_config)).map_err(|e| e.to_string())?;
         handshake.do_handshake(&mut tcp).map_err(|e| e.to_string())
     });
 

@@ -163,20 +163,14 @@ where
     C: TlsConnection,
 {
     fn poll_read(
-        self: Pin<&mut Self>,
+        mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        let this = self.get_mut();
-        ready!(this.poll_plaintext(cx))?;
-        let mut reader = this.conn.reader();
-        let chunk = match reader.fill_buf() {
-            Ok(chunk) => chunk,
-            Err(e) => return Poll::Ready(Err(e)),
-        };
+        let chunk = ready!(self.as_mut().poll_fill_buf(cx))?;
         let n = chunk.len().min(buf.remaining());
         buf.put_slice(&chunk[..n]);
-        reader.consume(n);
+        self.consume(n);
         Poll::Ready(Ok(()))
     }
 }

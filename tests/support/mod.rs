@@ -105,7 +105,7 @@ impl ServerBuilder<'_> {
         self
     }
     pub fn alpn(mut self, protocols: &[&str]) -> Self {
-        self.alpn = protocols.iter().map(|p| p.as_bytes().to_vec()).collect();
+        self.alpn = alpn_ids(protocols);
         self
     }
     pub fn identity(mut self, identity: Identity) -> Self {
@@ -161,7 +161,7 @@ impl ClientBuilder<'_> {
         self
     }
     pub fn alpn(mut self, protocols: &[&str]) -> Self {
-        self.alpn = protocols.iter().map(|p| p.as_bytes().to_vec()).collect();
+        self.alpn = alpn_ids(protocols);
         self
     }
     pub fn trust(mut self, ca: &Ca) -> Self {
@@ -189,6 +189,10 @@ impl ClientBuilder<'_> {
         }
         Arc::new(config)
     }
+}
+
+fn alpn_ids(protocols: &[&str]) -> Vec<Vec<u8>> {
+    protocols.iter().map(|p| p.as_bytes().to_vec()).collect()
 }
 
 pub fn name(host: &str) -> rustls::pki_types::ServerName<'static> {
