@@ -1,0 +1,340 @@
+//! Side-by-side handshake benchmark: this crate against tokio-rustls, in one process and one
+//! run, with identical configurations (TLS 1.3, X25519, one ECDSA P-256 leaf, no tickets).
+//!
+//! - **limit**: a rustls client and server pumping bytes in memory on one thread;
+//! - **tcp**: a bare Tokio TCP connect / accept / close; limit + tcp is the TCP-bound ceiling;
+//! - **ours** and **tokio-rustls** over loopback: one at a time on a current-thread runtime,
+//!   and 64 in flight on a 2-worker runtime;
+//! - per handshake (both sides together): transport calls and heap allocations.
+//!
+//! Contenders are interleaved in each repetition; the table shows medians of the repetitions.
+//! Run with `cargo run --release --example bench` (`-- --quick` for a short run).
+
+mod common;
+
+use std::{
+    alloc::System,
+    io,
+    pin::Pin,
+    sync::{
+        atomic::{AtomicU64, Ordering},
+        Arc,
+    },
+    task::{Context, Poll},
+    time::{Duration, Instant},
+};
+
+use rustls::{ClientConfig, ServerConfig};
+use stats_alloc::{Region, StatsAlloc, INSTRUMENTED_SYSTEM};
+use tokio::{
+    io::{AsyncRead, AsyncWrite, ReadBuf},
+    net::{TcpListener, TcpStream},
+};
+
+#[global_allocator]
+static GLOBAL: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;
+
+/// Transport calls made by every counted stream.
+static CALLS: AtomicU64 = AtomicU64::new(0);
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Contender {
+    Ours,
+    TokioRustls,
+}
+
+struct Setup {
+    server: Arc<ServerConfig>,
+    client: Arc<ClientConfig>,
+}
+
+fn setup() -> Result<Setup, Box<dyn std::error::Error>> {
+    let (mut server, mut client) = common::configs("bench CA")?;
+    server.send_tls13_tickets = 0;
+    client.resumption = rustls::client::Resumption::disabled();
+    Ok(Setup {
+        server: Arc::new(server),
+        client: Arc::new(client),
+    })
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let quick = std::env::args().any(|a| a == "--quick");
+    let (reps, sequential, concurrent) = if quick { (5, 100, 400) } else { (7, 500, 2000) };
+    let setup = setup()?;
+    println!(
+        "bench: {reps} repetitions; {sequential} handshakes one at a time, {concurrent} with 64 in flight"
+    );
+
+    let mut limit = Vec::new();
+    let mut tcp = Vec::new();
+    let mut seq = [Vec::new(), Vec::new()];
+    let mut conc = [Vec::new(), Vec::new()];
+    let current = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let workers = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    for rep in 1..=reps {
+        limit.push(in_memory(&setup, sequential)?);
+        tcp.push(current.block_on(bare_tcp(sequential))?);
+        for (i, who) in [Contender::Ours, Contender::TokioRustls]
+            .into_iter()
+            .enumerate()
+        {
+            seq[i].push(current.block_on(one_at_a_time(&setup, who, sequential))?);
+            conc[i].push(workers.block_on(in_flight(&setup, who, concurrent, 64))?);
+        }
+        eprintln!("  repetition {rep}/{reps} done");
+    }
+
+    let (limit, tcp) = (median(&mut limit), median(&mut tcp));
+    let ceiling = 1.0 / (1.0 / limit + 1.0 / tcp);
+    println!();
+    println!("| figure | ours | tokio-rustls | ours / tokio-rustls |");
+    println!("|---|---|---|---|");
+    let s = [median(&mut seq[0]), median(&mut seq[1])];
+    let c = [median(&mut conc[0]), median(&mut conc[1])];
+    row("handshakes/s, one at a time", s[0], s[1]);
+    row("handshakes/s, 64 in flight (2 workers)", c[0], c[1]);
+    println!(
+        "| one at a time / TCP-bound ceiling ({ceiling:.0}/s) | {:.2} | {:.2} | |",
+        s[0] / ceiling,
+        s[1] / ceiling
+    );
+    let cost = [
+        current.block_on(cost_per_handshake(&setup, Contender::Ours, 200))?,
+        current.block_on(cost_per_handshake(&setup, Contender::TokioRustls, 200))?,
+    ];
+    row(
+        "transport calls per handshake (both sides)",
+        cost[0].0,
+        cost[1].0,
+    );
+    row(
+        "heap allocations per handshake (both sides)",
+        cost[0].1,
+        cost[1].1,
+    );
+    row("heap bytes allocated per handshake", cost[0].2, cost[1].2);
+    println!();
+    println!(
+        "limit (in-memory rustls pair): {limit:.0}/s; bare TCP connect/accept/close: {tcp:.0}/s"
+    );
+    Ok(())
+}
+
+fn row(name: &str, ours: f64, theirs: f64) {
+    println!(
+        "| {name} | {ours:.1} | {theirs:.1} | {:.2} |",
+        ours / theirs
+    );
+}
+
+fn median(values: &mut [f64]) -> f64 {
+    values.sort_by(|a, b| a.total_cmp(b));
+    values[values.len() / 2]
+}
+
+fn rate(count: usize, elapsed: Duration) -> f64 {
+    count as f64 / elapsed.as_secs_f64()
+}
+
+/// The crypto-bound limit: both sides of the handshake in memory on one thread.
+fn in_memory(setup: &Setup, count: usize) -> io::Result<f64> {
+    let start = Instant::now();
+    for _ in 0..count {
+        let name = "localhost".try_into().map_err(io::Error::other)?;
+        let mut client =
+            rustls::ClientConnection::new(setup.client.clone(), name).map_err(io::Error::other)?;
+        let mut server =
+            rustls::ServerConnection::new(setup.server.clone()).map_err(io::Error::other)?;
+        let mut buf = Vec::with_capacity(4096);
+        for _ in 0..10 {
+            if !client.is_handshaking() && !server.is_handshaking() {
+                break;
+            }
+            pump(&mut *client, &mut *server, &mut buf)?;
+            pump(&mut *server, &mut *client, &mut buf)?;
+        }
+    }
+    Ok(rate(count, start.elapsed()))
+}
+
+fn pump<A, B>(
+    from: &mut rustls::ConnectionCommon<A>,
+    to: &mut rustls::ConnectionCommon<B>,
+    buf: &mut Vec<u8>,
+) -> io::Result<()> {
+    buf.clear();
+    while from.wants_write() {
+        from.write_tls(buf)?;
+    }
+    let mut slice = buf.as_slice();
+    while !slice.is_empty() {
+        to.read_tls(&mut slice)?;
+        to.process_new_packets().map_err(io::Error::other)?;
+    }
+    Ok(())
+}
+
+async fn bare_tcp(count: usize) -> io::Result<f64> {
+    let listener = TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    let start = Instant::now();
+    for _ in 0..count {
+        let (client, server) = tokio::join!(TcpStream::connect(addr), listener.accept());
+        drop((client?, server?));
+    }
+    Ok(rate(count, start.elapsed()))
+}
+
+/// One handshake between a client and a server of `who`, over `client_io` / `server_io`.
+async fn handshake<IO>(
+    setup: &Setup,
+    who: Contender,
+    client_io: IO,
+    server_io: IO,
+) -> io::Result<()>
+where
+    IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let name: rustls::pki_types::ServerName<'static> =
+        "localhost".try_into().map_err(io::Error::other)?;
+    match who {
+        Contender::Ours => {
+            let connector = tokio_tls_handshake::Connector::from(setup.client.clone());
+            let acceptor = tokio_tls_handshake::Acceptor::from(setup.server.clone());
+            let (c, s) = tokio::join!(
+                connector.connect(name, client_io),
+                acceptor.accept(server_io)
+            );
+            drop((c?, s?));
+        }
+        Contender::TokioRustls => {
+            let connector = tokio_rustls::TlsConnector::from(setup.client.clone());
+            let acceptor = tokio_rustls::TlsAcceptor::from(setup.server.clone());
+            let (c, s) = tokio::join!(
+                connector.connect(name, client_io),
+                acceptor.accept(server_io)
+            );
+            drop((c?, s?));
+        }
+    }
+    Ok(())
+}
+
+async fn tcp_pair(listener: &TcpListener) -> io::Result<(TcpStream, TcpStream)> {
+    let addr = listener.local_addr()?;
+    let (client, server) = tokio::join!(TcpStream::connect(addr), listener.accept());
+    let (client, server) = (client?, server?.0);
+    client.set_nodelay(true)?;
+    server.set_nodelay(true)?;
+    Ok((client, server))
+}
+
+async fn one_at_a_time(setup: &Setup, who: Contender, count: usize) -> io::Result<f64> {
+    let listener = TcpListener::bind("127.0.0.1:0").await?;
+    let start = Instant::now();
+    for _ in 0..count {
+        let (client, server) = tcp_pair(&listener).await?;
+        handshake(setup, who, client, server).await?;
+    }
+    Ok(rate(count, start.elapsed()))
+}
+
+async fn in_flight(setup: &Setup, who: Contender, count: usize, width: usize) -> io::Result<f64> {
+    let listener = Arc::new(TcpListener::bind("127.0.0.1:0").await?);
+    let setup = Arc::new(Setup {
+        server: setup.server.clone(),
+        client: setup.client.clone(),
+    });
+    let start = Instant::now();
+    let mut tasks = Vec::with_capacity(width);
+    for lane in 0..width {
+        let (listener, setup) = (listener.clone(), setup.clone());
+        let share = count / width + usize::from(lane < count % width);
+        tasks.push(tokio::spawn(async move {
+            for _ in 0..share {
+                // Each lane accepts its own connection: connect and accept are paired.
+                let addr = listener.local_addr()?;
+                let client = TcpStream::connect(addr).await?;
+                let (server, _) = listener.accept().await?;
+                handshake(&setup, who, client, server).await?;
+            }
+            Ok::<_, io::Error>(())
+        }));
+    }
+    for task in tasks {
+        task.await.map_err(io::Error::other)??;
+    }
+    Ok(rate(count, start.elapsed()))
+}
+
+/// Transport calls, allocations and allocated bytes per handshake (both sides).
+async fn cost_per_handshake(
+    setup: &Setup,
+    who: Contender,
+    count: usize,
+) -> io::Result<(f64, f64, f64)> {
+    let listener = TcpListener::bind("127.0.0.1:0").await?;
+    let (mut calls, mut allocs, mut bytes) = (0u64, 0u64, 0u64);
+    for _ in 0..count {
+        let (client, server) = tcp_pair(&listener).await?;
+        let before = CALLS.load(Ordering::Relaxed);
+        let region = Region::new(GLOBAL);
+        handshake(setup, who, Counted(client), Counted(server)).await?;
+        let stats = region.change();
+        calls += CALLS.load(Ordering::Relaxed) - before;
+        allocs += stats.allocations as u64;
+        bytes += stats.bytes_allocated as u64;
+    }
+    let n = count as f64;
+    Ok((calls as f64 / n, allocs as f64 / n, bytes as f64 / n))
+}
+
+/// Counts every poll function called on the transport.
+struct Counted(TcpStream);
+
+fn count<T>(poll: Poll<T>) -> Poll<T> {
+    CALLS.fetch_add(1, Ordering::Relaxed);
+    poll
+}
+
+impl AsyncRead for Counted {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        count(Pin::new(&mut self.0).poll_read(cx, buf))
+    }
+}
+
+impl AsyncWrite for Counted {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        count(Pin::new(&mut self.0).poll_write(cx, buf))
+    }
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        count(Pin::new(&mut self.0).poll_write_vectored(cx, bufs))
+    }
+    fn is_write_vectored(&self) -> bool {
+        self.0.is_write_vectored()
+    }
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        count(Pin::new(&mut self.0).poll_flush(cx))
+    }
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        count(Pin::new(&mut self.0).poll_shutdown(cx))
+    }
+}
