@@ -24,10 +24,10 @@ use std::{
     time::{Duration, Instant},
 };
 
-use rustls::{ClientConfig, ServerConfig};
+use rustls::{ClientConfig, HandshakeKind, ServerConfig};
 use stats_alloc::{Region, StatsAlloc, INSTRUMENTED_SYSTEM};
 use tokio::{
-    io::{AsyncRead, AsyncWrite, ReadBuf},
+    io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf},
     net::{TcpListener, TcpStream},
 };
 
@@ -46,30 +46,54 @@ enum Contender {
 struct Setup {
     server: Arc<ServerConfig>,
     client: Arc<ClientConfig>,
+    /// Tickets are on: the server writes one byte after the handshake so that its tickets
+    /// reach the client (with tokio-rustls they went out in the handshake; with this crate they
+    /// ride with that byte), and the client reads it, storing the tickets.
+    resumed: bool,
 }
 
-fn setup() -> Result<Setup, Box<dyn std::error::Error>> {
+/// Full handshakes (no tickets), or resumed ones (TLS 1.3 tickets; the client's session cache
+/// is warmed by one full handshake first).
+fn configs(resumed: bool) -> Result<Setup, Box<dyn std::error::Error>> {
     let (mut server, mut client) = common::configs("bench CA")?;
-    server.send_tls13_tickets = 0;
-    client.resumption = rustls::client::Resumption::disabled();
+    if !resumed {
+        server.send_tls13_tickets = 0;
+        client.resumption = rustls::client::Resumption::disabled();
+    }
     Ok(Setup {
         server: Arc::new(server),
         client: Arc::new(client),
+        resumed,
     })
+}
+
+/// A copy of `setup` whose client has a session cache of its own.
+fn fresh_client(setup: &Setup) -> Setup {
+    let mut client = (*setup.client).clone();
+    client.resumption = rustls::client::Resumption::in_memory_sessions(256);
+    Setup {
+        server: setup.server.clone(),
+        client: Arc::new(client),
+        resumed: setup.resumed,
+    }
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let quick = std::env::args().any(|a| a == "--quick");
     let (reps, sequential, concurrent) = if quick { (5, 100, 400) } else { (7, 500, 2000) };
-    let setup = setup()?;
+    let setup = configs(false)?;
+    let resumable = configs(true)?;
     println!(
-        "bench: {reps} repetitions; {sequential} handshakes one at a time, {concurrent} with 64 in flight"
+        "bench: {reps} repetitions; {sequential} handshakes one at a time, {concurrent} with 64 and 1024 in flight"
     );
 
     let mut limit = Vec::new();
     let mut tcp = Vec::new();
     let mut seq = [Vec::new(), Vec::new()];
+    let mut resumed = [Vec::new(), Vec::new()];
     let mut conc = [Vec::new(), Vec::new()];
+    let mut wide = [Vec::new(), Vec::new()];
+    let mut latency = [Vec::new(), Vec::new()];
     let current = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
@@ -85,7 +109,16 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             .enumerate()
         {
             seq[i].push(current.block_on(one_at_a_time(&setup, who, sequential))?);
-            conc[i].push(workers.block_on(in_flight(&setup, who, concurrent, 64))?);
+            let own_cache = fresh_client(&resumable);
+            resumed[i].push(current.block_on(one_at_a_time(&own_cache, who, sequential))?);
+            let (rate, lat) = workers.block_on(in_flight(&setup, who, concurrent, 64))?;
+            conc[i].push(rate);
+            latency[i].push(lat);
+            wide[i].push(
+                workers
+                    .block_on(in_flight(&setup, who, concurrent, 1024))?
+                    .0,
+            );
         }
         eprintln!("  repetition {rep}/{reps} done");
     }
@@ -96,9 +129,23 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("| figure | ours | tokio-rustls | ours / tokio-rustls |");
     println!("|---|---|---|---|");
     let s = [median(&mut seq[0]), median(&mut seq[1])];
+    let r = [median(&mut resumed[0]), median(&mut resumed[1])];
     let c = [median(&mut conc[0]), median(&mut conc[1])];
+    let w = [median(&mut wide[0]), median(&mut wide[1])];
     row("handshakes/s, one at a time", s[0], s[1]);
+    row(
+        "handshakes/s, resumed (TLS 1.3 tickets), one at a time",
+        r[0],
+        r[1],
+    );
     row("handshakes/s, 64 in flight (2 workers)", c[0], c[1]);
+    row("handshakes/s, 1024 in flight (2 workers)", w[0], w[1]);
+    let lat = [
+        median_latency(&mut latency[0]),
+        median_latency(&mut latency[1]),
+    ];
+    row("p50 latency ms, 64 in flight", lat[0].0, lat[1].0);
+    row("p99 latency ms, 64 in flight", lat[0].1, lat[1].1);
     println!(
         "| one at a time / TCP-bound ceiling ({ceiling:.0}/s) | {:.2} | {:.2} | |",
         s[0] / ceiling,
@@ -136,6 +183,18 @@ fn row(name: &str, ours: f64, theirs: f64) {
 fn median(values: &mut [f64]) -> f64 {
     values.sort_by(|a, b| a.total_cmp(b));
     values[values.len() / 2]
+}
+
+/// Medians over repetitions of each repetition's (p50, p99).
+fn median_latency(reps: &mut [(f64, f64)]) -> (f64, f64) {
+    let mut p50: Vec<f64> = reps.iter().map(|r| r.0).collect();
+    let mut p99: Vec<f64> = reps.iter().map(|r| r.1).collect();
+    (median(&mut p50), median(&mut p99))
+}
+
+fn percentile(sorted_ms: &[f64], p: f64) -> f64 {
+    let index = ((sorted_ms.len() - 1) as f64 * p).round() as usize;
+    sorted_ms[index]
 }
 
 fn rate(count: usize, elapsed: Duration) -> f64 {
@@ -192,12 +251,13 @@ async fn bare_tcp(count: usize) -> io::Result<f64> {
 }
 
 /// One handshake between a client and a server of `who`, over `client_io` / `server_io`.
+/// Returns whether it was a resumed handshake.
 async fn handshake<IO>(
     setup: &Setup,
     who: Contender,
     client_io: IO,
     server_io: IO,
-) -> io::Result<()>
+) -> io::Result<bool>
 where
     IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
@@ -211,7 +271,10 @@ where
                 connector.connect(name, client_io),
                 acceptor.accept(server_io)
             );
-            drop((c?, s?));
+            let (mut c, mut s) = (c?, s?);
+            let resumed = c.connection().handshake_kind() == Some(HandshakeKind::Resumed);
+            deliver_tickets(setup, &mut c, &mut s).await?;
+            Ok(resumed)
         }
         Contender::TokioRustls => {
             let connector = tokio_rustls::TlsConnector::from(setup.client.clone());
@@ -220,8 +283,24 @@ where
                 connector.connect(name, client_io),
                 acceptor.accept(server_io)
             );
-            drop((c?, s?));
+            let (mut c, mut s) = (c?, s?);
+            let resumed = c.get_ref().1.handshake_kind() == Some(HandshakeKind::Resumed);
+            deliver_tickets(setup, &mut c, &mut s).await?;
+            Ok(resumed)
         }
+    }
+}
+
+async fn deliver_tickets<C, S>(setup: &Setup, client: &mut C, server: &mut S) -> io::Result<()>
+where
+    C: AsyncRead + Unpin,
+    S: AsyncWrite + Unpin,
+{
+    if setup.resumed {
+        server.write_all(b"x").await?;
+        server.flush().await?;
+        let mut byte = [0u8; 1];
+        client.read_exact(&mut byte).await?;
     }
     Ok(())
 }
@@ -235,21 +314,37 @@ async fn tcp_pair(listener: &TcpListener) -> io::Result<(TcpStream, TcpStream)> 
     Ok((client, server))
 }
 
+/// Handshakes one after another. With tickets on, every handshake after the first must
+/// resume, or the run fails.
 async fn one_at_a_time(setup: &Setup, who: Contender, count: usize) -> io::Result<f64> {
     let listener = TcpListener::bind("127.0.0.1:0").await?;
+    if setup.resumed {
+        let (client, server) = tcp_pair(&listener).await?;
+        handshake(setup, who, client, server).await?; // warms the session cache
+    }
     let start = Instant::now();
     for _ in 0..count {
         let (client, server) = tcp_pair(&listener).await?;
-        handshake(setup, who, client, server).await?;
+        let resumed = handshake(setup, who, client, server).await?;
+        if resumed != setup.resumed {
+            return Err(io::Error::other(format!("{who:?}: resumed = {resumed}")));
+        }
     }
     Ok(rate(count, start.elapsed()))
 }
 
-async fn in_flight(setup: &Setup, who: Contender, count: usize, width: usize) -> io::Result<f64> {
+/// `count` handshakes, `width` at a time; returns handshakes/s and (p50, p99) latency in ms.
+async fn in_flight(
+    setup: &Setup,
+    who: Contender,
+    count: usize,
+    width: usize,
+) -> io::Result<(f64, (f64, f64))> {
     let listener = Arc::new(TcpListener::bind("127.0.0.1:0").await?);
     let setup = Arc::new(Setup {
         server: setup.server.clone(),
         client: setup.client.clone(),
+        resumed: setup.resumed,
     });
     let start = Instant::now();
     let mut tasks = Vec::with_capacity(width);
@@ -257,20 +352,28 @@ async fn in_flight(setup: &Setup, who: Contender, count: usize, width: usize) ->
         let (listener, setup) = (listener.clone(), setup.clone());
         let share = count / width + usize::from(lane < count % width);
         tasks.push(tokio::spawn(async move {
+            let mut latencies = Vec::with_capacity(share);
             for _ in 0..share {
-                // Each lane accepts its own connection: connect and accept are paired.
+                // Lanes share the listener, so a lane may accept another lane's connection;
+                // each pair is still one client and one server.
+                let began = Instant::now();
                 let addr = listener.local_addr()?;
                 let client = TcpStream::connect(addr).await?;
                 let (server, _) = listener.accept().await?;
                 handshake(&setup, who, client, server).await?;
+                latencies.push(began.elapsed().as_secs_f64() * 1000.0);
             }
-            Ok::<_, io::Error>(())
+            Ok::<_, io::Error>(latencies)
         }));
     }
+    let mut latencies = Vec::with_capacity(count);
     for task in tasks {
-        task.await.map_err(io::Error::other)??;
+        latencies.extend(task.await.map_err(io::Error::other)??);
     }
-    Ok(rate(count, start.elapsed()))
+    let elapsed = start.elapsed();
+    latencies.sort_by(|a, b| a.total_cmp(b));
+    let spread = (percentile(&latencies, 0.50), percentile(&latencies, 0.99));
+    Ok((rate(count, elapsed), spread))
 }
 
 /// Transport calls, allocations and allocated bytes per handshake (both sides).
