@@ -63,6 +63,16 @@ pub enum HandshakeError {
 }
 
 impl HandshakeError {
+    /// A protocol error; `alert_received` is read from `error` itself.
+    pub(crate) fn protocol(error: rustls::Error, alert_sent: Option<AlertDescription>) -> Self {
+        let alert_received = received_alert(&error);
+        Self::Protocol {
+            error,
+            alert_sent,
+            alert_received,
+        }
+    }
+
     /// The fatal alert this side sent to the peer, if any.
     pub fn alert_sent(&self) -> Option<AlertDescription> {
         match self {
@@ -124,7 +134,8 @@ impl fmt::Display for HandshakeError {
                 if let Some(alert) = alert_sent {
                     write!(f, " (sent alert {alert:?})")?;
                 }
-                if let (Some(alert), false) = (alert_received, is_alert_received(error)) {
+                // A received alert is already in rustls' message.
+                if let (Some(alert), None) = (alert_received, received_alert(error)) {
                     write!(f, " (received alert {alert:?})")?;
                 }
                 Ok(())
@@ -141,8 +152,11 @@ impl fmt::Display for HandshakeError {
     }
 }
 
-fn is_alert_received(error: &rustls::Error) -> bool {
-    matches!(error, rustls::Error::AlertReceived(_))
+fn received_alert(error: &rustls::Error) -> Option<AlertDescription> {
+    match error {
+        rustls::Error::AlertReceived(alert) => Some(*alert),
+        _ => None,
+    }
 }
 
 impl StdError for HandshakeError {

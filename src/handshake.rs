@@ -36,6 +36,12 @@ pin_project! {
     ///
     /// Dropping it at any point drops the transport (closing a socket) and leaves nothing
     /// running. [`AsyncHandshake::recoverable`] gives the transport back on failure instead.
+    ///
+    /// # Alerts
+    ///
+    /// After a local fatal error the alert is written at once if the transport takes it. If
+    /// the transport is full, the future keeps trying until the deadline, then reports the
+    /// original error; with no deadline it reports at once. `alert_sent` tells which happened.
     #[must_use = "futures do nothing unless you `.await` or poll them"]
     #[derive(Debug)]
     pub struct AsyncHandshake<IO, C> {
@@ -212,7 +218,11 @@ where
                             }
                             *me.state = fail(take(me.state), HandshakeError::TimedOut);
                         }
-                        Err(error) if handshake.pending_alert().is_some() => {
+                        // Waiting for the alert to drain is bounded by the deadline; without
+                        // one, the single attempt the step made is all it gets.
+                        Err(error)
+                            if handshake.pending_alert().is_some() && me.deadline.is_some() =>
+                        {
                             let State::Handshaking { io, handshake } = take(me.state) else {
                                 unreachable!("matched above")
                             };

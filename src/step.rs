@@ -295,11 +295,10 @@ impl<C: TlsConnection> Handshake<C> {
                 Err(e) if transport_failed => return Err(HandshakeError::Transport(e)),
                 // rustls refused to buffer more: the peer sent an oversized handshake message.
                 Err(e) => {
-                    return Err(HandshakeError::Protocol {
-                        error: rustls::Error::General(e.to_string()),
-                        alert_sent: None,
-                        alert_received: None,
-                    })
+                    return Err(HandshakeError::protocol(
+                        rustls::Error::General(e.to_string()),
+                        None,
+                    ))
                 }
             }
         }
@@ -377,17 +376,9 @@ impl<C: TlsConnection> Handshake<C> {
     }
 
     fn protocol_error(&mut self, error: rustls::Error) -> HandshakeError {
-        let alert_received = match &error {
-            rustls::Error::AlertReceived(alert) => Some(*alert),
-            _ => None,
-        };
         let alert = OutgoingAlert::take(&mut self.conn, &error);
         self.alert = alert.filter(|_| self.send_alerts);
-        HandshakeError::Protocol {
-            error,
-            alert_sent: None,
-            alert_received,
-        }
+        HandshakeError::protocol(error, None)
     }
 
     /// Writes the queued alert after a protocol error, if the transport takes it without

@@ -136,10 +136,6 @@ where
     /// Turns a fatal error after the handshake into an `io::Error`, sending rustls' alert if
     /// the transport takes it at once.
     fn fail(&mut self, error: rustls::Error, cx: &mut Context<'_>) -> io::Error {
-        let alert_received = match &error {
-            rustls::Error::AlertReceived(alert) => Some(*alert),
-            _ => None,
-        };
         let mut alert_sent = None;
         if let Some(mut alert) = OutgoingAlert::take(&mut self.conn, &error) {
             if let Ok(Step::Done) = alert.send(&mut PollIo::new(&mut self.io, cx)) {
@@ -148,11 +144,7 @@ where
         }
         io::Error::new(
             io::ErrorKind::InvalidData,
-            HandshakeError::Protocol {
-                error,
-                alert_sent,
-                alert_received,
-            },
+            HandshakeError::protocol(error, alert_sent),
         )
     }
 }

@@ -473,3 +473,58 @@ async fn a_config_rustls_cannot_use_is_a_config_error() {
         other => panic!("expected a config error, got {:?}", other.map(|_| ())),
     }
 }
+
+/// A peer that sends a garbage record into a 4-byte pipe and never reads: the alert cannot
+/// drain. Returns our error and how long (on the paused clock) it took.
+async fn alert_into_a_full_pipe(acceptor: Acceptor) -> (HandshakeError, Duration) {
+    let (mut peer, server_io) = tokio::io::duplex(4);
+    let writer = tokio::spawn(async move {
+        peer.write_all(&[22, 3, 1, 0, 5, 0xff, 0, 0, 1, 0])
+            .await
+            .expect("send");
+        peer // held, never read
+    });
+    let start = tokio::time::Instant::now();
+    let error = acceptor.accept(server_io).await.expect_err("garbage");
+    let _peer = writer.await.expect("writer");
+    (error, start.elapsed())
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_alert_that_cannot_drain_waits_only_until_the_deadline() {
+    let world = World::new();
+    let acceptor = Acceptor::from(world.server().build()).with_timeout(Duration::from_secs(5));
+    let (error, took) = alert_into_a_full_pipe(acceptor).await;
+    assert!(
+        matches!(
+            error,
+            HandshakeError::Protocol {
+                alert_sent: None,
+                ..
+            }
+        ),
+        "{error:?}"
+    );
+    assert!(
+        took >= Duration::from_secs(5) && took < Duration::from_secs(6),
+        "{took:?}"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn without_a_deadline_an_alert_that_cannot_drain_is_not_waited_for() {
+    let world = World::new();
+    let acceptor = Acceptor::from(world.server().build()).without_timeout();
+    let (error, took) = alert_into_a_full_pipe(acceptor).await;
+    assert!(
+        matches!(
+            error,
+            HandshakeError::Protocol {
+                alert_sent: None,
+                ..
+            }
+        ),
+        "{error:?}"
+    );
+    assert_eq!(took, Duration::ZERO);
+}
