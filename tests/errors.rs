@@ -82,6 +82,16 @@ where
     (failed.error, seen)
 }
 
+fn assert_peer_closed(error: &HandshakeError, close_notify: bool, received: u64) {
+    match error {
+        HandshakeError::PeerClosed {
+            close_notify: c,
+            received: r,
+        } => assert_eq!((*c, *r), (close_notify, received), "{error}"),
+        other => panic!("expected PeerClosed, got {other:?}"),
+    }
+}
+
 #[tokio::test]
 async fn peer_closes_before_any_byte() {
     let world = World::new();
@@ -90,16 +100,7 @@ async fn peer_closes_before_any_byte() {
         Vec::new()
     })
     .await;
-    assert!(
-        matches!(
-            error,
-            HandshakeError::PeerClosed {
-                close_notify: false,
-                received: 0
-            }
-        ),
-        "{error:?}"
-    );
+    assert_peer_closed(&error, false, 0);
     assert!(error.is_silent_close());
 }
 
@@ -114,16 +115,7 @@ async fn peer_closes_after_our_client_hello() {
         })
         .await;
     assert!(hello_len > 5);
-    assert!(
-        matches!(
-            error,
-            HandshakeError::PeerClosed {
-                close_notify: false,
-                received: 0
-            }
-        ),
-        "{error:?}"
-    );
+    assert_peer_closed(&error, false, 0);
 }
 
 #[tokio::test]
@@ -137,16 +129,7 @@ async fn close_notify_mid_handshake() {
             .expect("send close_notify");
     })
     .await;
-    assert!(
-        matches!(
-            error,
-            HandshakeError::PeerClosed {
-                close_notify: true,
-                received: 7
-            }
-        ),
-        "{error:?}"
-    );
+    assert_peer_closed(&error, true, 7);
 }
 
 #[tokio::test]

@@ -78,14 +78,13 @@ impl World {
         }
     }
 
-    pub fn client(&self) -> ClientBuilder<'_> {
+    pub fn client(&self) -> ClientBuilder {
         ClientBuilder {
             roots: self.ca.roots(),
             identity: None,
             version: Version::Both,
             alpn: Vec::new(),
             resumption: true,
-            _world: self,
         }
     }
 }
@@ -146,16 +145,15 @@ impl ServerBuilder<'_> {
     }
 }
 
-pub struct ClientBuilder<'a> {
+pub struct ClientBuilder {
     pub roots: rustls::RootCertStore,
     pub identity: Option<Identity>,
     pub version: Version,
     pub alpn: Vec<Vec<u8>>,
     pub resumption: bool,
-    _world: &'a World,
 }
 
-impl ClientBuilder<'_> {
+impl ClientBuilder {
     pub fn version(mut self, v: Version) -> Self {
         self.version = v;
         self

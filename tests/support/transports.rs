@@ -1,4 +1,9 @@
 //! Transports for tests: one that audits the waker contract, and faulty ones.
+#![allow(
+    dead_code,
+    unreachable_pub,
+    reason = "shared by test binaries and the bench, each using part of it"
+)]
 
 use std::{
     future::Future,
