@@ -3,7 +3,8 @@
 //!
 //! - **limit**: a rustls client and server pumping bytes in memory on one thread;
 //! - **tcp**: a bare Tokio TCP connect / accept / close; limit + tcp is the TCP-bound ceiling;
-//! - **ours** and **tokio-rustls** over loopback: one at a time on a current-thread runtime,
+//! - **ours** (with its default 10 s server deadline; one at a time also without it) and
+//!   **tokio-rustls** over loopback: one at a time on a current-thread runtime,
 //!   and 64 in flight on a 2-worker runtime;
 //! - per handshake (both sides together): transport calls (counted by the tests' `Audited`
 //!   wrapper) and heap allocations.
@@ -35,7 +36,10 @@ static GLOBAL: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Contender {
+    /// This crate as a user gets it: the server has its default 10 s handshake deadline.
     Ours,
+    /// This crate with the server deadline off, doing the same work as tokio-rustls.
+    OursWithoutDeadline,
     TokioRustls,
 }
 
@@ -86,6 +90,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut limit = Vec::new();
     let mut tcp = Vec::new();
     let mut seq = [Vec::new(), Vec::new()];
+    let mut seq_no_deadline = Vec::new();
     let mut resumed = [Vec::new(), Vec::new()];
     let mut conc = [Vec::new(), Vec::new()];
     let mut wide = [Vec::new(), Vec::new()];
@@ -99,6 +104,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .build()?;
     for rep in 1..=reps {
         limit.push(in_memory(&setup, sequential)?);
+        let who = Contender::OursWithoutDeadline;
+        seq_no_deadline.push(current.block_on(one_at_a_time(&setup, who, sequential))?);
         tcp.push(current.block_on(bare_tcp(sequential))?);
         for (i, who) in [Contender::Ours, Contender::TokioRustls]
             .into_iter()
@@ -129,6 +136,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let c = [median(&mut conc[0]), median(&mut conc[1])];
     let w = [median(&mut wide[0]), median(&mut wide[1])];
     row("handshakes/s, one at a time", s[0], s[1]);
+    let no_deadline = median(&mut seq_no_deadline);
+    row(
+        "handshakes/s, one at a time, ours without the server deadline",
+        no_deadline,
+        s[1],
+    );
     row(
         "handshakes/s, resumed (TLS 1.3 tickets), one at a time",
         r[0],
@@ -260,9 +273,12 @@ where
     let name: rustls::pki_types::ServerName<'static> =
         "localhost".try_into().map_err(io::Error::other)?;
     match who {
-        Contender::Ours => {
+        Contender::Ours | Contender::OursWithoutDeadline => {
             let connector = tokio_tls_handshake::Connector::from(setup.client.clone());
-            let acceptor = tokio_tls_handshake::Acceptor::from(setup.server.clone());
+            let mut acceptor = tokio_tls_handshake::Acceptor::from(setup.server.clone());
+            if who == Contender::OursWithoutDeadline {
+                acceptor = acceptor.without_timeout();
+            }
             let (c, s) = tokio::join!(
                 connector.connect(name, client_io),
                 acceptor.accept(server_io)
