@@ -266,8 +266,13 @@ impl<C: TlsConnection> Handshake<C> {
             if !self.conn.is_handshaking() {
                 return Ok(Step::Done);
             }
+            let first = self.peer.received() == 0;
             let mut counted = Counted::new(io, &mut self.cost, &mut self.peer);
-            let read = self.conn.read_tls(&mut counted);
+            let read = if first {
+                read_first(&mut self.conn, &mut counted)
+            } else {
+                self.conn.read_tls(&mut counted)
+            };
             let transport_failed = counted.failed;
             match read {
                 Ok(0) => return Err(self.peer_closed(self.peer.saw_close_notify())),
@@ -403,6 +408,29 @@ impl<C: TlsConnection> Handshake<C> {
             *alert_sent = Some(alert.description());
         }
     }
+}
+
+/// Bytes of the first read, taken on the stack (rustls' own first read is as large).
+const FIRST_READ: usize = 4096;
+
+/// The peer's first bytes go through a stack buffer, then into rustls. rustls allocates its
+/// 4 KiB receive buffer before it reads, so a handshake waiting for a peer that has not sent
+/// anything yet (an idle connection, a slow client) would otherwise hold that buffer for
+/// nothing. Same number of transport reads; one copy of the first flight.
+fn read_first<D>(conn: &mut rustls::ConnectionCommon<D>, io: &mut dyn Read) -> io::Result<usize> {
+    let mut first = [0u8; FIRST_READ];
+    let n = io.read(&mut first)?;
+    let mut unread = &first[..n];
+    while !unread.is_empty() {
+        if conn.read_tls(&mut unread)? == 0 {
+            // rustls had no room (it always has 4 KiB for a first read); never spin.
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                "rustls did not take the first bytes",
+            ));
+        }
+    }
+    Ok(n)
 }
 
 /// The transport as rustls sees it during the handshake: counts every call and shows every
