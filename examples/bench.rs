@@ -18,8 +18,14 @@ mod transports;
 
 use std::{
     alloc::System,
+    future::Future,
     io,
-    sync::Arc,
+    pin::Pin,
+    sync::{
+        atomic::{AtomicU64, Ordering},
+        Arc,
+    },
+    task::{Context, Waker},
     time::{Duration, Instant},
 };
 
@@ -81,6 +87,7 @@ fn fresh_client(setup: &Setup) -> Setup {
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let quick = std::env::args().any(|a| a == "--quick");
     let (reps, sequential, concurrent) = if quick { (5, 100, 400) } else { (7, 500, 2000) };
+    let (idle_count, bulk_megabytes) = if quick { (1000, 64) } else { (5000, 256) };
     let setup = configs(false)?;
     let resumable = configs(true)?;
     println!(
@@ -166,15 +173,47 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     ];
     row(
         "transport calls per handshake (both sides)",
-        cost[0].0,
-        cost[1].0,
+        cost[0].calls,
+        cost[1].calls,
+    );
+    row(
+        "wake-ups per handshake (both sides)",
+        cost[0].wakeups,
+        cost[1].wakeups,
     );
     row(
         "heap allocations per handshake (both sides)",
-        cost[0].1,
-        cost[1].1,
+        cost[0].allocations,
+        cost[1].allocations,
     );
-    row("heap bytes allocated per handshake", cost[0].2, cost[1].2);
+    row(
+        "heap bytes allocated per handshake",
+        cost[0].bytes,
+        cost[1].bytes,
+    );
+    let idle = [
+        current.block_on(idle_memory(&setup, Contender::Ours, idle_count))?,
+        current.block_on(idle_memory(&setup, Contender::TokioRustls, idle_count))?,
+    ];
+    row(
+        &format!("heap bytes held per server handshake waiting for a ClientHello ({idle_count} idle connections)"),
+        idle[0],
+        idle[1],
+    );
+    let mut mbps = [Vec::new(), Vec::new()];
+    for _ in 0..reps {
+        for (i, who) in [Contender::Ours, Contender::TokioRustls]
+            .into_iter()
+            .enumerate()
+        {
+            mbps[i].push(workers.block_on(bulk(&setup, who, bulk_megabytes))?);
+        }
+    }
+    row(
+        &format!("bulk MB/s, {bulk_megabytes} MB client to server"),
+        median(&mut mbps[0]),
+        median(&mut mbps[1]),
+    );
     println!();
     println!(
         "limit (in-memory rustls pair): {limit:.0}/s; bare TCP connect/accept/close: {tcp:.0}/s"
@@ -280,8 +319,8 @@ where
                 acceptor = acceptor.without_timeout();
             }
             let (c, s) = tokio::join!(
-                connector.connect(name, client_io),
-                acceptor.accept(server_io)
+                counted(connector.connect(name, client_io)),
+                counted(acceptor.accept(server_io))
             );
             let (mut c, mut s) = (c?, s?);
             let resumed = c.connection().handshake_kind() == Some(HandshakeKind::Resumed);
@@ -292,8 +331,8 @@ where
             let connector = tokio_rustls::TlsConnector::from(setup.client.clone());
             let acceptor = tokio_rustls::TlsAcceptor::from(setup.server.clone());
             let (c, s) = tokio::join!(
-                connector.connect(name, client_io),
-                acceptor.accept(server_io)
+                counted(connector.connect(name, client_io)),
+                counted(acceptor.accept(server_io))
             );
             let (mut c, mut s) = (c?, s?);
             let resumed = c.get_ref().1.handshake_kind() == Some(HandshakeKind::Resumed);
@@ -301,6 +340,19 @@ where
             Ok(resumed)
         }
     }
+}
+
+/// Polls of handshake futures, both contenders, both sides: each poll after a future's first
+/// is a wake-up.
+static POLLS: AtomicU64 = AtomicU64::new(0);
+
+async fn counted<F: Future>(handshake: F) -> F::Output {
+    let mut handshake = std::pin::pin!(handshake);
+    std::future::poll_fn(|cx| {
+        POLLS.fetch_add(1, Ordering::Relaxed);
+        handshake.as_mut().poll(cx)
+    })
+    .await
 }
 
 async fn deliver_tickets<C, S>(setup: &Setup, client: &mut C, server: &mut S) -> io::Result<()>
@@ -391,13 +443,10 @@ async fn in_flight(
 }
 
 /// Transport calls, allocations and allocated bytes per handshake (both sides).
-async fn cost_per_handshake(
-    setup: &Setup,
-    who: Contender,
-    count: usize,
-) -> io::Result<(f64, f64, f64)> {
+async fn cost_per_handshake(setup: &Setup, who: Contender, count: usize) -> io::Result<Cost> {
     let listener = TcpListener::bind("127.0.0.1:0").await?;
     let (mut calls, mut allocs, mut bytes) = (0u64, 0u64, 0u64);
+    let polls_before = POLLS.load(Ordering::Relaxed);
     for _ in 0..count {
         let (client, server) = tcp_pair(&listener).await?;
         let probe = Probe::new();
@@ -410,5 +459,117 @@ async fn cost_per_handshake(
         bytes += stats.bytes_allocated as u64;
     }
     let n = count as f64;
-    Ok((calls as f64 / n, allocs as f64 / n, bytes as f64 / n))
+    let polls = POLLS.load(Ordering::Relaxed) - polls_before;
+    Ok(Cost {
+        calls: calls as f64 / n,
+        wakeups: polls as f64 / n - 2.0,
+        allocations: allocs as f64 / n,
+        bytes: bytes as f64 / n,
+    })
+}
+
+/// Per handshake, both sides together.
+struct Cost {
+    calls: f64,
+    /// Polls of the two handshake futures beyond their first.
+    wakeups: f64,
+    allocations: f64,
+    bytes: f64,
+}
+
+/// Net heap bytes held per server handshake that has been polled once and waits for a
+/// ClientHello, over `count` real loopback connections whose clients stay silent.
+async fn idle_memory(setup: &Setup, who: Contender, count: usize) -> io::Result<f64> {
+    let listener = TcpListener::bind("127.0.0.1:0").await?;
+    let mut pairs = Vec::with_capacity(count);
+    for _ in 0..count {
+        pairs.push(tcp_pair(&listener).await?);
+    }
+    let (silent_clients, servers): (Vec<_>, Vec<_>) = pairs.into_iter().unzip();
+    let held = match who {
+        Contender::TokioRustls => {
+            let acceptor = tokio_rustls::TlsAcceptor::from(setup.server.clone());
+            held_while_waiting(servers, |tcp| acceptor.accept(tcp))?
+        }
+        _ => {
+            let acceptor = tokio_tls_handshake::Acceptor::from(setup.server.clone());
+            held_while_waiting(servers, |tcp| acceptor.accept(tcp))?
+        }
+    };
+    drop(silent_clients);
+    Ok(held / count as f64)
+}
+
+/// Starts a handshake on each server socket (boxed, as a spawned task holds it), polls each
+/// once, and returns the net heap bytes they hold together.
+fn held_while_waiting<F: Future>(
+    servers: Vec<TcpStream>,
+    start: impl Fn(TcpStream) -> F,
+) -> io::Result<f64> {
+    let mut waiting: Vec<Pin<Box<F>>> = Vec::with_capacity(servers.len());
+    let mut cx = Context::from_waker(Waker::noop());
+    let region = Region::new(GLOBAL);
+    for server in servers {
+        let mut handshake = Box::pin(start(server));
+        if handshake.as_mut().poll(&mut cx).is_ready() {
+            return Err(io::Error::other("a silent client's handshake finished"));
+        }
+        waiting.push(handshake);
+    }
+    let stats = region.change();
+    drop(waiting);
+    Ok(stats.bytes_allocated as f64 - stats.bytes_deallocated as f64)
+}
+
+/// MB/s of application data, client to server, over an established stream.
+async fn bulk(setup: &Setup, who: Contender, megabytes: usize) -> io::Result<f64> {
+    let listener = TcpListener::bind("127.0.0.1:0").await?;
+    let (client, server) = tcp_pair(&listener).await?;
+    let name: rustls::pki_types::ServerName<'static> =
+        "localhost".try_into().map_err(io::Error::other)?;
+    match who {
+        Contender::TokioRustls => {
+            let connector = tokio_rustls::TlsConnector::from(setup.client.clone());
+            let acceptor = tokio_rustls::TlsAcceptor::from(setup.server.clone());
+            let (c, s) = tokio::join!(connector.connect(name, client), acceptor.accept(server));
+            transfer(c?, s?, megabytes).await
+        }
+        _ => {
+            let connector = tokio_tls_handshake::Connector::from(setup.client.clone());
+            let acceptor = tokio_tls_handshake::Acceptor::from(setup.server.clone());
+            let (c, s) = tokio::join!(connector.connect(name, client), acceptor.accept(server));
+            transfer(c?, s?, megabytes).await
+        }
+    }
+}
+
+async fn transfer<W, R>(mut writer: W, mut reader: R, megabytes: usize) -> io::Result<f64>
+where
+    W: AsyncWrite + Unpin,
+    R: AsyncRead + Unpin,
+{
+    let chunk = vec![7u8; 64 * 1024];
+    let total = megabytes * 1024 * 1024;
+    let start = Instant::now();
+    let send = async {
+        for _ in 0..total / chunk.len() {
+            writer.write_all(&chunk).await?;
+        }
+        writer.flush().await
+    };
+    let receive = async {
+        let mut buf = vec![0u8; 64 * 1024];
+        let mut got = 0;
+        while got < total {
+            match reader.read(&mut buf).await? {
+                0 => return Err(io::Error::from(io::ErrorKind::UnexpectedEof)),
+                n => got += n,
+            }
+        }
+        Ok(())
+    };
+    let (sent, received) = tokio::join!(send, receive);
+    sent?;
+    received?;
+    Ok(megabytes as f64 / start.elapsed().as_secs_f64())
 }

@@ -8,7 +8,7 @@ use std::{
     alloc::System,
     future::Future,
     pin::Pin,
-    task::{Context, Poll, Waker},
+    task::{Context, Waker},
 };
 
 use stats_alloc::{Region, StatsAlloc, INSTRUMENTED_SYSTEM};
