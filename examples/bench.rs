@@ -10,7 +10,9 @@
 //!   wrapper) and heap allocations.
 //!
 //! Contenders are interleaved in each repetition; the table shows medians of the repetitions.
-//! Run with `cargo run --release --example bench` (`-- --quick` for a short run).
+//! Run with `cargo run --release --example bench` (`-- --quick` for a short run;
+//! `-- --only ours` or `-- --only tokio-rustls` runs 1000 handshakes of one contender, for
+//! `strace -f -c`).
 
 mod common;
 #[path = "../tests/support/transports.rs"]
@@ -85,7 +87,15 @@ fn fresh_client(setup: &Setup) -> Setup {
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let quick = std::env::args().any(|a| a == "--quick");
+    let args: Vec<String> = std::env::args().collect();
+    if let Some(who) = args
+        .iter()
+        .position(|a| a == "--only")
+        .and_then(|i| args.get(i + 1))
+    {
+        return only(who);
+    }
+    let quick = args.iter().any(|a| a == "--quick");
     let (reps, sequential, concurrent) = if quick { (5, 100, 400) } else { (7, 500, 2000) };
     let (idle_count, bulk_megabytes) = if quick { (1000, 64) } else { (5000, 256) };
     let setup = configs(false)?;
@@ -218,6 +228,27 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!(
         "limit (in-memory rustls pair): {limit:.0}/s; bare TCP connect/accept/close: {tcp:.0}/s"
     );
+    Ok(())
+}
+
+/// `--only ours|ours-without-deadline|tokio-rustls`: 1000 full handshakes one at a time and nothing else, for
+/// `strace -f -c` (divide its counts by 1000).
+fn only(who: &str) -> Result<(), Box<dyn std::error::Error>> {
+    let who = match who {
+        "ours" => Contender::Ours,
+        "ours-without-deadline" => Contender::OursWithoutDeadline,
+        "tokio-rustls" => Contender::TokioRustls,
+        other => {
+            let expected = "ours, ours-without-deadline or tokio-rustls";
+            return Err(format!("--only takes {expected}, not {other}").into());
+        }
+    };
+    let setup = configs(false)?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let rate = runtime.block_on(one_at_a_time(&setup, who, 1000))?;
+    println!("{who:?}: 1000 handshakes one at a time, {rate:.0}/s");
     Ok(())
 }
 
