@@ -13,8 +13,7 @@ use rustls::{AlertDescription, ConnectionCommon};
 use crate::Step;
 
 const ALERT: u8 = 21;
-/// A plaintext alert record: 5 header bytes, level, description.
-const PLAINTEXT_ALERT_LEN: usize = 7;
+const HEADER_LEN: usize = 5;
 
 #[derive(Debug)]
 pub(crate) struct OutgoingAlert {
@@ -37,10 +36,10 @@ impl OutgoingAlert {
                 return None;
             }
         }
-        let description = match bytes.as_slice() {
-            [ALERT, _, _, 0, 2, _, description] if bytes.len() == PLAINTEXT_ALERT_LEN => {
-                AlertDescription::from(*description)
-            }
+        // The alert is the last record queued; records before it (a TLS 1.3 server's
+        // ServerHello, say) must go out too, or the peer cannot read it.
+        let description = match last_record(&bytes) {
+            [ALERT, _, _, 0, 2, _, description] => AlertDescription::from(*description),
             _ => description_for(error),
         };
         Some(Self {
@@ -80,6 +79,20 @@ impl OutgoingAlert {
     }
 }
 
+/// The last whole record in `bytes` (empty if there is none).
+fn last_record(mut bytes: &[u8]) -> &[u8] {
+    let mut last: &[u8] = &[];
+    while bytes.len() >= HEADER_LEN {
+        let len = HEADER_LEN + usize::from(u16::from_be_bytes([bytes[3], bytes[4]]));
+        let Some(record) = bytes.get(..len) else {
+            break;
+        };
+        last = record;
+        bytes = &bytes[len..];
+    }
+    last
+}
+
 /// The alert rustls sends for `error`, for alerts that went out encrypted. Certificate
 /// errors (the common case in TLS 1.3) map exactly, as rustls maps them.
 fn description_for(error: &rustls::Error) -> AlertDescription {
@@ -87,6 +100,7 @@ fn description_for(error: &rustls::Error) -> AlertDescription {
     match error {
         InvalidCertificate(e) => e.clone().into(),
         NoCertificatesPresented => AlertDescription::CertificateRequired,
+        NoApplicationProtocol => AlertDescription::NoApplicationProtocol,
         InvalidMessage(_) => AlertDescription::DecodeError,
         DecryptError => AlertDescription::BadRecordMac,
         InappropriateMessage { .. } | InappropriateHandshakeMessage { .. } => {
@@ -94,5 +108,38 @@ fn description_for(error: &rustls::Error) -> AlertDescription {
         }
         PeerMisbehaved(_) => AlertDescription::IllegalParameter,
         _ => AlertDescription::HandshakeFailure,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_last_record_is_found_after_others() {
+        let server_hello = [22, 3, 3, 0, 2, 9, 9];
+        let ccs = [20, 3, 3, 0, 1, 1];
+        let alert = [21, 3, 3, 0, 2, 2, 120];
+        let all: Vec<u8> = [&server_hello[..], &ccs, &alert].concat();
+        assert_eq!(last_record(&all), alert);
+        assert_eq!(
+            last_record(&all[..all.len() - 1]),
+            ccs,
+            "a partial record is not one"
+        );
+        assert!(last_record(&[21, 3]).is_empty());
+    }
+
+    #[test]
+    fn encrypted_alerts_are_described_as_rustls_chooses() {
+        assert_eq!(
+            description_for(&rustls::Error::NoApplicationProtocol),
+            AlertDescription::NoApplicationProtocol
+        );
+        let expired = rustls::Error::InvalidCertificate(rustls::CertificateError::Expired);
+        assert_eq!(
+            description_for(&expired),
+            AlertDescription::CertificateExpired
+        );
     }
 }

@@ -9,6 +9,7 @@
 )]
 
 pub mod bio;
+pub mod openssl;
 pub mod pki;
 pub mod transports;
 
