@@ -10,7 +10,7 @@ use std::{
     io,
     pin::Pin,
     sync::{
-        atomic::{AtomicBool, AtomicU32, Ordering},
+        atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering},
         Arc,
     },
     task::{Context, Poll},
@@ -23,6 +23,7 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 pub struct Probe {
     pending_this_poll: AtomicBool,
     calls: AtomicU32,
+    bytes_read: AtomicU64,
 }
 
 impl Probe {
@@ -31,6 +32,10 @@ impl Probe {
     }
     pub fn calls(&self) -> u32 {
         self.calls.load(Ordering::Relaxed)
+    }
+    /// Bytes the wrapped transport handed out: an upper bound on what the handshake buffers.
+    pub fn bytes_read(&self) -> u64 {
+        self.bytes_read.load(Ordering::Relaxed)
     }
     fn saw<T>(&self, poll: Poll<T>) -> Poll<T> {
         self.calls.fetch_add(1, Ordering::Relaxed);
@@ -62,7 +67,10 @@ impl<IO: AsyncRead + Unpin> AsyncRead for Audited<IO> {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
+        let before = buf.filled().len();
         let poll = Pin::new(&mut self.io).poll_read(cx, buf);
+        let read = (buf.filled().len() - before) as u64;
+        self.probe.bytes_read.fetch_add(read, Ordering::Relaxed);
         self.probe.saw(poll)
     }
 }
