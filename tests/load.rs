@@ -125,7 +125,7 @@ fn ten_thousand_handshakes_with_a_thousand_in_flight() {
     let peak = sampler.join().expect("sampler") - baseline;
     let per_pair = peak / in_flight as isize;
     eprintln!(
-        "load: {total} handshakes, {in_flight} in flight, {failed} failed, {:.0} handshakes/s (debug build), peak heap {} KiB, {} bytes per in-flight client+server pair",
+        "\nload: {total} handshakes, {in_flight} in flight, {failed} failed, {:.0} handshakes/s (debug build), peak heap {} KiB, {} bytes per in-flight client+server pair",
         total as f64 / elapsed.as_secs_f64(),
         peak / 1024,
         per_pair
