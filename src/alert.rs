@@ -10,7 +10,7 @@ use std::io::{self, Write};
 
 use rustls::{AlertDescription, ConnectionCommon};
 
-use crate::Step;
+use crate::{HandshakeError, Step};
 
 const ALERT: u8 = 21;
 const HEADER_LEN: usize = 5;
@@ -36,6 +36,24 @@ impl OutgoingAlert {
                 return None;
             }
         }
+        Self::from_bytes(bytes, error)
+    }
+
+    /// Takes the alert rustls' `Acceptor` produced for a bad ClientHello, if there is one.
+    pub(crate) fn from_accepted(
+        mut alert: rustls::server::AcceptedAlert,
+        error: &rustls::Error,
+    ) -> Option<Self> {
+        let mut bytes = Vec::new();
+        // Writing into a Vec cannot fail.
+        alert.write_all(&mut bytes).ok()?;
+        Self::from_bytes(bytes, error)
+    }
+
+    fn from_bytes(bytes: Vec<u8>, error: &rustls::Error) -> Option<Self> {
+        if bytes.is_empty() {
+            return None;
+        }
         // The alert is the last record queued; records before it (a TLS 1.3 server's
         // ServerHello, say) must go out too, or the peer cannot read it.
         let description = match last_record(&bytes) {
@@ -52,6 +70,19 @@ impl OutgoingAlert {
 
     pub(crate) fn description(&self) -> AlertDescription {
         self.description
+    }
+
+    /// Sends the rest of the alert and, once it is all out, records it in `error`.
+    pub(crate) fn send_for(
+        &mut self,
+        io: &mut dyn Write,
+        error: &mut HandshakeError,
+    ) -> io::Result<Step> {
+        let step = self.send(io)?;
+        if let (Step::Done, HandshakeError::Protocol { alert_sent, .. }) = (step, error) {
+            *alert_sent = Some(self.description);
+        }
+        Ok(step)
     }
 
     /// Writes and flushes the rest of the alert. `Done` once it is all out.

@@ -17,7 +17,10 @@ use tokio::{
     time::{Instant, Sleep},
 };
 
-use crate::{adapter::PollIo, Failed, Handshake, HandshakeError, Step, TlsConnection, TlsStream};
+use crate::{
+    adapter::PollIo, alert::OutgoingAlert, Failed, Handshake, HandshakeError, Step, TlsConnection,
+    TlsStream,
+};
 
 pin_project! {
     /// A TLS handshake in progress on the transport `IO`, for the role of `C`
@@ -61,7 +64,7 @@ enum State<IO, C> {
     /// The handshake failed locally; its fatal alert is still going out.
     SendingAlert {
         io: IO,
-        handshake: Handshake<C>,
+        alert: OutgoingAlert,
         error: HandshakeError,
     },
     /// Failed before the first poll (the connection could not be created).
@@ -220,28 +223,16 @@ where
                         }
                         // Waiting for the alert to drain is bounded by the deadline; without
                         // one, the single attempt the step made is all it gets.
-                        Err(error)
-                            if handshake.pending_alert().is_some() && me.deadline.is_some() =>
-                        {
-                            let State::Handshaking { io, handshake } = take(me.state) else {
-                                unreachable!("matched above")
-                            };
-                            *me.state = State::SendingAlert {
-                                io,
-                                handshake,
-                                error,
-                            };
+                        Err(error) if me.deadline.is_some() => {
+                            let alert = handshake.take_alert();
+                            *me.state = after_error(take(me.state), error, alert);
                         }
                         Err(error) => *me.state = fail(take(me.state), error),
                     }
                 }
-                State::SendingAlert {
-                    io,
-                    handshake,
-                    error,
-                } => {
+                State::SendingAlert { io, alert, error } => {
                     // Best effort and bounded by the deadline; the primary error stands.
-                    match handshake.try_send_alert(&mut PollIo::new(io, cx), error) {
+                    match alert.send_for(&mut PollIo::new(io, cx), error) {
                         Ok(Step::WantRead | Step::WantWrite)
                             if !poll_expired(me.deadline, me.timer.as_mut(), cx) =>
                         {
@@ -269,6 +260,18 @@ where
 
 fn take<IO, C>(state: &mut State<IO, C>) -> State<IO, C> {
     std::mem::replace(state, State::Finished)
+}
+
+/// After a failure: send the alert if there is one left, else report.
+fn after_error<IO, C>(
+    state: State<IO, C>,
+    error: HandshakeError,
+    alert: Option<OutgoingAlert>,
+) -> State<IO, C> {
+    match (state, alert) {
+        (State::Handshaking { io, .. }, Some(alert)) => State::SendingAlert { io, alert, error },
+        (state, _) => fail(state, error),
+    }
 }
 
 fn fail<IO, C>(state: State<IO, C>, error: HandshakeError) -> State<IO, C> {

@@ -83,6 +83,7 @@ mod records;
 mod side;
 mod step;
 mod stream;
+mod wire;
 
 pub use acceptor::{Acceptor, DEFAULT_SERVER_TIMEOUT};
 pub use connector::Connector;

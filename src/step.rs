@@ -18,7 +18,8 @@ use rustls::{
 
 use crate::{
     alert::OutgoingAlert,
-    records::{PeerRecords, Verdict},
+    records::PeerRecords,
+    wire::{read_peer, Counted, PeerRead},
     HandshakeError, Role, TlsConnection,
 };
 
@@ -220,11 +221,13 @@ impl<C: TlsConnection> Handshake<C> {
         }
         let started = *self.started.get_or_insert_with(Instant::now);
         let mut result = self.drive(io);
-        if let Err(error) = &mut result {
-            // Best effort: a transport that blocks or fails here loses only the alert.
-            match self.try_send_alert(io, error) {
-                Ok(_) => {}
-                Err(_) => self.alert = None,
+        if let (Err(error), Some(alert)) = (&mut result, &mut self.alert) {
+            // Best effort: a transport that blocks leaves it for `send_alert`; one that fails
+            // loses only the alert.
+            let mut counted = Counted::new(io, &mut self.cost, &mut self.peer);
+            match alert.send_for(&mut counted, error) {
+                Ok(Step::WantRead | Step::WantWrite) => {}
+                _ => self.alert = None,
             }
         }
         match &result {
@@ -266,44 +269,23 @@ impl<C: TlsConnection> Handshake<C> {
             if !self.conn.is_handshaking() {
                 return Ok(Step::Done);
             }
-            let first = self.peer.received() == 0;
-            let mut counted = Counted::new(io, &mut self.cost, &mut self.peer);
-            let read = if first {
-                read_first(&mut self.conn, &mut counted)
-            } else {
-                self.conn.read_tls(&mut counted)
-            };
-            let transport_failed = counted.failed;
+            let conn = &mut self.conn;
+            let read = read_peer(io, &mut self.peer, &mut self.cost, |rd| conn.read_tls(rd))?;
             match read {
-                Ok(0) => return Err(self.peer_closed(self.peer.saw_close_notify())),
-                Ok(_) => {
+                PeerRead::Bytes => {
                     if !self.reading {
                         self.reading = true;
                         self.cost.flights_received += 1;
-                    }
-                    if self.peer.verdict() == Verdict::NotTls {
-                        return Err(HandshakeError::NotTls {
-                            prefix: self.peer.take_not_tls_prefix(),
-                        });
                     }
                     self.process()?;
                     if self.only_post_handshake_output_left() {
                         return Ok(Step::Done);
                     }
                 }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(Step::WantRead),
-                Err(e)
-                    if e.kind() == io::ErrorKind::Interrupted && interrupted < MAX_INTERRUPTED =>
-                {
-                    interrupted += 1;
-                }
-                Err(e) if transport_failed => return Err(HandshakeError::Transport(e)),
-                // rustls refused to buffer more: the peer sent an oversized handshake message.
-                Err(e) => {
-                    return Err(HandshakeError::protocol(
-                        rustls::Error::General(e.to_string()),
-                        None,
-                    ))
+                PeerRead::WouldBlock => return Ok(Step::WantRead),
+                PeerRead::Interrupted if interrupted < MAX_INTERRUPTED => interrupted += 1,
+                PeerRead::Interrupted => {
+                    return Err(HandshakeError::Transport(io::ErrorKind::Interrupted.into()))
                 }
             }
         }
@@ -386,107 +368,8 @@ impl<C: TlsConnection> Handshake<C> {
         HandshakeError::protocol(error, None)
     }
 
-    /// Writes the queued alert after a protocol error, if the transport takes it without
-    /// blocking, and records in `error` that it went out.
-    pub(crate) fn try_send_alert<IO: Write + ?Sized>(
-        &mut self,
-        io: &mut IO,
-        error: &mut HandshakeError,
-    ) -> io::Result<Step> {
-        let step = self.send_alert(io)?;
-        if step == Step::Done {
-            self.mark_alert_sent(error);
-        }
-        Ok(step)
-    }
-
-    /// Records in `error` that the pending alert went out, and forgets it.
-    pub(crate) fn mark_alert_sent(&mut self, error: &mut HandshakeError) {
-        if let (Some(alert), HandshakeError::Protocol { alert_sent, .. }) =
-            (self.alert.take(), error)
-        {
-            *alert_sent = Some(alert.description());
-        }
-    }
-}
-
-/// Bytes of the first read, taken on the stack (rustls' own first read is as large).
-const FIRST_READ: usize = 4096;
-
-/// The peer's first bytes go through a stack buffer, then into rustls. rustls allocates its
-/// 4 KiB receive buffer before it reads, so a handshake waiting for a peer that has not sent
-/// anything yet (an idle connection, a slow client) would otherwise hold that buffer for
-/// nothing. Same number of transport reads; one copy of the first flight.
-fn read_first<D>(conn: &mut rustls::ConnectionCommon<D>, io: &mut dyn Read) -> io::Result<usize> {
-    let mut first = [0u8; FIRST_READ];
-    let n = io.read(&mut first)?;
-    let mut unread = &first[..n];
-    while !unread.is_empty() {
-        if conn.read_tls(&mut unread)? == 0 {
-            // rustls had no room (it always has 4 KiB for a first read); never spin.
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidData,
-                "rustls did not take the first bytes",
-            ));
-        }
-    }
-    Ok(n)
-}
-
-/// The transport as rustls sees it during the handshake: counts every call and shows every
-/// byte read to the record watcher.
-struct Counted<'a, IO: ?Sized> {
-    io: &'a mut IO,
-    cost: &'a mut HandshakeCost,
-    peer: &'a mut PeerRecords,
-    /// The transport itself returned an error (as opposed to rustls refusing to read).
-    failed: bool,
-}
-
-impl<'a, IO: ?Sized> Counted<'a, IO> {
-    fn new(io: &'a mut IO, cost: &'a mut HandshakeCost, peer: &'a mut PeerRecords) -> Self {
-        Self {
-            io,
-            cost,
-            peer,
-            failed: false,
-        }
-    }
-
-    fn note<T>(&mut self, result: io::Result<T>) -> io::Result<T> {
-        if result.is_err() {
-            self.failed = true;
-        }
-        result
-    }
-}
-
-impl<IO: Read + ?Sized> Read for Counted<'_, IO> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        self.cost.reads += 1;
-        let result = self.io.read(buf);
-        let n = self.note(result)?;
-        self.peer.observe(&buf[..n.min(buf.len())]);
-        Ok(n)
-    }
-}
-
-impl<IO: Write + ?Sized> Write for Counted<'_, IO> {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.cost.writes += 1;
-        let result = self.io.write(buf);
-        self.note(result)
-    }
-
-    fn write_vectored(&mut self, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
-        self.cost.writes += 1;
-        let result = self.io.write_vectored(bufs);
-        self.note(result)
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        self.cost.flushes += 1;
-        let result = self.io.flush();
-        self.note(result)
+    /// The fatal alert left over from a failed step, taken out to be sent by the caller.
+    pub(crate) fn take_alert(&mut self) -> Option<OutgoingAlert> {
+        self.alert.take()
     }
 }
