@@ -5,7 +5,7 @@ use std::{sync::Arc, time::Duration};
 use rustls::{ServerConfig, ServerConnection};
 use tokio::io::{AsyncRead, AsyncWrite};
 
-use crate::{AsyncHandshake, Handshake};
+use crate::{AsyncHandshake, Handshake, StartHandshake};
 
 /// How long a server handshake may take by default. A server without a deadline can be held
 /// open forever by peers that connect and say nothing.
@@ -85,6 +85,38 @@ impl Acceptor {
     {
         AsyncHandshake::start(Handshake::accept(self.config.clone()), io)
             .with_defaults(self.timeout, self.send_alerts)
+    }
+}
+
+impl Acceptor {
+    /// Reads the client's ClientHello first, so the configuration can be chosen from it
+    /// (certificate by SNI, ALPN, versions), then continue with
+    /// [`ClientHelloReceived::accept`](crate::ClientHelloReceived::accept). This acceptor's deadline covers both steps, and the
+    /// choice in between may await (a certificate store, say). Its own configuration is not
+    /// used.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # async fn run(acceptor: tokio_tls_handshake::Acceptor, tcp: tokio::net::TcpStream,
+    /// #   a: std::sync::Arc<rustls::ServerConfig>, b: std::sync::Arc<rustls::ServerConfig>)
+    /// #   -> std::io::Result<()> {
+    /// let hello = acceptor.start(tcp).await?;
+    /// let config = match hello.client_hello().server_name() {
+    ///     Some("b.example") => b,
+    ///     _ => a,
+    /// };
+    /// let tls = hello.accept(config).await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn start<IO>(&self, io: IO) -> StartHandshake<IO>
+    where
+        IO: AsyncRead + AsyncWrite + Unpin,
+    {
+        let deadline = self
+            .timeout
+            .and_then(|t| tokio::time::Instant::now().checked_add(t));
+        StartHandshake::new(io, deadline, self.send_alerts)
     }
 }
 

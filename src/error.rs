@@ -60,6 +60,12 @@ pub enum HandshakeError {
     /// The local configuration cannot start a handshake, for example a `ClientConfig` with no
     /// usable protocol version or cipher suite. Nothing was sent.
     Config(rustls::Error),
+    /// A [`TlsListener`](crate::TlsListener) at its cap of in-flight handshakes shed this one
+    /// to make room for a new connection: of all in flight it had made the least progress
+    /// (no byte received, then the oldest).
+    Evicted,
+    /// Driving this handshake panicked; the listener caught it and failed only this one.
+    Panicked,
 }
 
 impl HandshakeError {
@@ -103,6 +109,8 @@ impl HandshakeError {
             Self::Transport(e) => e.kind(),
             Self::TimedOut => io::ErrorKind::TimedOut,
             Self::Config(_) => io::ErrorKind::InvalidInput,
+            Self::Evicted => io::ErrorKind::ConnectionAborted,
+            Self::Panicked => io::ErrorKind::Other,
         }
     }
 }
@@ -148,6 +156,10 @@ impl fmt::Display for HandshakeError {
                 String::from_utf8_lossy(&prefix[..prefix.len().min(16)])
             ),
             Self::Config(e) => write!(f, "tls configuration cannot start a handshake: {e}"),
+            Self::Evicted => f.write_str(
+                "tls handshake evicted: the listener was full and it had made the least progress",
+            ),
+            Self::Panicked => f.write_str("tls handshake panicked"),
         }
     }
 }
@@ -211,6 +223,13 @@ impl<IO: fmt::Debug> StdError for Failed<IO> {
     }
 }
 
+/// Keeps the error and drops the transport, so `?` works in `io::Result` code.
+impl<IO> From<Failed<IO>> for io::Error {
+    fn from(failed: Failed<IO>) -> Self {
+        failed.error.into()
+    }
+}
+
 impl<IO> From<Failed<IO>> for HandshakeError {
     fn from(failed: Failed<IO>) -> Self {
         failed.error
@@ -247,6 +266,8 @@ mod tests {
                 prefix: b"GET / HTTP/1.1\r\n".to_vec(),
             },
             HandshakeError::Config(rustls::Error::General("no versions".into())),
+            HandshakeError::Evicted,
+            HandshakeError::Panicked,
         ]
     }
 
@@ -292,7 +313,9 @@ mod tests {
                 ConnectionReset,
                 TimedOut,
                 InvalidData,
-                InvalidInput
+                InvalidInput,
+                ConnectionAborted,
+                Other
             ]
         );
         let io_err = io::Error::from(HandshakeError::TimedOut);

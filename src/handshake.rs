@@ -18,8 +18,8 @@ use tokio::{
 };
 
 use crate::{
-    adapter::PollIo, alert::OutgoingAlert, Failed, Handshake, HandshakeError, Step, TlsConnection,
-    TlsStream,
+    adapter::PollIo, alert::OutgoingAlert, Failed, Handshake, HandshakeCost, HandshakeError, Step,
+    TlsConnection, TlsStream,
 };
 
 pin_project! {
@@ -124,24 +124,37 @@ where
     /// `tokio::time::sleep` does.
     pub fn timeout(self, timeout: Duration) -> Self {
         let deadline = Instant::now().checked_add(timeout);
-        self.deadline_opt(deadline)
+        self.with_deadline(deadline)
     }
 
     /// Fails the handshake with [`HandshakeError::TimedOut`] unless it completes by
     /// `deadline`.
     pub fn deadline(self, deadline: Instant) -> Self {
-        self.deadline_opt(Some(deadline))
+        self.with_deadline(Some(deadline))
     }
 
-    fn deadline_opt(mut self, deadline: Option<Instant>) -> Self {
+    pub(crate) fn with_deadline(mut self, deadline: Option<Instant>) -> Self {
         self.deadline = deadline;
         self
+    }
+
+    /// A handshake that already failed; `alert` still goes out (within the deadline).
+    pub(crate) fn failed(io: IO, error: HandshakeError, alert: Option<OutgoingAlert>) -> Self {
+        let state = match alert {
+            Some(alert) => State::SendingAlert { io, alert, error },
+            None => State::Failed(Failed { error, io }),
+        };
+        Self {
+            state,
+            deadline: None,
+            timer: None,
+        }
     }
 
     /// Applies an entry point's defaults: a timeout from now, and the alert policy.
     pub(crate) fn with_defaults(self, timeout: Option<Duration>, send_alerts: bool) -> Self {
         let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
-        self.deadline_opt(deadline).send_alerts(send_alerts)
+        self.with_deadline(deadline).send_alerts(send_alerts)
     }
 
     /// Whether a fatal alert goes to the peer when this side rejects it (default: yes).
@@ -157,6 +170,25 @@ where
         match &self.state {
             State::Handshaking { io, .. } | State::SendingAlert { io, .. } => Some(io),
             State::Failed(failed) => Some(&failed.io),
+            State::Finished => None,
+        }
+    }
+
+    /// What the handshake has cost so far (bytes received show its progress), while it is
+    /// still handshaking.
+    pub fn cost(&self) -> Option<HandshakeCost> {
+        match &self.state {
+            State::Handshaking { handshake, .. } => Some(handshake.cost()),
+            _ => None,
+        }
+    }
+
+    /// Ends the handshake where it stands and takes the transport out; the future is then
+    /// finished. Used to shed a handshake without polling it to its end.
+    pub(crate) fn abandon(self: Pin<&mut Self>) -> Option<IO> {
+        match take(self.project().state) {
+            State::Handshaking { io, .. } | State::SendingAlert { io, .. } => Some(io),
+            State::Failed(failed) => Some(failed.io),
             State::Finished => None,
         }
     }
@@ -284,7 +316,7 @@ fn fail<IO, C>(state: State<IO, C>, error: HandshakeError) -> State<IO, C> {
 }
 
 /// Polls the deadline's timer, creating it on first use. `true` once the deadline passed.
-fn poll_expired(
+pub(crate) fn poll_expired(
     deadline: &Option<Instant>,
     mut timer: Pin<&mut Option<Sleep>>,
     cx: &mut Context<'_>,

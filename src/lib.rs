@@ -33,6 +33,8 @@
 //! | `TimedOut` | the deadline passed | none | `TimedOut` |
 //! | `NotTls { prefix }` | the first bytes are not a TLS record (`GET / HTTP/1.1`) | none, so a plaintext answer is possible | `InvalidData` |
 //! | `Config(rustls::Error)` | the configuration cannot start a handshake | none | `InvalidInput` |
+//! | `Evicted` | a `TlsListener` at its cap shed this handshake (least progress) | none | `ConnectionAborted` |
+//! | `Panicked` | driving this handshake panicked; the listener failed only it | none | `Other` |
 //!
 //! # Examples
 //!
@@ -79,8 +81,10 @@ mod alert;
 mod connector;
 mod error;
 mod handshake;
+mod listener;
 mod records;
 mod side;
+mod start;
 mod step;
 mod stream;
 mod wire;
@@ -89,7 +93,12 @@ pub use acceptor::{Acceptor, DEFAULT_SERVER_TIMEOUT};
 pub use connector::Connector;
 pub use error::{Failed, HandshakeError};
 pub use handshake::{AsyncHandshake, Recoverable};
+pub use listener::{
+    Established, Incoming, ListenError, ListenerStats, StreamIncoming, TlsListener,
+    ACCEPT_ERROR_BACKOFF, DEFAULT_ACCEPT_BATCH, DEFAULT_MAX_IN_FLIGHT,
+};
 pub use side::{Role, TlsConnection};
+pub use start::{ClientHelloReceived, StartHandshake};
 pub use step::{Handshake, HandshakeCost, Step};
 pub use stream::{ClientTlsStream, ServerTlsStream, TlsStream};
 

@@ -142,6 +142,25 @@ impl Handshake<ServerConnection> {
     }
 }
 
+impl Handshake<ServerConnection> {
+    /// Continues on a connection made from a ClientHello the caller already read and
+    /// inspected, keeping what reading it cost.
+    pub(crate) fn after_client_hello(
+        conn: ServerConnection,
+        peer: PeerRecords,
+        cost: HandshakeCost,
+        started: Option<Instant>,
+    ) -> Self {
+        Self {
+            peer,
+            cost,
+            started,
+            reading: true,
+            ..Self::from_connection(conn)
+        }
+    }
+}
+
 impl<C: TlsConnection> Handshake<C> {
     /// Drives a rustls connection that has not finished its handshake, for settings the
     /// constructors do not cover (for example `ClientConnection::new_with_alpn`).

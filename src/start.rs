@@ -1,0 +1,245 @@
+//! Reading the ClientHello before choosing a server configuration: [`Acceptor::start`]
+//! gives a [`StartHandshake`] future, which resolves to a [`ClientHelloReceived`] whose
+//! [`accept`](ClientHelloReceived::accept) continues the handshake under the same deadline.
+//!
+//! [`Acceptor::start`]: crate::Acceptor::start
+
+use std::{
+    future::Future,
+    io::{Read, Write},
+    pin::Pin,
+    sync::Arc,
+    task::{Context, Poll},
+    time::Instant as StdInstant,
+};
+
+use pin_project_lite::pin_project;
+use rustls::{
+    server::{Accepted, ClientHello},
+    AlertDescription, ServerConfig, ServerConnection,
+};
+use tokio::{
+    io::{AsyncRead, AsyncWrite},
+    time::{Instant, Sleep},
+};
+
+use crate::{
+    adapter::PollIo,
+    alert::OutgoingAlert,
+    handshake::poll_expired,
+    records::PeerRecords,
+    wire::{read_peer, PeerRead},
+    AsyncHandshake, Failed, Handshake, HandshakeCost, HandshakeError,
+};
+
+/// Retries of an interrupted read before giving up on the transport.
+const MAX_INTERRUPTED: u32 = 64;
+
+/// The sync part: rustls' `Acceptor` fed through the same counted, watched transport as the
+/// step, so plaintext peers, EOF and limits end the same way.
+struct HelloReader {
+    acceptor: rustls::server::Acceptor,
+    peer: PeerRecords,
+    cost: HandshakeCost,
+    started: Option<StdInstant>,
+}
+
+impl std::fmt::Debug for HelloReader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HelloReader")
+            .field("received", &self.peer.received())
+            .finish_non_exhaustive()
+    }
+}
+
+impl HelloReader {
+    fn new() -> Self {
+        Self {
+            acceptor: rustls::server::Acceptor::default(),
+            peer: PeerRecords::new(),
+            cost: HandshakeCost::default(),
+            started: None,
+        }
+    }
+
+    /// `Ok(None)`: the transport has nothing more now.
+    fn read<IO: Read + Write + ?Sized>(
+        &mut self,
+        io: &mut IO,
+    ) -> Result<Option<Accepted>, (HandshakeError, Option<OutgoingAlert>)> {
+        self.started.get_or_insert_with(StdInstant::now);
+        let mut interrupted = 0;
+        loop {
+            let acceptor = &mut self.acceptor;
+            let read = read_peer(io, &mut self.peer, &mut self.cost, |rd| {
+                acceptor.read_tls(rd)
+            })
+            .map_err(|e| (e, None))?;
+            match read {
+                PeerRead::Bytes => self.cost.flights_received = 1,
+                PeerRead::WouldBlock => return Ok(None),
+                PeerRead::Interrupted if interrupted < MAX_INTERRUPTED => {
+                    interrupted += 1;
+                    continue;
+                }
+                PeerRead::Interrupted => {
+                    let error = std::io::ErrorKind::Interrupted.into();
+                    return Err((HandshakeError::Transport(error), None));
+                }
+            }
+            match self.acceptor.accept() {
+                Ok(None) => {}
+                Ok(Some(accepted)) => return Ok(Some(accepted)),
+                Err((rustls::Error::AlertReceived(AlertDescription::CloseNotify), _)) => {
+                    let closed = HandshakeError::PeerClosed {
+                        close_notify: true,
+                        received: self.peer.received(),
+                    };
+                    return Err((closed, None));
+                }
+                Err((error, alert)) => {
+                    let alert = OutgoingAlert::from_accepted(alert, &error);
+                    return Err((HandshakeError::protocol(error, None), alert));
+                }
+            }
+        }
+    }
+}
+
+pin_project! {
+    /// Reads a client's ClientHello, so a server can choose its configuration (certificate,
+    /// ALPN, versions) from it; made by [`Acceptor::start`](crate::Acceptor::start).
+    ///
+    /// Resolves to a [`ClientHelloReceived`], or to [`Failed`] with the transport (a plaintext
+    /// peer, a peer that left, a malformed hello, the deadline).
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping it drops the transport.
+    #[must_use = "futures do nothing unless you `.await` or poll them"]
+    #[derive(Debug)]
+    pub struct StartHandshake<IO> {
+        io: Option<IO>,
+        reader: HelloReader,
+        deadline: Option<Instant>,
+        send_alerts: bool,
+        #[pin]
+        timer: Option<Sleep>,
+    }
+}
+
+impl<IO> StartHandshake<IO> {
+    pub(crate) fn new(io: IO, deadline: Option<Instant>, send_alerts: bool) -> Self {
+        Self {
+            io: Some(io),
+            reader: HelloReader::new(),
+            deadline,
+            send_alerts,
+            timer: None,
+        }
+    }
+}
+
+impl<IO: AsyncRead + AsyncWrite + Unpin> Future for StartHandshake<IO> {
+    type Output = Result<ClientHelloReceived<IO>, Failed<IO>>;
+
+    /// # Panics
+    ///
+    /// When polled again after it returned `Ready`.
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut me = self.project();
+        let io = me
+            .io
+            .as_mut()
+            .expect("StartHandshake polled after it completed");
+        let outcome = me.reader.read(&mut PollIo::new(io, cx));
+        let error = match outcome {
+            Ok(Some(accepted)) => {
+                let io = me.io.take().expect("checked above");
+                let reader = std::mem::replace(me.reader, HelloReader::new());
+                return Poll::Ready(Ok(ClientHelloReceived {
+                    io,
+                    accepted,
+                    peer: reader.peer,
+                    cost: reader.cost,
+                    started: reader.started,
+                    deadline: *me.deadline,
+                    send_alerts: *me.send_alerts,
+                }));
+            }
+            Ok(None) if !poll_expired(me.deadline, me.timer.as_mut(), cx) => return Poll::Pending,
+            Ok(None) => HandshakeError::TimedOut,
+            Err((mut error, alert)) => {
+                // The alert for a bad hello is one plaintext record: one attempt, no waiting.
+                if let (Some(mut alert), true) = (alert, *me.send_alerts) {
+                    let _ = alert.send_for(&mut PollIo::new(io, cx), &mut error);
+                }
+                error
+            }
+        };
+        let io = me.io.take().expect("checked above");
+        Poll::Ready(Err(Failed { error, io }))
+    }
+}
+
+/// A client's ClientHello, read and waiting for the server to choose a configuration.
+#[derive(Debug)]
+pub struct ClientHelloReceived<IO> {
+    io: IO,
+    accepted: Accepted,
+    peer: PeerRecords,
+    cost: HandshakeCost,
+    started: Option<StdInstant>,
+    deadline: Option<Instant>,
+    send_alerts: bool,
+}
+
+impl<IO: AsyncRead + AsyncWrite + Unpin> ClientHelloReceived<IO> {
+    /// What the client offered: SNI, ALPN, cipher suites, signature schemes.
+    pub fn client_hello(&self) -> ClientHello<'_> {
+        self.accepted.client_hello()
+    }
+
+    /// The transport.
+    pub fn get_ref(&self) -> &IO {
+        &self.io
+    }
+
+    /// Continues the handshake with `config`, under the deadline that started with
+    /// [`Acceptor::start`](crate::Acceptor::start).
+    ///
+    /// # Errors
+    ///
+    /// The future resolves to [`HandshakeError::Protocol`] if `config` cannot serve this
+    /// client (for example no common cipher suite), with the alert sent.
+    pub fn accept(self, config: Arc<ServerConfig>) -> AsyncHandshake<IO, ServerConnection> {
+        let Self {
+            io,
+            accepted,
+            peer,
+            cost,
+            started,
+            deadline,
+            send_alerts,
+        } = self;
+        match accepted.into_connection(config) {
+            Ok(conn) => {
+                let handshake = Handshake::after_client_hello(conn, peer, cost, started);
+                AsyncHandshake::start(Ok(handshake), io)
+                    .with_deadline(deadline)
+                    .send_alerts(send_alerts)
+            }
+            Err((error, alert)) => {
+                let alert = OutgoingAlert::from_accepted(alert, &error).filter(|_| send_alerts);
+                AsyncHandshake::failed(io, HandshakeError::protocol(error, None), alert)
+                    .with_deadline(deadline)
+            }
+        }
+    }
+
+    /// Gives up on the client (for example an unknown server name) and returns the
+    /// transport; nothing is sent.
+    pub fn into_inner(self) -> IO {
+        self.io
+    }
+}
