@@ -62,7 +62,7 @@ pub enum HandshakeError {
     Config(rustls::Error),
     /// A [`TlsListener`](crate::TlsListener) at its cap of in-flight handshakes shed this one
     /// to make room for a new connection: of all in flight it had made the least progress
-    /// (no byte received, then the oldest).
+    /// (the fewest bytes received, then the oldest).
     Evicted,
     /// Driving this handshake panicked; the listener caught it and failed only this one.
     Panicked,

@@ -94,7 +94,7 @@ pub use connector::Connector;
 pub use error::{Failed, HandshakeError};
 pub use handshake::{AsyncHandshake, Recoverable};
 pub use listener::{
-    Established, Incoming, ListenError, ListenerStats, StreamIncoming, TlsListener,
+    Connection, Established, Incoming, ListenError, ListenerStats, StreamIncoming, TlsListener,
     ACCEPT_ERROR_BACKOFF, DEFAULT_ACCEPT_BATCH, DEFAULT_MAX_IN_FLIGHT,
 };
 pub use side::{Role, TlsConnection};

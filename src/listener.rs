@@ -29,23 +29,20 @@ pub const DEFAULT_ACCEPT_BATCH: usize = 64;
 /// How long accepting pauses after an accept error (EMFILE, ENFILE, ...).
 pub const ACCEPT_ERROR_BACKOFF: Duration = Duration::from_millis(50);
 
+/// An accepted transport and its peer's address; `None` when no more will come.
+pub type Connection<IO> = Option<io::Result<(IO, SocketAddr)>>;
+
 /// A source of accepted transports, each with its peer's address.
 pub trait Incoming: Unpin {
     /// The transport.
     type Io: AsyncRead + AsyncWrite + Unpin;
     /// Polls for the next connection; `Ready(None)` when there will be no more.
-    fn poll_incoming(
-        &mut self,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<io::Result<(Self::Io, SocketAddr)>>>;
+    fn poll_incoming(&mut self, cx: &mut Context<'_>) -> Poll<Connection<Self::Io>>;
 }
 
 impl Incoming for TcpListener {
     type Io = TcpStream;
-    fn poll_incoming(
-        &mut self,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<io::Result<(TcpStream, SocketAddr)>>> {
+    fn poll_incoming(&mut self, cx: &mut Context<'_>) -> Poll<Connection<TcpStream>> {
         self.poll_accept(cx).map(Some)
     }
 }
@@ -129,8 +126,8 @@ pub type Established<IO> = (TlsStream<IO, ServerConnection>, SocketAddr);
 ///
 /// - Each handshake runs under the [`Acceptor`]'s deadline (10 s by default).
 /// - At most [`max_in_flight`](TlsListener::max_in_flight) handshakes run at once. A new
-///   connection beyond that **evicts** the handshake that has made the least progress (no
-///   byte received first, then the oldest), which is reported as
+///   connection beyond that **evicts** the handshake that has made the least progress (the
+///   fewest bytes received, so no byte at all first; then the oldest), which is reported as
 ///   [`HandshakeError::Evicted`]. A full listener never stops accepting: idle or slow peers
 ///   cannot lock good clients out.
 /// - One wake-up accepts at most [`accept_batch`](TlsListener::accept_batch) connections
@@ -283,13 +280,15 @@ impl<I: Incoming> TlsListener<I> {
         (None, true)
     }
 
-    /// Marks the least advanced handshake to be shed and wakes it.
+    /// Marks the least advanced handshake to be shed and wakes it: the fewest bytes received
+    /// (so a peer that sent nothing goes first, and a slow drip before a real ClientHello),
+    /// then the oldest.
     fn evict_one(&mut self) {
         let victim = self
             .in_flight
             .iter_mut()
             .filter(|h| !h.evicted)
-            .min_by_key(|h| (h.received > 0, h.started));
+            .min_by_key(|h| (h.received, h.started));
         if let Some(victim) = victim {
             victim.evicted = true;
             if let Some(waker) = victim.waker.take() {

@@ -1,0 +1,463 @@
+//! The server side: `TlsListener` under many clients, full with idle and slow peers, deadlines,
+//! drop, accept errors and panics; ClientHello inspection (SNI routing); plaintext fallback.
+
+mod support;
+
+use std::{
+    io,
+    net::SocketAddr,
+    pin::Pin,
+    sync::Arc,
+    task::{Context, Poll},
+    time::Duration,
+};
+
+use futures::StreamExt;
+use support::{bounded, listen, name, Leaf, World};
+use tokio::{
+    io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, DuplexStream, ReadBuf},
+    net::TcpStream,
+    sync::mpsc,
+};
+use tokio_tls_handshake::{
+    Acceptor, Connector, Established, HandshakeError, ListenError, TlsListener,
+};
+
+type Item<IO> = Result<Established<IO>, ListenError<IO>>;
+
+/// Runs `listener` in its own task: established streams echo one 4-byte message; every item
+/// is reported on the returned channel (as `Ok(peer)` or the error's display).
+fn serve<I>(
+    mut listener: TlsListener<I>,
+) -> mpsc::UnboundedReceiver<Result<SocketAddr, (String, bool)>>
+where
+    I: tokio_tls_handshake::Incoming + Send + 'static,
+    I::Io: Send + 'static,
+{
+    let (tx, rx) = mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        while let Some(item) = listener.accept().await {
+            let report = match item {
+                Ok((mut tls, peer)) => {
+                    tokio::spawn(async move {
+                        let mut buf = [0u8; 4];
+                        if tls.read_exact(&mut buf).await.is_ok() {
+                            let _ = tls.write_all(&buf).await;
+                            let _ = tls.flush().await;
+                        }
+                    });
+                    Ok(peer)
+                }
+                Err(ListenError::Handshake { error, .. }) => {
+                    Err((error.to_string(), matches!(error, HandshakeError::Evicted)))
+                }
+                Err(e) => Err((e.to_string(), false)),
+            };
+            if tx.send(report).is_err() {
+                break;
+            }
+        }
+    });
+    rx
+}
+
+async fn tokio_rustls_echo(
+    config: Arc<rustls::ClientConfig>,
+    addr: SocketAddr,
+    host: &str,
+) -> io::Result<()> {
+    let tcp = TcpStream::connect(addr).await?;
+    let mut tls = tokio_rustls::TlsConnector::from(config)
+        .connect(name(host), tcp)
+        .await?;
+    tls.write_all(b"ping").await?;
+    let mut buf = [0u8; 4];
+    tls.read_exact(&mut buf).await?;
+    assert_eq!(&buf, b"ping");
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn five_hundred_clients_at_once() {
+    let world = World::new();
+    let (tcp, addr) = listen().await;
+    let mut reports = serve(TlsListener::new(
+        tcp,
+        Acceptor::from(world.server().build()),
+    ));
+    let config = world.client().build();
+    let clients: Vec<_> = (0..500)
+        .map(|_| tokio::spawn(tokio_rustls_echo(config.clone(), addr, "localhost")))
+        .collect();
+    for client in clients {
+        bounded(client)
+            .await
+            .expect("client task")
+            .expect("client handshake and echo");
+    }
+    let mut established = 0;
+    while established < 500 {
+        let report = bounded(reports.recv()).await.expect("listener alive");
+        assert!(report.is_ok(), "{report:?}");
+        established += 1;
+    }
+}
+
+#[tokio::test]
+async fn a_full_listener_sheds_idle_and_slow_peers_for_a_good_client() {
+    let world = World::new();
+    let (tcp, addr) = listen().await;
+    let deadline = Duration::from_secs(10);
+    let acceptor = Acceptor::from(world.server().build()).with_timeout(deadline);
+    let mut reports = serve(TlsListener::new(tcp, acceptor).max_in_flight(8));
+
+    // Fill the cap twice over: 8 silent peers, then 8 slowloris peers (a byte a second).
+    let mut peers = Vec::new();
+    for _ in 0..8 {
+        let mut tcp = TcpStream::connect(addr).await.expect("connect");
+        peers.push(tokio::spawn(async move {
+            let mut rest = Vec::new();
+            let _ = tcp.read_to_end(&mut rest).await; // until shed
+        }));
+    }
+    for _ in 0..8 {
+        let mut tcp = TcpStream::connect(addr).await.expect("connect");
+        peers.push(tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(1));
+            for byte in [22u8, 3, 1, 0, 200, 1, 0, 0, 196, 3, 3] {
+                tick.tick().await;
+                if tcp.write_all(&[byte]).await.is_err() {
+                    break;
+                }
+            }
+        }));
+    }
+    // A good client still gets through, long before the idle peers' deadline.
+    let started = tokio::time::Instant::now();
+    bounded(tokio_rustls_echo(world.client().build(), addr, "localhost"))
+        .await
+        .expect("the good client completes");
+    assert!(started.elapsed() < deadline, "took {:?}", started.elapsed());
+
+    // 8 silent + 8 slow + 1 good through 8 slots: at least 9 evictions, reported.
+    let mut evicted = 0;
+    while evicted < 9 {
+        match bounded(reports.recv()).await.expect("listener alive") {
+            Err((_, true)) => evicted += 1,
+            Err((other, false)) => panic!("unexpected failure: {other}"),
+            Ok(_) => {}
+        }
+    }
+    for peer in peers {
+        peer.abort();
+    }
+}
+
+/// A stream of in-memory connections fed from a channel, with made-up peer addresses.
+type MemoryConnection = io::Result<(DuplexStream, SocketAddr)>;
+
+fn memory_incoming() -> (
+    mpsc::UnboundedSender<MemoryConnection>,
+    impl futures::Stream<Item = MemoryConnection> + Unpin,
+) {
+    let (tx, rx) = mpsc::unbounded_channel();
+    let stream =
+        futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|c| (c, rx)) });
+    (tx, Box::pin(stream))
+}
+
+fn peer_addr(port: u16) -> SocketAddr {
+    SocketAddr::from(([192, 0, 2, 1], port))
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_deadline_expiry_is_reported_with_the_peer_and_stalls_nothing() {
+    let world = World::new();
+    let (connections, incoming) = memory_incoming();
+    let acceptor = Acceptor::from(world.server().build()).with_timeout(Duration::from_secs(10));
+    let mut listener = TlsListener::from_stream(incoming, acceptor);
+
+    let (_silent, server_side) = tokio::io::duplex(64 * 1024);
+    connections
+        .send(Ok((server_side, peer_addr(1))))
+        .expect("queue");
+    let (client_side, server_side) = tokio::io::duplex(64 * 1024);
+    connections
+        .send(Ok((server_side, peer_addr(2))))
+        .expect("queue");
+    let connector = Connector::from(world.client().build());
+    let client = tokio::spawn(async move {
+        connector
+            .connect(name("localhost"), client_side)
+            .await
+            .map(drop)
+    });
+
+    // The good client is established first; the silent one times out at 10 s.
+    match listener.accept().await.expect("item") {
+        Ok((_, peer)) => assert_eq!(peer, peer_addr(2)),
+        Err(e) => panic!("{e}"),
+    }
+    let started = tokio::time::Instant::now();
+    match listener.accept().await.expect("item") {
+        Err(ListenError::Handshake {
+            peer,
+            error: HandshakeError::TimedOut,
+            io,
+        }) => {
+            assert_eq!(peer, peer_addr(1));
+            assert!(io.is_some(), "the transport comes back");
+        }
+        other => panic!("expected a timeout, got {:?}", other.map(|(_, p)| p)),
+    }
+    assert!(started.elapsed() <= Duration::from_secs(10));
+    client
+        .await
+        .expect("client task")
+        .expect("client handshake");
+    assert_eq!(listener.stats().established, 1);
+    assert_eq!(listener.stats().failed, 1);
+}
+
+#[tokio::test]
+async fn dropping_the_listener_closes_every_handshake_in_flight() {
+    let world = World::new();
+    let (tcp, addr) = listen().await;
+    let mut listener = TlsListener::new(tcp, Acceptor::from(world.server().build()));
+    let mut peers = Vec::new();
+    for _ in 0..20 {
+        peers.push(TcpStream::connect(addr).await.expect("connect"));
+    }
+    // Drive the listener until all 20 are in flight.
+    bounded(std::future::poll_fn(|cx| {
+        let _ = listener.poll_next_unpin(cx);
+        if listener.in_flight() == 20 {
+            Poll::Ready(())
+        } else {
+            Poll::Pending
+        }
+    }))
+    .await;
+    drop(listener);
+    for mut peer in peers {
+        let mut buf = Vec::new();
+        let n = bounded(peer.read_to_end(&mut buf))
+            .await
+            .expect("EOF, not an error");
+        assert_eq!(n, 0, "nothing was sent before the close");
+    }
+    let alive = tokio::runtime::Handle::current()
+        .metrics()
+        .num_alive_tasks();
+    assert_eq!(alive, 0, "no task left behind");
+}
+
+#[tokio::test]
+async fn sni_routing_from_the_client_hello() {
+    let world = World::new();
+    let a = world.ca.issue(&["a.test"], Leaf::Server);
+    let b = world.ca.issue(&["b.test"], Leaf::Server);
+    let (a_leaf, b_leaf) = (a.chain[0].clone(), b.chain[0].clone());
+    let config_a = world.server().identity(a).build();
+    let config_b = world.server().identity(b).build();
+    let (tcp, addr) = listen().await;
+    let acceptor = Acceptor::from(world.server().build());
+    let server = tokio::spawn(async move {
+        for _ in 0..2 {
+            let (tcp_stream, _) = tcp.accept().await.expect("accept");
+            let hello = acceptor.start(tcp_stream).await.expect("client hello");
+            // The choice may await, for example a certificate store.
+            tokio::task::yield_now().await;
+            let config = match hello.client_hello().server_name() {
+                Some("b.test") => config_b.clone(),
+                _ => config_a.clone(),
+            };
+            let mut tls = hello.accept(config).await.expect("handshake");
+            let mut buf = [0u8; 4];
+            tls.read_exact(&mut buf).await.expect("read");
+            tls.write_all(&buf).await.expect("write");
+        }
+    });
+    for (host, leaf) in [("a.test", a_leaf), ("b.test", b_leaf)] {
+        let tcp = TcpStream::connect(addr).await.expect("connect");
+        let mut tls = bounded(Connector::from(world.client().build()).connect(name(host), tcp))
+            .await
+            .expect("verified for the name asked");
+        let presented = tls.connection().peer_certificates().expect("certs")[0].clone();
+        assert_eq!(presented, leaf, "{host} got its own certificate");
+        tls.write_all(b"ping").await.expect("write");
+        let mut buf = [0u8; 4];
+        tls.read_exact(&mut buf).await.expect("echo");
+    }
+    bounded(server).await.expect("server task");
+}
+
+#[tokio::test]
+async fn start_reports_a_plaintext_peer_with_its_bytes() {
+    let world = World::new();
+    let (mut client, server) = support::tcp_pair().await;
+    client
+        .write_all(b"GET / HTTP/1.1\r\n\r\n")
+        .await
+        .expect("send");
+    let failed = bounded(Acceptor::from(world.server().build()).start(server))
+        .await
+        .expect_err("not TLS");
+    assert!(
+        matches!(&failed.error, HandshakeError::NotTls { prefix } if prefix.starts_with(b"GET /"))
+    );
+}
+
+#[tokio::test]
+async fn plaintext_http_gets_a_400_through_the_listener() {
+    let world = World::new();
+    let (tcp, addr) = listen().await;
+    let mut listener = TlsListener::new(tcp, Acceptor::from(world.server().build()));
+    let client = tokio::spawn(async move {
+        let mut tcp = TcpStream::connect(addr).await.expect("connect");
+        tcp.write_all(b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n")
+            .await
+            .expect("send");
+        let mut answer = Vec::new();
+        tcp.read_to_end(&mut answer).await.expect("read");
+        answer
+    });
+    match bounded(listener.accept()).await.expect("item") {
+        Err(ListenError::Handshake {
+            error: HandshakeError::NotTls { .. },
+            io: Some(mut io),
+            ..
+        }) => {
+            io.write_all(
+                b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+            )
+            .await
+            .expect("answer");
+        }
+        other => panic!(
+            "expected NotTls with the transport, got {:?}",
+            other.map(|(_, p)| p)
+        ),
+    }
+    let answer = bounded(client).await.expect("client");
+    assert!(
+        answer.starts_with(b"HTTP/1.1 400 "),
+        "{}",
+        String::from_utf8_lossy(&answer)
+    );
+}
+
+/// A transport that panics when read.
+struct Panicky;
+
+impl AsyncRead for Panicky {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+        _: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        panic!("a transport bug");
+    }
+}
+
+impl AsyncWrite for Panicky {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Poll::Ready(Ok(buf.len()))
+    }
+    fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+    fn poll_shutdown(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+}
+
+/// Either kind of transport, for one listener.
+enum Either {
+    Panicky(Panicky),
+    Memory(DuplexStream),
+}
+
+impl AsyncRead for Either {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Either::Panicky(p) => Pin::new(p).poll_read(cx, buf),
+            Either::Memory(m) => Pin::new(m).poll_read(cx, buf),
+        }
+    }
+}
+
+impl AsyncWrite for Either {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            Either::Panicky(p) => Pin::new(p).poll_write(cx, buf),
+            Either::Memory(m) => Pin::new(m).poll_write(cx, buf),
+        }
+    }
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Either::Panicky(p) => Pin::new(p).poll_flush(cx),
+            Either::Memory(m) => Pin::new(m).poll_flush(cx),
+        }
+    }
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Either::Panicky(p) => Pin::new(p).poll_shutdown(cx),
+            Either::Memory(m) => Pin::new(m).poll_shutdown(cx),
+        }
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn accept_errors_and_panics_fail_one_item_not_the_listener() {
+    let world = World::new();
+    let (client_side, server_side) = tokio::io::duplex(64 * 1024);
+    let items: Vec<io::Result<(Either, SocketAddr)>> = vec![
+        Err(io::Error::other("EMFILE: too many open files")),
+        Ok((Either::Panicky(Panicky), peer_addr(1))),
+        Ok((Either::Memory(server_side), peer_addr(2))),
+    ];
+    let mut listener = TlsListener::from_stream(
+        futures::stream::iter(items),
+        Acceptor::from(world.server().build()),
+    );
+    let connector = Connector::from(world.client().build());
+    let client = tokio::spawn(async move {
+        connector
+            .connect(name("localhost"), client_side)
+            .await
+            .map(drop)
+    });
+
+    let mut seen: Vec<Item<Either>> = Vec::new();
+    while let Some(item) = listener.accept().await {
+        seen.push(item);
+    }
+    client
+        .await
+        .expect("client task")
+        .expect("client handshake");
+    assert!(matches!(seen[0], Err(ListenError::Accept(_))));
+    let panicked = seen.iter().any(|i| matches!(i, Err(ListenError::Handshake { error: HandshakeError::Panicked, io: None, peer }) if *peer == peer_addr(1)));
+    let established = seen
+        .iter()
+        .any(|i| matches!(i, Ok((_, peer)) if *peer == peer_addr(2)));
+    assert!(panicked && established, "{} items", seen.len());
+    let stats = listener.stats();
+    assert_eq!(
+        (stats.accept_errors, stats.established, stats.failed),
+        (1, 1, 1)
+    );
+}
