@@ -1,0 +1,133 @@
+//! An echo server over [`TlsListener`]:
+//!
+//! - `cargo run --example echo_server -- --addr 127.0.0.1:8443` uses a certificate for
+//!   `localhost` made at start-up and writes its CA to a file it names, for
+//!   `curl --cacert` or `openssl s_client -CAfile`;
+//! - `--cert FILE --key FILE` serve PEM files instead;
+//! - logs every handshake (peer, version, cipher suite, ALPN, SNI, duration, bytes) and every
+//!   failure (peer and typed cause); `--max-connections N` exits after N handshakes.
+//!
+//! Try it with `openssl s_client -connect 127.0.0.1:8443 -CAfile <the CA file>`.
+
+mod common;
+
+use std::{error::Error, sync::Arc};
+
+use rustls::{
+    pki_types::{pem::PemObject, CertificateDer, PrivateKeyDer},
+    ServerConfig,
+};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio_tls_handshake::{Acceptor, ListenError, TlsListener};
+
+struct Args {
+    addr: String,
+    cert: Option<String>,
+    key: Option<String>,
+    max_connections: Option<u64>,
+}
+
+fn args() -> Result<Args, String> {
+    let mut args = Args {
+        addr: "127.0.0.1:8443".into(),
+        cert: None,
+        key: None,
+        max_connections: None,
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(flag) = it.next() {
+        let mut value = || it.next().ok_or(format!("{flag} needs a value"));
+        match flag.as_str() {
+            "--addr" => args.addr = value()?,
+            "--cert" => args.cert = Some(value()?),
+            "--key" => args.key = Some(value()?),
+            "--max-connections" => {
+                args.max_connections = Some(value()?.parse().map_err(|e| format!("{e}"))?)
+            }
+            other => return Err(format!("unknown argument {other}")),
+        }
+    }
+    Ok(args)
+}
+
+fn config(args: &Args) -> Result<ServerConfig, Box<dyn Error>> {
+    let (chain, key) = match (&args.cert, &args.key) {
+        (Some(cert), Some(key)) => (
+            CertificateDer::pem_file_iter(cert)?.collect::<Result<Vec<_>, _>>()?,
+            PrivateKeyDer::from_pem_file(key)?,
+        ),
+        (None, None) => {
+            let ca = common::pki::Ca::new("echo_server CA");
+            let leaf = ca.issue(&["localhost", "127.0.0.1"], common::pki::Leaf::Server);
+            let path = std::env::temp_dir().join("tokio-tls-handshake-echo-ca.pem");
+            std::fs::write(&path, ca.cert_pem())?;
+            println!(
+                "generated a certificate for localhost; its CA is in {}",
+                path.display()
+            );
+            (leaf.chain, leaf.key)
+        }
+        _ => return Err("--cert and --key go together".into()),
+    };
+    Ok(ServerConfig::builder()
+        .with_no_client_auth()
+        .with_single_cert(chain, key)?)
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn Error>> {
+    let args = args()?;
+    let tcp = tokio::net::TcpListener::bind(&args.addr).await?;
+    println!("listening on {}", tcp.local_addr()?);
+    let mut listener = TlsListener::new(tcp, Acceptor::from(Arc::new(config(&args)?)));
+    let mut connections = Vec::new();
+    while let Some(next) = listener.accept().await {
+        match next {
+            Ok((mut tls, peer)) => {
+                let conn = tls.connection();
+                let cost = tls.handshake_cost();
+                println!(
+                    "{peer}: {:?} {:?} alpn {:?} sni {:?}, {:?}, read {} B, wrote {} B",
+                    conn.protocol_version(),
+                    conn.negotiated_cipher_suite().map(|s| s.suite()),
+                    conn.alpn_protocol().map(String::from_utf8_lossy),
+                    conn.server_name(),
+                    cost.duration,
+                    cost.bytes_read,
+                    cost.bytes_written,
+                );
+                connections.push(tokio::spawn(async move {
+                    let mut buf = vec![0u8; 16 * 1024];
+                    loop {
+                        match tls.read(&mut buf).await {
+                            Ok(0) => break,
+                            Ok(n) => {
+                                if tls.write_all(&buf[..n]).await.is_err() {
+                                    break;
+                                }
+                            }
+                            Err(e) => {
+                                println!("{peer}: {e}");
+                                break;
+                            }
+                        }
+                    }
+                    let _ = tls.shutdown().await;
+                }));
+                if args
+                    .max_connections
+                    .is_some_and(|max| connections.len() as u64 >= max)
+                {
+                    break;
+                }
+            }
+            Err(ListenError::Handshake { peer, error, .. }) => println!("{peer}: failed: {error}"),
+            Err(e) => println!("{e}"),
+        }
+    }
+    // Let the last connections finish their echo before exiting.
+    for connection in connections {
+        connection.await?;
+    }
+    Ok(())
+}
