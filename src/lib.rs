@@ -64,6 +64,13 @@
 //! # Ok(()) }
 //! ```
 //!
+//! # Servers
+//!
+//! [`TlsListener`] runs many handshakes at once in one task, each under its deadline, with a
+//! cap on handshakes in flight that evicts the least advanced instead of refusing new
+//! connections. [`Acceptor::start`] reads the ClientHello first, so the configuration can be
+//! chosen from it.
+//!
 //! # Features
 //!
 //! - `aws-lc-rs` (default): rustls' aws-lc-rs crypto provider.
