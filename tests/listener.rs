@@ -461,3 +461,31 @@ async fn accept_errors_and_panics_fail_one_item_not_the_listener() {
         (1, 1, 1)
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn one_deadline_covers_the_client_hello_and_the_rest() {
+    let world = World::new();
+    let (client_side, server_side) = tokio::io::duplex(64 * 1024);
+    let acceptor = Acceptor::from(world.server().build()).with_timeout(Duration::from_secs(10));
+    let started = tokio::time::Instant::now();
+    // The client sends its hello and then stops answering.
+    let mut client_side = client_side;
+    let mut conn =
+        rustls::ClientConnection::new(world.client().build(), name("localhost")).expect("client");
+    let mut hello = Vec::new();
+    while conn.wants_write() {
+        conn.write_tls(&mut hello).expect("write to a Vec");
+    }
+    client_side.write_all(&hello).await.expect("send hello");
+    let hello = acceptor.start(server_side).await.expect("client hello");
+    // A slow choice of configuration spends most of the budget...
+    tokio::time::sleep(Duration::from_secs(9)).await;
+    let error = hello
+        .accept(world.server().build())
+        .await
+        .expect_err("the client never finishes");
+    // ...and the rest of the handshake gets only what is left of the same 10 s.
+    assert!(matches!(error, HandshakeError::TimedOut), "{error:?}");
+    assert_eq!(started.elapsed(), Duration::from_secs(10));
+    drop(client_side);
+}
