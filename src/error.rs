@@ -4,6 +4,8 @@ use std::{error::Error as StdError, fmt, io};
 
 use rustls::AlertDescription;
 
+use crate::HandshakeReport;
+
 /// Why a TLS handshake did not complete.
 ///
 /// Each variant names the `SSL_get_error(3)` result it corresponds to, so code ported from
@@ -202,6 +204,8 @@ pub struct Failed<IO> {
     /// The transport, as the handshake left it. After [`HandshakeError::NotTls`] it is
     /// positioned just after [`HandshakeError::NotTls::prefix`].
     pub io: IO,
+    /// What the handshake had negotiated and cost when it failed.
+    pub report: Box<HandshakeReport>,
 }
 
 impl<IO> Failed<IO> {

@@ -18,8 +18,8 @@ use tokio::{
 };
 
 use crate::{
-    adapter::PollIo, alert::OutgoingAlert, Failed, Handshake, HandshakeCost, HandshakeError, Step,
-    TlsConnection, TlsStream,
+    adapter::PollIo, alert::OutgoingAlert, Failed, Handshake, HandshakeCost, HandshakeError,
+    HandshakeReport, Step, TlsConnection, TlsStream,
 };
 
 pin_project! {
@@ -66,6 +66,7 @@ enum State<IO, C> {
         io: IO,
         alert: OutgoingAlert,
         error: HandshakeError,
+        report: Box<HandshakeReport>,
     },
     /// Failed before the first poll (the connection could not be created).
     Failed(Failed<IO>),
@@ -106,7 +107,11 @@ where
     pub(crate) fn start(handshake: Result<Handshake<C>, HandshakeError>, io: IO) -> Self {
         let state = match handshake {
             Ok(handshake) => State::Handshaking { io, handshake },
-            Err(error) => State::Failed(Failed { error, io }),
+            Err(error) => State::Failed(Failed {
+                error,
+                io,
+                report: Box::new(HandshakeReport::empty(C::ROLE)),
+            }),
         };
         Self {
             state,
@@ -139,10 +144,21 @@ where
     }
 
     /// A handshake that already failed; `alert` still goes out (within the deadline).
-    pub(crate) fn failed(io: IO, error: HandshakeError, alert: Option<OutgoingAlert>) -> Self {
+    pub(crate) fn failed(
+        io: IO,
+        error: HandshakeError,
+        alert: Option<OutgoingAlert>,
+        report: HandshakeReport,
+    ) -> Self {
+        let report = Box::new(report);
         let state = match alert {
-            Some(alert) => State::SendingAlert { io, alert, error },
-            None => State::Failed(Failed { error, io }),
+            Some(alert) => State::SendingAlert {
+                io,
+                alert,
+                error,
+                report,
+            },
+            None => State::Failed(Failed { error, io, report }),
         };
         Self {
             state,
@@ -215,7 +231,7 @@ where
     ///
     /// match acceptor.accept(tcp).recoverable().await {
     ///     Ok(tls) => { /* serve */ }
-    ///     Err(Failed { error: HandshakeError::NotTls { .. }, mut io }) => {
+    ///     Err(Failed { error: HandshakeError::NotTls { .. }, mut io, .. }) => {
     ///         let _ = io.write_all(b"HTTP/1.1 400 Bad Request\r\n\r\nthis port speaks https\n").await;
     ///     }
     ///     Err(failed) => eprintln!("handshake failed: {}", failed.error),
@@ -262,7 +278,9 @@ where
                         Err(error) => *me.state = fail(take(me.state), error),
                     }
                 }
-                State::SendingAlert { io, alert, error } => {
+                State::SendingAlert {
+                    io, alert, error, ..
+                } => {
                     // Best effort and bounded by the deadline; the primary error stands.
                     match alert.send_for(&mut PollIo::new(io, cx), error) {
                         Ok(Step::WantRead | Step::WantWrite)
@@ -271,10 +289,13 @@ where
                             return Poll::Pending
                         }
                         _ => {
-                            let State::SendingAlert { io, error, .. } = take(me.state) else {
+                            let State::SendingAlert {
+                                io, error, report, ..
+                            } = take(me.state)
+                            else {
                                 unreachable!("matched above")
                             };
-                            *me.state = State::Failed(Failed { error, io });
+                            *me.state = State::Failed(Failed { error, io, report });
                         }
                     }
                 }
@@ -295,24 +316,31 @@ fn take<IO, C>(state: &mut State<IO, C>) -> State<IO, C> {
 }
 
 /// After a failure: send the alert if there is one left, else report.
-fn after_error<IO, C>(
+fn after_error<IO, C: TlsConnection>(
     state: State<IO, C>,
     error: HandshakeError,
     alert: Option<OutgoingAlert>,
 ) -> State<IO, C> {
-    match (state, alert) {
-        (State::Handshaking { io, .. }, Some(alert)) => State::SendingAlert { io, alert, error },
-        (state, _) => fail(state, error),
+    match state {
+        State::Handshaking { io, handshake } => {
+            let report = Box::new(handshake.report());
+            match alert {
+                Some(alert) => State::SendingAlert {
+                    io,
+                    alert,
+                    error,
+                    report,
+                },
+                None => State::Failed(Failed { error, io, report }),
+            }
+        }
+        State::SendingAlert { io, report, .. } => State::Failed(Failed { error, io, report }),
+        other => other,
     }
 }
 
-fn fail<IO, C>(state: State<IO, C>, error: HandshakeError) -> State<IO, C> {
-    match state {
-        State::Handshaking { io, .. } | State::SendingAlert { io, .. } => {
-            State::Failed(Failed { error, io })
-        }
-        other => other,
-    }
+fn fail<IO, C: TlsConnection>(state: State<IO, C>, error: HandshakeError) -> State<IO, C> {
+    after_error(state, error, None)
 }
 
 /// Polls the deadline's timer, creating it on first use. `true` once the deadline passed.

@@ -90,6 +90,7 @@ mod error;
 mod handshake;
 mod listener;
 mod records;
+mod report;
 mod side;
 mod start;
 mod step;
@@ -104,6 +105,7 @@ pub use listener::{
     Connection, Established, Incoming, ListenError, ListenerStats, StreamIncoming, TlsListener,
     ACCEPT_ERROR_BACKOFF, DEFAULT_ACCEPT_BATCH, DEFAULT_MAX_IN_FLIGHT,
 };
+pub use report::HandshakeReport;
 pub use side::{Role, TlsConnection};
 pub use start::{ClientHelloReceived, StartHandshake};
 pub use step::{Handshake, HandshakeCost, Step};

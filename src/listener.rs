@@ -20,7 +20,7 @@ use tokio::{
     time::{Instant, Sleep},
 };
 
-use crate::{Acceptor, AsyncHandshake, Failed, HandshakeError, TlsStream};
+use crate::{Acceptor, AsyncHandshake, Failed, HandshakeError, HandshakeReport, TlsStream};
 
 /// How many handshakes may be in flight at once by default.
 pub const DEFAULT_MAX_IN_FLIGHT: usize = 1024;
@@ -79,6 +79,8 @@ pub enum ListenError<IO> {
         error: HandshakeError,
         /// The transport, where the failure leaves one (not after a panic).
         io: Option<IO>,
+        /// What the handshake had negotiated and cost (not after an eviction or a panic).
+        report: Option<Box<HandshakeReport>>,
     },
     /// Accepting a connection failed (EMFILE, ENFILE, ECONNABORTED, ...). The listener
     /// pauses accepting for [`ACCEPT_ERROR_BACKOFF`], keeps driving its handshakes, and goes
@@ -368,14 +370,21 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Future for InFlight<IO> {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.get_mut();
         let peer = this.peer;
-        let fail = |error, io| Poll::Ready(Err(ListenError::Handshake { peer, error, io }));
+        let fail = |error, io, report| {
+            Poll::Ready(Err(ListenError::Handshake {
+                peer,
+                error,
+                io,
+                report,
+            }))
+        };
         let Some(handshake) = this.handshake.as_mut() else {
-            return fail(HandshakeError::Panicked, None);
+            return fail(HandshakeError::Panicked, None, None);
         };
         if this.evicted {
             let io = handshake.as_mut().abandon();
             this.handshake = None;
-            return fail(HandshakeError::Evicted, io);
+            return fail(HandshakeError::Evicted, io, None);
         }
         let polled = catch_unwind(AssertUnwindSafe(|| handshake.as_mut().poll_handshake(cx)));
         match polled {
@@ -387,11 +396,13 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Future for InFlight<IO> {
                 Poll::Pending
             }
             Ok(Poll::Ready(Ok(tls))) => Poll::Ready(Ok((tls, peer))),
-            Ok(Poll::Ready(Err(Failed { error, io }))) => fail(error, Some(io)),
+            Ok(Poll::Ready(Err(Failed { error, io, report }))) => {
+                fail(error, Some(io), Some(report))
+            }
             Err(_panic) => {
                 // Its state is unknown: drop it, transport included.
                 this.handshake = None;
-                fail(HandshakeError::Panicked, None)
+                fail(HandshakeError::Panicked, None, None)
             }
         }
     }

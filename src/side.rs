@@ -48,8 +48,31 @@ impl TlsConnection for ServerConnection {
     const ROLE: Role = Role::Server;
 }
 
-mod sealed {
-    pub trait Sealed {}
-    impl Sealed for rustls::ClientConnection {}
-    impl Sealed for rustls::ServerConnection {}
+/// What differs between the two sides, for this crate only (the module is private, so the
+/// trait cannot be named or implemented outside).
+pub(crate) mod sealed {
+    pub trait Sealed {
+        /// The server name a server received (SNI); `None` on a client.
+        fn received_server_name(&self) -> Option<&str>;
+        /// Whether early data this client sent was accepted; `false` on a server.
+        fn early_data_was_accepted(&self) -> bool;
+    }
+
+    impl Sealed for rustls::ClientConnection {
+        fn received_server_name(&self) -> Option<&str> {
+            None
+        }
+        fn early_data_was_accepted(&self) -> bool {
+            self.is_early_data_accepted()
+        }
+    }
+
+    impl Sealed for rustls::ServerConnection {
+        fn received_server_name(&self) -> Option<&str> {
+            self.server_name()
+        }
+        fn early_data_was_accepted(&self) -> bool {
+            false
+        }
+    }
 }

@@ -29,7 +29,7 @@ use crate::{
     handshake::poll_expired,
     records::PeerRecords,
     wire::{read_peer, PeerRead},
-    AsyncHandshake, Failed, Handshake, HandshakeCost, HandshakeError,
+    AsyncHandshake, Failed, Handshake, HandshakeCost, HandshakeError, HandshakeReport, Role,
 };
 
 /// Retries of an interrupted read before giving up on the transport.
@@ -53,6 +53,17 @@ impl std::fmt::Debug for HelloReader {
 }
 
 impl HelloReader {
+    /// What reading the hello cost; nothing is negotiated yet.
+    fn report(&self) -> HandshakeReport {
+        let mut report = HandshakeReport::empty(Role::Server);
+        report.cost = self.cost;
+        report.cost.bytes_read = self.peer.received();
+        if let Some(started) = self.started {
+            report.cost.duration = started.elapsed();
+        }
+        report
+    }
+
     fn new() -> Self {
         Self {
             acceptor: rustls::server::Acceptor::default(),
@@ -178,7 +189,8 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Future for StartHandshake<IO> {
             }
         };
         let io = me.io.take().expect("checked above");
-        Poll::Ready(Err(Failed { error, io }))
+        let report = Box::new(me.reader.report());
+        Poll::Ready(Err(Failed { error, io, report }))
     }
 }
 
@@ -231,7 +243,10 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> ClientHelloReceived<IO> {
             }
             Err((error, alert)) => {
                 let alert = OutgoingAlert::from_accepted(alert, &error).filter(|_| send_alerts);
-                AsyncHandshake::failed(io, HandshakeError::protocol(error, None), alert)
+                let mut report = HandshakeReport::empty(Role::Server);
+                report.cost = cost;
+                report.cost.bytes_read = peer.received();
+                AsyncHandshake::failed(io, HandshakeError::protocol(error, None), alert, report)
                     .with_deadline(deadline)
             }
         }

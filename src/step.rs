@@ -20,7 +20,7 @@ use crate::{
     alert::OutgoingAlert,
     records::PeerRecords,
     wire::{read_peer, Counted, PeerRead},
-    HandshakeError, Role, TlsConnection,
+    HandshakeError, HandshakeReport, Role, TlsConnection,
 };
 
 /// What a handshake step achieved, and what the caller MUST do next.
@@ -106,6 +106,8 @@ pub struct Handshake<C> {
     send_alerts: bool,
     alert: Option<OutgoingAlert>,
     started: Option<Instant>,
+    /// The name a client asked for, for its report.
+    server_name: Option<ServerName<'static>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -125,8 +127,10 @@ impl Handshake<ClientConnection> {
         config: Arc<ClientConfig>,
         server_name: ServerName<'static>,
     ) -> Result<Self, HandshakeError> {
-        let conn = ClientConnection::new(config, server_name).map_err(HandshakeError::Config)?;
-        Ok(Self::from_connection(conn))
+        // A name made from a `&'static str` clones without allocating.
+        let conn =
+            ClientConnection::new(config, server_name.clone()).map_err(HandshakeError::Config)?;
+        Ok(Self::from_connection(conn).with_server_name(Some(server_name)))
     }
 }
 
@@ -175,7 +179,24 @@ impl<C: TlsConnection> Handshake<C> {
             send_alerts: true,
             alert: None,
             started: None,
+            server_name: None,
         }
+    }
+
+    /// Records the server name a client asked for, for its report.
+    pub(crate) fn with_server_name(mut self, name: Option<ServerName<'static>>) -> Self {
+        self.server_name = name;
+        self
+    }
+
+    /// What the handshake negotiated so far and what it cost.
+    pub fn report(&self) -> HandshakeReport {
+        let name = self.server_name.as_ref().map(ServerName::to_str);
+        HandshakeReport::new(&self.conn, name.as_deref(), self.cost())
+    }
+
+    pub(crate) fn server_name(&self) -> Option<&ServerName<'static>> {
+        self.server_name.as_ref()
     }
 
     /// Whether a fatal alert is written to the peer when this side rejects it (the default).

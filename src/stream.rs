@@ -7,13 +7,13 @@ use std::{
     task::{ready, Context, Poll},
 };
 
-use rustls::{ClientConnection, ServerConnection};
+use rustls::{pki_types::ServerName, ClientConnection, ServerConnection};
 use tokio::io::{AsyncBufRead, AsyncRead, AsyncWrite, ReadBuf};
 
 use crate::{
     adapter::{into_poll, PollIo},
     alert::OutgoingAlert,
-    Handshake, HandshakeCost, HandshakeError, Step, TlsConnection,
+    Handshake, HandshakeCost, HandshakeError, HandshakeReport, Step, TlsConnection,
 };
 
 /// An established TLS connection over the transport `IO`.
@@ -32,6 +32,7 @@ pub struct TlsStream<IO, C> {
     io: IO,
     conn: C,
     cost: HandshakeCost,
+    server_name: Option<ServerName<'static>>,
     close_notify_queued: bool,
 }
 
@@ -43,10 +44,12 @@ pub type ServerTlsStream<IO> = TlsStream<IO, ServerConnection>;
 impl<IO, C: TlsConnection> TlsStream<IO, C> {
     pub(crate) fn new(io: IO, handshake: Handshake<C>) -> Self {
         let cost = handshake.cost();
+        let server_name = handshake.server_name().cloned();
         Self {
             io,
             conn: handshake.into_connection(),
             cost,
+            server_name,
             close_notify_queued: false,
         }
     }
@@ -74,6 +77,12 @@ impl<IO, C: TlsConnection> TlsStream<IO, C> {
     /// What the handshake cost: bytes and transport calls each way, flights, duration.
     pub fn handshake_cost(&self) -> HandshakeCost {
         self.cost
+    }
+
+    /// What the handshake negotiated and cost, as one value with a log-friendly `Display`.
+    pub fn report(&self) -> HandshakeReport {
+        let name = self.server_name.as_ref().map(ServerName::to_str);
+        HandshakeReport::new(&self.conn, name.as_deref(), self.cost)
     }
 
     /// The transport and the rustls connection. Plaintext rustls has buffered stays in the

@@ -171,7 +171,7 @@ async fn plaintext_peer_can_be_answered_on_the_handed_back_transport() {
             .expect("send");
         drain(&mut tcp).await
     });
-    let Failed { error, mut io } = bounded(
+    let Failed { error, mut io, .. } = bounded(
         Acceptor::from(world.server().build())
             .accept(server_tcp)
             .recoverable(),

@@ -204,9 +204,16 @@ async fn a_deadline_expiry_is_reported_with_the_peer_and_stalls_nothing() {
             peer,
             error: HandshakeError::TimedOut,
             io,
+            report,
         }) => {
             assert_eq!(peer, peer_addr(1));
             assert!(io.is_some(), "the transport comes back");
+            let report = report.expect("a report");
+            assert_eq!(report.cost.bytes_read, 0, "{report}");
+            assert!(
+                report.to_string().starts_with("server - - - incomplete"),
+                "{report}"
+            );
         }
         other => panic!("expected a timeout, got {:?}", other.map(|(_, p)| p)),
     }
@@ -450,7 +457,7 @@ async fn accept_errors_and_panics_fail_one_item_not_the_listener() {
         .expect("client task")
         .expect("client handshake");
     assert!(matches!(seen[0], Err(ListenError::Accept(_))));
-    let panicked = seen.iter().any(|i| matches!(i, Err(ListenError::Handshake { error: HandshakeError::Panicked, io: None, peer }) if *peer == peer_addr(1)));
+    let panicked = seen.iter().any(|i| matches!(i, Err(ListenError::Handshake { error: HandshakeError::Panicked, io: None, peer, .. }) if *peer == peer_addr(1)));
     let established = seen
         .iter()
         .any(|i| matches!(i, Ok((_, peer)) if *peer == peer_addr(2)));
