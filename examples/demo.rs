@@ -3,8 +3,10 @@
 //! - makes a CA and a server certificate with rcgen at start-up (no key files; see
 //!   `examples/common/mod.rs`);
 //! - runs a server ([`Acceptor`]) and a client ([`Connector`]) on 127.0.0.1;
-//! - prints what was negotiated (version, cipher suite, key exchange, ALPN, SNI) and what the
-//!   handshake cost each side (duration, bytes and transport calls each way);
+//! - prints each side's `HandshakeReport`: what was negotiated (version, cipher suite, key
+//!   exchange, ALPN, SNI, peer certificate) and what it cost (duration, bytes and transport
+//!   calls each way, flights);
+//! - with `SSLKEYLOGFILE=path` set, logs the TLS secrets there for Wireshark;
 //! - echoes one message and shuts down cleanly with close_notify.
 //!
 //! Run with `cargo run --example demo`.
@@ -26,7 +28,8 @@ async fn main() -> Result<(), Box<dyn Error>> {
     let addr = listener.local_addr()?;
     println!("server listening on {addr}");
 
-    let acceptor = Acceptor::from(Arc::new(server_config));
+    // With SSLKEYLOGFILE set, secrets go there for Wireshark; otherwise nothing changes.
+    let acceptor = Acceptor::from(Arc::new(server_config)).with_key_log_from_env();
     let server = tokio::spawn(async move {
         let (tcp, peer) = listener.accept().await?;
         let mut tls = acceptor.accept(tcp).await?;
@@ -43,7 +46,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
     });
 
     let tcp = tokio::net::TcpStream::connect(addr).await?;
-    let connector = Connector::from(Arc::new(client_config));
+    let connector = Connector::from(Arc::new(client_config)).with_key_log_from_env();
     let mut tls = connector.connect("localhost".try_into()?, tcp).await?;
     report("client", &addr.to_string(), &tls);
 
@@ -60,22 +63,6 @@ async fn main() -> Result<(), Box<dyn Error>> {
 }
 
 fn report<IO, C: TlsConnection>(side: &str, peer: &str, tls: &TlsStream<IO, C>) {
-    let conn = tls.connection();
-    let cost = tls.handshake_cost();
-    let alpn = conn
-        .alpn_protocol()
-        .map(|p| String::from_utf8_lossy(p).into_owned());
     println!("{side}: handshake with {peer} done");
-    println!(
-        "  version {:?}, cipher suite {:?}, key exchange {:?}, alpn {:?}, kind {:?}",
-        conn.protocol_version(),
-        conn.negotiated_cipher_suite().map(|s| s.suite()),
-        conn.negotiated_key_exchange_group().map(|g| g.name()),
-        alpn,
-        conn.handshake_kind(),
-    );
-    println!(
-        "  took {:?}; read {} bytes in {} reads, wrote {} bytes in {} writes, {} flushes, {} flights received",
-        cost.duration, cost.bytes_read, cost.reads, cost.bytes_written, cost.writes, cost.flushes, cost.flights_received
-    );
+    println!("  {}", tls.report());
 }

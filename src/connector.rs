@@ -58,6 +58,18 @@ impl Connector {
         self
     }
 
+    /// Logs TLS secrets to the file named by the `SSLKEYLOGFILE` environment variable, in
+    /// the format Wireshark reads, through rustls' `KeyLogFile`. Does nothing unless the
+    /// variable is set. For debugging only: anyone with that file can decrypt the traffic.
+    pub fn with_key_log_from_env(mut self) -> Self {
+        if std::env::var_os("SSLKEYLOGFILE").is_some() {
+            let mut config = ClientConfig::clone(&self.config);
+            config.key_log = Arc::new(rustls::KeyLogFile::new());
+            self.config = Arc::new(config);
+        }
+        self
+    }
+
     /// The configuration.
     pub fn config(&self) -> &Arc<ClientConfig> {
         &self.config

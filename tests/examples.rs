@@ -199,3 +199,33 @@ async fn echo_server_works_with_s_client_and_a_rustls_client() {
         "echo_server exits after --max-connections"
     );
 }
+
+#[tokio::test]
+async fn demo_prints_reports_and_logs_keys_only_when_asked() {
+    let files = openssl::Files::new();
+    let keys = files.path("keys.log");
+    let output = tokio::process::Command::new(example("demo"))
+        .env("SSLKEYLOGFILE", &keys)
+        .kill_on_drop(true)
+        .output();
+    let output = support::bounded(output).await.expect("run demo");
+    assert!(output.status.success(), "demo exits 0");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(stdout.contains("client TLSv1_3"), "{stdout}");
+    assert!(stdout.contains("echoed: \"hello over TLS\""), "{stdout}");
+    let logged = std::fs::read_to_string(&keys).expect("key log written");
+    assert!(logged.contains("CLIENT_TRAFFIC_SECRET_0"), "{logged}");
+
+    let output = tokio::process::Command::new(example("demo"))
+        .env_remove("SSLKEYLOGFILE")
+        .current_dir(&files.dir)
+        .kill_on_drop(true)
+        .output();
+    let output = support::bounded(output).await.expect("run demo");
+    assert!(output.status.success());
+    let entries = std::fs::read_dir(&files.dir).expect("dir").count();
+    assert_eq!(
+        entries, 1,
+        "nothing but the first run's key log was written"
+    );
+}

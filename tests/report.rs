@@ -1,0 +1,141 @@
+//! Handshake reports: what was negotiated and what it cost, on success and failure; and
+//! session resumption as the reports show it.
+
+mod support;
+
+use std::sync::Arc;
+
+use rustls::{CipherSuite, HandshakeKind, NamedGroup, ProtocolVersion};
+use support::{bounded, name, tcp_pair, Version, World};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio_tls_handshake::{Acceptor, Connector, HandshakeReport, Role};
+
+/// One handshake between our client and server; returns both reports. The server writes a
+/// byte that the client reads, so TLS 1.3 tickets reach the client.
+async fn pair(
+    client: Arc<rustls::ClientConfig>,
+    server: Arc<rustls::ServerConfig>,
+    host: &str,
+) -> (HandshakeReport, HandshakeReport) {
+    let (client_tcp, server_tcp) = tcp_pair().await;
+    let (c, s) = bounded(async {
+        tokio::join!(
+            Connector::from(client).connect(name(host), client_tcp),
+            Acceptor::from(server).accept(server_tcp)
+        )
+    })
+    .await;
+    let (mut c, mut s) = (c.expect("client"), s.expect("server"));
+    s.write_all(b"x").await.expect("server write");
+    s.flush().await.expect("flush");
+    let mut byte = [0u8; 1];
+    bounded(c.read_exact(&mut byte)).await.expect("client read");
+    (c.report(), s.report())
+}
+
+#[tokio::test]
+async fn both_sides_report_what_was_negotiated_and_what_it_cost() {
+    let world = World::new();
+    let client = world
+        .client()
+        .version(Version::Tls13)
+        .alpn(&["h2"])
+        .identity(&world.client)
+        .build();
+    let server = world.server().alpn(&["h2"]).require_client_cert().build();
+    let (c, s) = pair(client, server, "localhost").await;
+    for (report, role) in [(&c, Role::Client), (&s, Role::Server)] {
+        assert_eq!(report.role, role);
+        assert_eq!(report.version, Some(ProtocolVersion::TLSv1_3));
+        assert!(matches!(
+            report.cipher_suite,
+            Some(
+                CipherSuite::TLS13_AES_256_GCM_SHA384
+                    | CipherSuite::TLS13_AES_128_GCM_SHA256
+                    | CipherSuite::TLS13_CHACHA20_POLY1305_SHA256
+            )
+        ));
+        assert!(report
+            .key_exchange
+            .is_some_and(|g| g != NamedGroup::Unknown(0)));
+        assert_eq!(report.alpn.as_deref(), Some(&b"h2"[..]));
+        assert_eq!(report.server_name.as_deref(), Some("localhost"));
+        assert_eq!(report.kind, Some(HandshakeKind::Full));
+        assert!(report.cost.bytes_read > 0 && report.cost.bytes_written > 0);
+        assert!(report.cost.reads > 0 && report.cost.writes > 0);
+        assert!(report.cost.duration.as_nanos() > 0);
+    }
+    // Client: the server's chain and subject. Server: the client's certificate.
+    assert_eq!(c.peer_certificates, 2);
+    assert_eq!(c.peer_subject.as_deref(), Some("CN=localhost"));
+    assert!(s.client_certificate_given());
+    assert_eq!(s.peer_subject.as_deref(), Some("CN=client.test"));
+    // TLS 1.3: one round trip for the client.
+    assert_eq!(c.cost.flights_received, 1);
+    // Sent and received agree across the two sides.
+    assert_eq!(c.cost.bytes_written, s.cost.bytes_read);
+    let line = c.to_string();
+    for part in [
+        "client",
+        "TLSv1_3",
+        "alpn=h2",
+        "sni=localhost",
+        "full",
+        "peer=\"CN=localhost\"",
+        "flights=1",
+    ] {
+        assert!(line.contains(part), "{part} missing from {line}");
+    }
+    assert!(!line.contains('\n'));
+}
+
+#[tokio::test]
+async fn a_failure_carries_a_report_too() {
+    let world = World::new();
+    let (client_tcp, server_tcp) = tcp_pair().await;
+    let server = tokio::spawn(Acceptor::from(world.server().build()).accept(server_tcp));
+    let failed = bounded(
+        Connector::from(world.client().version(Version::Tls13).build())
+            .connect(name("wrong.example"), client_tcp)
+            .recoverable(),
+    )
+    .await
+    .expect_err("wrong name");
+    let report = failed.report;
+    assert_eq!(report.role, Role::Client);
+    assert_eq!(report.server_name.as_deref(), Some("wrong.example"));
+    assert_eq!(
+        report.version,
+        Some(ProtocolVersion::TLSv1_3),
+        "agreed before the certificate"
+    );
+    assert!(report.cost.bytes_read > 0);
+    assert!(report.to_string().starts_with("client TLSv1_3"), "{report}");
+    let _ = server.await;
+}
+
+#[tokio::test]
+async fn resumption_is_reported_and_saves_a_round_trip_in_tls12() {
+    let world = World::new();
+    // TLS 1.2: the abbreviated handshake takes one flight from the server instead of two.
+    let client = world.client().version(Version::Tls12).build();
+    let server = world.server().version(Version::Tls12).build();
+    let (full, _) = pair(client.clone(), server.clone(), "localhost").await;
+    let (resumed, server_side) = pair(client, server, "localhost").await;
+    assert!(!full.is_resumed() && resumed.is_resumed());
+    assert!(server_side.is_resumed());
+    assert_eq!(
+        (full.cost.flights_received, resumed.cost.flights_received),
+        (2, 1)
+    );
+    assert!(resumed.to_string().contains("resumed"));
+
+    // TLS 1.3: resumed too (the same round trips).
+    let client = world.client().version(Version::Tls13).build();
+    let server = world.server().build();
+    let (full, _) = pair(client.clone(), server.clone(), "localhost").await;
+    let (resumed, _) = pair(client, server, "localhost").await;
+    assert!(resumed.is_resumed());
+    // No certificate on the wire this time (rustls still reports the session's chain).
+    assert!(resumed.cost.bytes_read < full.cost.bytes_read);
+}
