@@ -37,6 +37,8 @@ pub(crate) struct PeerRecords {
     alert_seen: Option<usize>,
     close_notify: bool,
     not_tls_prefix: Vec<u8>,
+    /// Records whose last byte has been seen.
+    complete: u32,
 }
 
 impl PeerRecords {
@@ -50,6 +52,7 @@ impl PeerRecords {
             alert_seen: None,
             close_notify: false,
             not_tls_prefix: Vec::new(),
+            complete: 0,
         }
     }
 
@@ -60,6 +63,11 @@ impl PeerRecords {
 
     pub(crate) fn verdict(&self) -> Verdict {
         self.verdict
+    }
+
+    /// How many whole records the peer has sent.
+    pub(crate) fn complete_records(&self) -> u32 {
+        self.complete
     }
 
     /// Whether a plaintext `close_notify` alert has been seen.
@@ -123,6 +131,9 @@ impl PeerRecords {
                 }
                 self.body_left -= n;
                 bytes = &bytes[n..];
+                if self.body_left == 0 {
+                    self.complete += 1;
+                }
                 continue;
             }
             let n = (HEADER_LEN - self.header_len).min(bytes.len());
@@ -134,6 +145,9 @@ impl PeerRecords {
                 self.body_left = usize::from(u16::from_be_bytes([self.header[3], self.header[4]]));
                 // An encrypted alert is longer than two bytes; only plaintext ones are read.
                 self.alert_seen = (self.header[0] == ALERT && self.body_left == 2).then_some(0);
+                if self.body_left == 0 {
+                    self.complete += 1;
+                }
             }
         }
     }
@@ -194,6 +208,14 @@ mod tests {
         assert!(r.saw_close_notify());
         let fatal_other = [21, 3, 3, 0, 2, 2, 40];
         assert!(!watch(&[&fatal_other]).saw_close_notify());
+    }
+
+    #[test]
+    fn whole_records_are_counted_across_splits() {
+        let two = [23, 3, 3, 0, 2, 1, 2, 23, 3, 3, 0, 0];
+        let r = watch(&[&two[..6], &two[6..9], &two[9..]]);
+        assert_eq!(r.complete_records(), 2);
+        assert_eq!(watch(&[&two[..6]]).complete_records(), 0);
     }
 
     #[test]

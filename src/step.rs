@@ -389,10 +389,15 @@ impl<C: TlsConnection> Handshake<C> {
     /// then (session tickets) is not part of the handshake. It stays in rustls and goes out
     /// with the first application write or flush: one write fewer, and a handshake that does
     /// not wait for a client that is not reading yet.
+    ///
+    /// Except after accepting a client certificate: then the tickets go at once, because a
+    /// client can only learn that its certificate was accepted from the server's next record
+    /// ([`TlsStream::confirm`](crate::TlsStream::confirm)).
     fn only_post_handshake_output_left(&self) -> bool {
         C::ROLE == Role::Server
             && !self.conn.is_handshaking()
             && self.conn.protocol_version() == Some(rustls::ProtocolVersion::TLSv1_3)
+            && self.conn.peer_certificates().is_none_or(<[_]>::is_empty)
     }
 
     fn peer_closed(&self, close_notify: bool) -> HandshakeError {

@@ -13,7 +13,9 @@ use tokio::io::{AsyncBufRead, AsyncRead, AsyncWrite, ReadBuf};
 use crate::{
     adapter::{into_poll, PollIo},
     alert::OutgoingAlert,
-    Handshake, HandshakeCost, HandshakeError, HandshakeReport, Step, TlsConnection,
+    records::PeerRecords,
+    wire::Counted,
+    Handshake, HandshakeCost, HandshakeError, HandshakeReport, Role, TlsConnection,
 };
 
 /// An established TLS connection over the transport `IO`.
@@ -34,6 +36,9 @@ pub struct TlsStream<IO, C> {
     cost: HandshakeCost,
     server_name: Option<ServerName<'static>>,
     close_notify_queued: bool,
+    /// While confirming: the server's records since the handshake.
+    confirm: Option<PeerRecords>,
+    confirmed: bool,
 }
 
 /// A client's established connection.
@@ -51,6 +56,8 @@ impl<IO, C: TlsConnection> TlsStream<IO, C> {
             cost,
             server_name,
             close_notify_queued: false,
+            confirm: None,
+            confirmed: false,
         }
     }
 
@@ -145,16 +152,82 @@ where
     /// Turns a fatal error after the handshake into an `io::Error`, sending rustls' alert if
     /// the transport takes it at once.
     fn fail(&mut self, error: rustls::Error, cx: &mut Context<'_>) -> io::Error {
-        let mut alert_sent = None;
-        if let Some(mut alert) = OutgoingAlert::take(&mut self.conn, &error) {
-            if let Ok(Step::Done) = alert.send(&mut PollIo::new(&mut self.io, cx)) {
-                alert_sent = Some(alert.description());
+        io::Error::new(io::ErrorKind::InvalidData, self.protocol_failure(error, cx))
+    }
+
+    fn protocol_failure(&mut self, error: rustls::Error, cx: &mut Context<'_>) -> HandshakeError {
+        let mut failure = HandshakeError::protocol(error, None);
+        let HandshakeError::Protocol { error, .. } = &failure else {
+            unreachable!("made above")
+        };
+        if let Some(mut alert) = OutgoingAlert::take(&mut self.conn, error) {
+            let _ = alert.send_for(&mut PollIo::new(&mut self.io, cx), &mut failure);
+        }
+        failure
+    }
+
+    /// Waits for the peer's first record after the handshake, and fails if it is a fatal
+    /// alert. See [`TlsStream::confirm`].
+    pub fn poll_confirm(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), HandshakeError>> {
+        if self.confirmed
+            || C::ROLE == Role::Server
+            || self.conn.protocol_version() != Some(rustls::ProtocolVersion::TLSv1_3)
+        {
+            self.confirmed = true;
+            return Poll::Ready(Ok(()));
+        }
+        let mut peer = self.confirm.take().unwrap_or_else(PeerRecords::new);
+        let mut cost = HandshakeCost::default();
+        loop {
+            let mut io = PollIo::new(&mut self.io, cx);
+            let mut counted = Counted::new(&mut io, &mut cost, &mut peer);
+            let read = self.conn.read_tls(&mut counted);
+            match read {
+                Ok(0) => {
+                    return Poll::Ready(Err(HandshakeError::PeerClosed {
+                        close_notify: false,
+                        received: peer.received(),
+                    }))
+                }
+                Ok(_) => {
+                    if let Err(error) = self.conn.process_new_packets() {
+                        return Poll::Ready(Err(self.protocol_failure(error, cx)));
+                    }
+                    if peer.complete_records() > 0 {
+                        self.confirmed = true;
+                        return Poll::Ready(Ok(()));
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    self.confirm = Some(peer);
+                    return Poll::Pending;
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Poll::Ready(Err(HandshakeError::Transport(e))),
             }
         }
-        io::Error::new(
-            io::ErrorKind::InvalidData,
-            HandshakeError::protocol(error, alert_sent),
-        )
+    }
+
+    /// Client side, TLS 1.3: waits until the server has reacted to this client's last
+    /// flight, so that a rejected client certificate surfaces here, as
+    /// [`HandshakeError::Protocol`] with `alert_received`, instead of on the first read.
+    ///
+    /// Why: in TLS 1.3 the client's handshake completes when it *sends* its Finished (and
+    /// certificate); the server judges them afterwards. Servers that accept send their
+    /// session tickets (rustls and OpenSSL do, by default) or application data, and a
+    /// rejection is a fatal alert; either way the first record after the handshake tells.
+    /// In TLS 1.2, and on a server, it returns at once.
+    ///
+    /// Data that arrives meanwhile is kept for the next read. A server that sends no tickets
+    /// and waits for the client to speak first makes this wait indefinitely: bound it with
+    /// `tokio::time::timeout`. A server's early ("0.5-RTT") data, sent before it saw the
+    /// client's Finished, would count as its reaction.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: bytes read are kept in the connection.
+    pub async fn confirm(&mut self) -> Result<(), HandshakeError> {
+        std::future::poll_fn(|cx| self.poll_confirm(cx)).await
     }
 }
 

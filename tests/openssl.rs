@@ -228,6 +228,39 @@ async fn client_certificate_required_given_and_missing() {
     .expect("client certificate accepted");
     rev_echo(tls).await.expect("echo");
 
+    // TLS 1.3 with `confirm`: the acceptance (OpenSSL's tickets) or the refusal is known
+    // before the first read.
+    let server = SServer::start(&args);
+    let mut tls = connect(
+        world
+            .client()
+            .version(Version::Tls13)
+            .identity(&world.client)
+            .build(),
+        &server,
+        "localhost",
+    )
+    .await
+    .expect("handshake");
+    bounded(tls.confirm())
+        .await
+        .expect("OpenSSL accepted the certificate");
+    rev_echo(tls).await.expect("echo after confirm");
+    let server = SServer::start(&args);
+    let mut tls = connect(
+        world.client().version(Version::Tls13).build(),
+        &server,
+        "localhost",
+    )
+    .await
+    .expect("TLS 1.3 client finishes first");
+    let refused = bounded(tls.confirm()).await.expect_err("refused");
+    assert_eq!(
+        refused.alert_received(),
+        Some(AlertDescription::CertificateRequired),
+        "{refused:?}"
+    );
+
     // TLS 1.3: our handshake completes before OpenSSL checks; the refusal arrives on read.
     let server = SServer::start(&args);
     let tls = connect(

@@ -139,3 +139,40 @@ async fn resumption_is_reported_and_saves_a_round_trip_in_tls12() {
     // No certificate on the wire this time (rustls still reports the session's chain).
     assert!(resumed.cost.bytes_read < full.cost.bytes_read);
 }
+
+#[tokio::test]
+async fn confirm_surfaces_a_rejected_client_certificate_in_tls13() {
+    let world = World::new();
+    let server = world.server().require_client_cert().build();
+    for (with_cert, expect_ok) in [(true, true), (false, false)] {
+        let mut client = world.client().version(Version::Tls13);
+        if with_cert {
+            client = client.identity(&world.client);
+        }
+        let (client_tcp, server_tcp) = tcp_pair().await;
+        let acceptor = Acceptor::from(server.clone());
+        // The server only accepts; it never writes, so the client's confirmation can come
+        // only from the server's session tickets or its alert.
+        let server_task = tokio::spawn(async move {
+            let _stream = acceptor.accept(server_tcp).await;
+            std::future::pending::<()>().await;
+        });
+        let mut tls =
+            bounded(Connector::from(client.build()).connect(name("localhost"), client_tcp))
+                .await
+                .expect("a TLS 1.3 client finishes before the server judges it");
+        let confirmed = bounded(tls.confirm()).await;
+        match (confirmed, expect_ok) {
+            (Ok(()), true) => {}
+            (Err(e), false) => {
+                assert_eq!(
+                    e.alert_received(),
+                    Some(rustls::AlertDescription::CertificateRequired),
+                    "{e:?}"
+                )
+            }
+            (other, _) => panic!("with_cert={with_cert}: {other:?}"),
+        }
+        server_task.abort();
+    }
+}
