@@ -18,8 +18,8 @@ use tokio::{
 };
 
 use crate::{
-    adapter::PollIo, alert::OutgoingAlert, Failed, Handshake, HandshakeCost, HandshakeError,
-    HandshakeReport, Step, TlsConnection, TlsStream,
+    adapter::PollIo, alert::OutgoingAlert, trace::Trace, Failed, Handshake, HandshakeCost,
+    HandshakeError, HandshakeReport, Step, TlsConnection, TlsStream,
 };
 
 pin_project! {
@@ -52,6 +52,7 @@ pin_project! {
         deadline: Option<Instant>,
         #[pin]
         timer: Option<Sleep>,
+        trace: Trace,
     }
 }
 
@@ -117,6 +118,7 @@ where
             state,
             deadline: None,
             timer: None,
+            trace: Trace::default(),
         }
     }
 
@@ -164,6 +166,7 @@ where
             state,
             deadline: None,
             timer: None,
+            trace: Trace::default(),
         }
     }
 
@@ -252,6 +255,8 @@ where
         cx: &mut Context<'_>,
     ) -> Poll<Result<TlsStream<IO, C>, Failed<IO>>> {
         let mut me = self.project();
+        #[cfg_attr(not(feature = "tracing"), allow(clippy::let_unit_value))]
+        let _entered = me.trace.enter(C::ROLE);
         loop {
             match me.state {
                 State::Handshaking { io, handshake } => {
@@ -261,7 +266,11 @@ where
                             let State::Handshaking { io, handshake } = take(me.state) else {
                                 unreachable!("matched above")
                             };
-                            return Poll::Ready(Ok(TlsStream::new(io, handshake)));
+                            let stream = TlsStream::new(io, handshake);
+                            if me.trace.is_enabled() {
+                                me.trace.completed(&stream.report());
+                            }
+                            return Poll::Ready(Ok(stream));
                         }
                         Ok(Step::WantRead | Step::WantWrite) => {
                             if !poll_expired(me.deadline, me.timer.as_mut(), cx) {
@@ -303,6 +312,7 @@ where
                     let State::Failed(failed) = take(me.state) else {
                         unreachable!("matched above")
                     };
+                    me.trace.failed(&failed.error, &failed.report);
                     return Poll::Ready(Err(failed));
                 }
                 State::Finished => panic!("AsyncHandshake polled after it completed"),

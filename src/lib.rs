@@ -78,6 +78,10 @@
 //!   process default or build configs with an explicit provider.
 //! - `tls12` (default): TLS 1.2 support in rustls.
 //! - `logging` (default): rustls logs through the `log` crate.
+//! - `tracing`: a `tracing` span per handshake (`tls_handshake`, with the report's fields:
+//!   version, cipher suite, key exchange, ALPN, SNI, kind, duration, bytes, flights), an info
+//!   event when it completes and a warn event with the typed cause when it fails. Nothing
+//!   secret is recorded.
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
@@ -95,6 +99,7 @@ mod side;
 mod start;
 mod step;
 mod stream;
+mod trace;
 mod wire;
 
 pub use acceptor::{Acceptor, DEFAULT_SERVER_TIMEOUT};
