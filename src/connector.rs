@@ -110,6 +110,30 @@ impl Connector {
         self.start(handshake, io)
     }
 
+    /// As [`Connector::connect`], sending `data` as TLS 1.3 early data (0-RTT) with the
+    /// ClientHello when this client resumes a session whose server allows early data (and
+    /// the configuration has `enable_early_data = true`). Whatever the server does not accept
+    /// is sent right after the handshake, so `data` always arrives exactly once as
+    /// application data; [`ClientTlsStream::early_data_accepted`](crate::ClientTlsStream)
+    /// and the report say whether it went early.
+    ///
+    /// # Replay
+    ///
+    /// Early data can be replayed by an attacker: use it only for requests that are safe to
+    /// repeat.
+    pub fn connect_with_early_data<IO>(
+        &self,
+        server_name: ServerName<'static>,
+        data: Vec<u8>,
+        io: IO,
+    ) -> AsyncHandshake<IO, ClientConnection>
+    where
+        IO: AsyncRead + AsyncWrite + Unpin,
+    {
+        let handshake = Handshake::connect_with_early_data(self.config.clone(), server_name, data);
+        self.start(handshake, io)
+    }
+
     fn start<IO>(
         &self,
         handshake: Result<Handshake<ClientConnection>, HandshakeError>,

@@ -37,7 +37,8 @@ pub struct HandshakeReport {
     pub peer_certificates: usize,
     /// The subject of the peer's end-entity certificate, as `CN=..., O=...`.
     pub peer_subject: Option<String>,
-    /// Whether TLS 1.3 early data was offered (client) and accepted by the server.
+    /// Whether TLS 1.3 early data (0-RTT) was accepted: the client's by the server, or on a
+    /// server, the client's early data is there to read (`TlsStream::take_early_data`).
     pub early_data_accepted: bool,
     /// Bytes, transport calls, flights and duration.
     pub cost: HandshakeCost,
@@ -47,6 +48,7 @@ impl HandshakeReport {
     pub(crate) fn new<C: TlsConnection>(
         conn: &C,
         server_name: Option<&str>,
+        early_data_accepted: bool,
         cost: HandshakeCost,
     ) -> Self {
         let peer = conn.peer_certificates();
@@ -64,7 +66,7 @@ impl HandshakeReport {
             peer_subject: peer
                 .and_then(|certs| certs.first())
                 .and_then(|leaf| subject(leaf)),
-            early_data_accepted: conn.early_data_was_accepted(),
+            early_data_accepted,
             cost,
         }
     }

@@ -54,15 +54,16 @@ pub(crate) mod sealed {
     pub trait Sealed {
         /// The server name a server received (SNI); `None` on a client.
         fn received_server_name(&self) -> Option<&str>;
-        /// Whether early data this client sent was accepted; `false` on a server.
-        fn early_data_was_accepted(&self) -> bool;
+        /// Whether TLS 1.3 early data was accepted: the client's by the server, or (server)
+        /// the client's early data is there to read.
+        fn early_data_was_accepted(&mut self) -> bool;
     }
 
     impl Sealed for rustls::ClientConnection {
         fn received_server_name(&self) -> Option<&str> {
             None
         }
-        fn early_data_was_accepted(&self) -> bool {
+        fn early_data_was_accepted(&mut self) -> bool {
             self.is_early_data_accepted()
         }
     }
@@ -71,8 +72,8 @@ pub(crate) mod sealed {
         fn received_server_name(&self) -> Option<&str> {
             self.server_name()
         }
-        fn early_data_was_accepted(&self) -> bool {
-            false
+        fn early_data_was_accepted(&mut self) -> bool {
+            self.early_data().is_some()
         }
     }
 }

@@ -108,6 +108,9 @@ pub struct Handshake<C> {
     started: Option<Instant>,
     /// The name a client asked for, for its report.
     server_name: Option<ServerName<'static>>,
+    /// Client: application data offered as TLS 1.3 early data, and how much of it went out
+    /// as early data. Whatever the server did not accept is sent after the handshake.
+    early_data: Option<(Vec<u8>, usize)>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -146,6 +149,34 @@ impl Handshake<ServerConnection> {
     }
 }
 
+impl Handshake<ClientConnection> {
+    /// Starts a client handshake that sends `data` as TLS 1.3 early data (0-RTT) with its
+    /// ClientHello, when the client resumes a session whose server allows it (and the
+    /// configuration has `enable_early_data`). Whatever the server does not accept (all of
+    /// it, when early data is not possible or rejected) is sent right after the handshake,
+    /// before `Done`; [`HandshakeReport::early_data_accepted`] tells which happened.
+    ///
+    /// Early data can be replayed by an attacker: send only requests that are safe to
+    /// repeat.
+    ///
+    /// # Errors
+    ///
+    /// [`HandshakeError::Config`] when rustls cannot start a handshake with `config`.
+    pub fn connect_with_early_data(
+        config: Arc<ClientConfig>,
+        server_name: ServerName<'static>,
+        data: Vec<u8>,
+    ) -> Result<Self, HandshakeError> {
+        let mut handshake = Self::connect(config, server_name)?;
+        let sent = match handshake.conn.early_data() {
+            Some(mut early) => early.write(&data).unwrap_or(0),
+            None => 0,
+        };
+        handshake.early_data = Some((data, sent));
+        Ok(handshake)
+    }
+}
+
 impl Handshake<ServerConnection> {
     /// Continues on a connection made from a ClientHello the caller already read and
     /// inspected, keeping what reading it cost.
@@ -180,6 +211,7 @@ impl<C: TlsConnection> Handshake<C> {
             alert: None,
             started: None,
             server_name: None,
+            early_data: None,
         }
     }
 
@@ -192,7 +224,7 @@ impl<C: TlsConnection> Handshake<C> {
     /// What the handshake negotiated so far and what it cost.
     pub fn report(&self) -> HandshakeReport {
         let name = self.server_name.as_ref().map(ServerName::to_str);
-        HandshakeReport::new(&self.conn, name.as_deref(), self.cost())
+        HandshakeReport::new(&self.conn, name.as_deref(), false, self.cost())
     }
 
     pub(crate) fn server_name(&self) -> Option<&ServerName<'static>> {
@@ -318,6 +350,9 @@ impl<C: TlsConnection> Handshake<C> {
                         self.cost.flights_received += 1;
                     }
                     self.process()?;
+                    if !self.conn.is_handshaking() {
+                        self.send_early_data_again();
+                    }
                     if self.only_post_handshake_output_left() {
                         return Ok(Step::Done);
                     }
@@ -398,6 +433,23 @@ impl<C: TlsConnection> Handshake<C> {
             && !self.conn.is_handshaking()
             && self.conn.protocol_version() == Some(rustls::ProtocolVersion::TLSv1_3)
             && self.conn.peer_certificates().is_none_or(<[_]>::is_empty)
+    }
+
+    /// Once the handshake is complete: queue the early data the server did not take, so it
+    /// goes out with the final flight.
+    fn send_early_data_again(&mut self) {
+        let Some((data, sent)) = self.early_data.take() else {
+            return;
+        };
+        let from = if self.conn.early_data_was_accepted() {
+            sent
+        } else {
+            0
+        };
+        if from < data.len() {
+            // rustls buffers it (its limit is far above an early-data budget).
+            let _ = self.conn.writer().write_all(&data[from..]);
+        }
     }
 
     fn peer_closed(&self, close_notify: bool) -> HandshakeError {

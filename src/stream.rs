@@ -39,10 +39,38 @@ pub struct TlsStream<IO, C> {
     /// While confirming: the server's records since the handshake.
     confirm: Option<PeerRecords>,
     confirmed: bool,
+    early_data_accepted: bool,
 }
 
 /// A client's established connection.
 pub type ClientTlsStream<IO> = TlsStream<IO, ClientConnection>;
+
+impl<IO> TlsStream<IO, ClientConnection> {
+    /// Whether the server accepted this client's TLS 1.3 early data (see
+    /// [`Connector::connect_with_early_data`](crate::Connector::connect_with_early_data)).
+    pub fn early_data_accepted(&self) -> bool {
+        self.early_data_accepted
+    }
+}
+
+impl<IO> TlsStream<IO, ServerConnection> {
+    /// Takes the TLS 1.3 early data (0-RTT) the client sent with its ClientHello, if the
+    /// server accepted some (`ServerConfig::max_early_data_size` above zero). It arrives
+    /// before the handshake proved anything about the connection's freshness.
+    ///
+    /// # Replay
+    ///
+    /// An attacker who captured it can send it again, to this or another server sharing the
+    /// ticket keys: act on early data only if doing it twice is harmless (an idempotent
+    /// `GET`), or defer it until the handshake is complete, which it is once this stream
+    /// exists (the ordinary `read` path never returns early data).
+    pub fn take_early_data(&mut self) -> Option<Vec<u8>> {
+        let mut early = self.conn.early_data()?;
+        let mut data = Vec::new();
+        std::io::Read::read_to_end(&mut early, &mut data).ok()?;
+        Some(data)
+    }
+}
 /// A server's established connection.
 pub type ServerTlsStream<IO> = TlsStream<IO, ServerConnection>;
 
@@ -50,9 +78,12 @@ impl<IO, C: TlsConnection> TlsStream<IO, C> {
     pub(crate) fn new(io: IO, handshake: Handshake<C>) -> Self {
         let cost = handshake.cost();
         let server_name = handshake.server_name().cloned();
+        let mut conn = handshake.into_connection();
+        let early_data_accepted = conn.early_data_was_accepted();
         Self {
             io,
-            conn: handshake.into_connection(),
+            conn,
+            early_data_accepted,
             cost,
             server_name,
             close_notify_queued: false,
@@ -89,7 +120,12 @@ impl<IO, C: TlsConnection> TlsStream<IO, C> {
     /// What the handshake negotiated and cost, as one value with a log-friendly `Display`.
     pub fn report(&self) -> HandshakeReport {
         let name = self.server_name.as_ref().map(ServerName::to_str);
-        HandshakeReport::new(&self.conn, name.as_deref(), self.cost)
+        HandshakeReport::new(
+            &self.conn,
+            name.as_deref(),
+            self.early_data_accepted,
+            self.cost,
+        )
     }
 
     /// The transport and the rustls connection. Plaintext rustls has buffered stays in the
