@@ -448,3 +448,82 @@ async fn expired_and_wrong_name_certificates_from_s_server() {
         "{error:?}"
     );
 }
+
+#[tokio::test]
+async fn early_data_with_openssl_both_ways() {
+    if !available() {
+        return;
+    }
+    let world = World::new();
+    // Our client to `s_server -early_data`: a session first, then 0-RTT.
+    let (_files, cert, key, _) = server_files(&world, &world.server);
+    let server = SServer::start(&["-cert", &cert, "-key", &key, "-early_data", "-naccept", "2"]);
+    let mut config = (*world.client().version(Version::Tls13).build()).clone();
+    config.enable_early_data = true;
+    let config = Arc::new(config);
+    let mut tls = connect(config.clone(), &server, "localhost")
+        .await
+        .expect("first handshake");
+    // s_server sends its tickets right after the handshake; confirm reads them. A clean
+    // close keeps the session resumable for OpenSSL.
+    bounded(tls.confirm()).await.expect("tickets");
+    bounded(tls.shutdown()).await.expect("close_notify");
+    let tcp = TcpStream::connect(server.addr).await.expect("connect");
+    let tls = bounded(Connector::from(config).connect_with_early_data(
+        name("localhost"),
+        b"hello\n".to_vec(),
+        tcp,
+    ))
+    .await
+    .expect("resumed handshake");
+    assert!(tls.connection().handshake_kind() == Some(HandshakeKind::Resumed), "{}\n{}", tls.report(), server.output());
+    assert!(tls.early_data_accepted(), "s_server took the early data");
+    drop(tls);
+
+    // `s_client -early_data` with a saved session, to our server.
+    let files = Files::new();
+    let ca = files.write("ca.pem", &world.ca.cert_pem());
+    let session = files.path("session.pem");
+    let early = files.write("early.txt", "ping\n");
+    let mut server_config = (*world.server().build()).clone();
+    server_config.max_early_data_size = 16 * 1024;
+    let acceptor = Acceptor::from(Arc::new(server_config));
+    let args = [
+        "-servername",
+        "localhost",
+        "-CAfile",
+        &ca,
+        "-sess_out",
+        &session,
+        "-brief",
+        "-ign_eof",
+    ];
+    let (first, _) = serve_s_client(acceptor.clone(), &args).await;
+    first.expect("first handshake");
+    let (listener, addr) = listen().await;
+    let server = async {
+        let (tcp, _) = listener.accept().await.expect("accept");
+        let mut tls = acceptor.accept(tcp).await.expect("resumed handshake");
+        let early = tls.take_early_data();
+        let _ = tls.write_all(b"pong\n").await;
+        let _ = tls.shutdown().await;
+        (tls.report(), early)
+    };
+    let args = [
+        "-servername",
+        "localhost",
+        "-CAfile",
+        &ca,
+        "-sess_in",
+        &session,
+        "-early_data",
+        &early,
+        "-brief",
+        "-ign_eof",
+    ];
+    let ((report, early), run) =
+        bounded(async { tokio::join!(server, s_client(addr, &args, b"")) }).await;
+    assert!(report.is_resumed(), "{report}");
+    assert!(report.early_data_accepted, "{report}");
+    assert_eq!(early.as_deref(), Some(&b"ping\n"[..]), "{}", run.stderr);
+}

@@ -114,9 +114,11 @@ impl SServer {
                 }
             });
         }
-        let port = port_rx
-            .recv_timeout(Duration::from_secs(10))
-            .expect("s_server printed no ACCEPT line within 10 s");
+        let Ok(port) = port_rx.recv_timeout(Duration::from_secs(10)) else {
+            let printed = output.lock().map(|o| o.clone()).unwrap_or_default();
+            let _ = child.kill();
+            panic!("s_server printed no ACCEPT line within 10 s; it printed:\n{printed}");
+        };
         Self {
             child,
             addr: SocketAddr::from(([127, 0, 0, 1], port)),
