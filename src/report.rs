@@ -37,6 +37,8 @@ pub struct HandshakeReport {
     pub peer_certificates: usize,
     /// The subject of the peer's end-entity certificate, as `CN=..., O=...`.
     pub peer_subject: Option<String>,
+    /// Client: whether it sent TLS 1.3 early data (0-RTT) with its ClientHello.
+    pub early_data_offered: bool,
     /// Whether TLS 1.3 early data (0-RTT) was accepted: the client's by the server, or on a
     /// server, the client's early data is there to read (`TlsStream::take_early_data`).
     pub early_data_accepted: bool,
@@ -66,6 +68,7 @@ impl HandshakeReport {
             peer_subject: peer
                 .and_then(|certs| certs.first())
                 .and_then(|leaf| subject(leaf)),
+            early_data_offered: false,
             early_data_accepted,
             cost,
         }
@@ -83,6 +86,7 @@ impl HandshakeReport {
             kind: None,
             peer_certificates: 0,
             peer_subject: None,
+            early_data_offered: false,
             early_data_accepted: false,
             cost: HandshakeCost::default(),
         }
@@ -130,8 +134,10 @@ impl fmt::Display for HandshakeReport {
         if let Some(subject) = &self.peer_subject {
             write!(f, " peer={subject:?}")?;
         }
-        if self.early_data_accepted {
-            f.write_str(" early_data=accepted")?;
+        match (self.early_data_offered, self.early_data_accepted) {
+            (_, true) => f.write_str(" early_data=accepted")?,
+            (true, false) => f.write_str(" early_data=rejected")?,
+            (false, false) => {}
         }
         let c = &self.cost;
         write!(

@@ -111,6 +111,7 @@ pub struct Handshake<C> {
     /// Client: application data offered as TLS 1.3 early data, and how much of it went out
     /// as early data. Whatever the server did not accept is sent after the handshake.
     early_data: Option<(Vec<u8>, usize)>,
+    early_data_offered: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -172,6 +173,7 @@ impl Handshake<ClientConnection> {
             Some(mut early) => early.write(&data).unwrap_or(0),
             None => 0,
         };
+        handshake.early_data_offered = sent > 0;
         handshake.early_data = Some((data, sent));
         Ok(handshake)
     }
@@ -212,6 +214,7 @@ impl<C: TlsConnection> Handshake<C> {
             started: None,
             server_name: None,
             early_data: None,
+            early_data_offered: false,
         }
     }
 
@@ -224,7 +227,13 @@ impl<C: TlsConnection> Handshake<C> {
     /// What the handshake negotiated so far and what it cost.
     pub fn report(&self) -> HandshakeReport {
         let name = self.server_name.as_ref().map(ServerName::to_str);
-        HandshakeReport::new(&self.conn, name.as_deref(), false, self.cost())
+        let mut report = HandshakeReport::new(&self.conn, name.as_deref(), false, self.cost());
+        report.early_data_offered = self.early_data_offered;
+        report
+    }
+
+    pub(crate) fn early_data_offered(&self) -> bool {
+        self.early_data_offered
     }
 
     pub(crate) fn server_name(&self) -> Option<&ServerName<'static>> {

@@ -39,6 +39,7 @@ pub struct TlsStream<IO, C> {
     /// While confirming: the server's records since the handshake.
     confirm: Option<PeerRecords>,
     confirmed: bool,
+    early_data_offered: bool,
     early_data_accepted: bool,
 }
 
@@ -78,11 +79,13 @@ impl<IO, C: TlsConnection> TlsStream<IO, C> {
     pub(crate) fn new(io: IO, handshake: Handshake<C>) -> Self {
         let cost = handshake.cost();
         let server_name = handshake.server_name().cloned();
+        let early_data_offered = handshake.early_data_offered();
         let mut conn = handshake.into_connection();
         let early_data_accepted = conn.early_data_was_accepted();
         Self {
             io,
             conn,
+            early_data_offered,
             early_data_accepted,
             cost,
             server_name,
@@ -120,12 +123,14 @@ impl<IO, C: TlsConnection> TlsStream<IO, C> {
     /// What the handshake negotiated and cost, as one value with a log-friendly `Display`.
     pub fn report(&self) -> HandshakeReport {
         let name = self.server_name.as_ref().map(ServerName::to_str);
-        HandshakeReport::new(
+        let mut report = HandshakeReport::new(
             &self.conn,
             name.as_deref(),
             self.early_data_accepted,
             self.cost,
-        )
+        );
+        report.early_data_offered = self.early_data_offered;
+        report
     }
 
     /// The transport and the rustls connection. Plaintext rustls has buffered stays in the

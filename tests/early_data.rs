@@ -78,6 +78,8 @@ async fn accepted_early_data_is_read_once_through_take_early_data() {
     let (accepted, mut s, mut c) = offer(&client, &server).await;
     assert!(accepted, "the server took the early data");
     assert!(c.early_data_accepted());
+    assert!(c.report().early_data_offered);
+    assert!(c.report().to_string().contains("early_data=accepted"));
     assert!(s.report().is_resumed());
     assert_eq!(s.take_early_data().as_deref(), Some(REQUEST));
     // Not a second time through the ordinary read path: the next bytes are the next write.
@@ -94,8 +96,13 @@ async fn rejected_early_data_is_resent_after_the_handshake() {
     let client = client_config(&world);
     prime(&client, &server_config(&world, true)).await;
     // Another server (another session store): the ticket is unknown, early data rejected.
-    let (accepted, mut s, _c) = offer(&client, &server_config(&world, true)).await;
+    let (accepted, mut s, c) = offer(&client, &server_config(&world, true)).await;
     assert!(!accepted);
+    assert!(
+        c.report().early_data_offered,
+        "offered with the unknown ticket"
+    );
+    assert!(c.report().to_string().contains("early_data=rejected"));
     assert_eq!(s.take_early_data(), None);
     let mut buf = vec![0u8; REQUEST.len()];
     bounded(s.read_exact(&mut buf))
@@ -107,8 +114,9 @@ async fn rejected_early_data_is_resent_after_the_handshake() {
 #[tokio::test]
 async fn without_a_session_the_data_goes_after_the_handshake() {
     let world = World::new();
-    let (accepted, mut s, _c) = offer(&client_config(&world), &server_config(&world, true)).await;
+    let (accepted, mut s, c) = offer(&client_config(&world), &server_config(&world, true)).await;
     assert!(!accepted);
+    assert!(!c.report().early_data_offered, "no session, no early data");
     let mut buf = vec![0u8; REQUEST.len()];
     bounded(s.read_exact(&mut buf))
         .await

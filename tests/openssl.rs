@@ -476,7 +476,12 @@ async fn early_data_with_openssl_both_ways() {
     ))
     .await
     .expect("resumed handshake");
-    assert!(tls.connection().handshake_kind() == Some(HandshakeKind::Resumed), "{}\n{}", tls.report(), server.output());
+    assert!(
+        tls.connection().handshake_kind() == Some(HandshakeKind::Resumed),
+        "{}\n{}",
+        tls.report(),
+        server.output()
+    );
     assert!(tls.early_data_accepted(), "s_server took the early data");
     drop(tls);
 
