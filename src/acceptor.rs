@@ -77,11 +77,7 @@ impl Acceptor {
     /// the format Wireshark reads, through rustls' `KeyLogFile`. Does nothing unless the
     /// variable is set. For debugging only: anyone with that file can decrypt the traffic.
     pub fn with_key_log_from_env(mut self) -> Self {
-        if std::env::var_os("SSLKEYLOGFILE").is_some() {
-            let mut config = ServerConfig::clone(&self.config);
-            config.key_log = Arc::new(rustls::KeyLogFile::new());
-            self.config = Arc::new(config);
-        }
+        self.config = crate::key_log::from_env(self.config);
         self
     }
 

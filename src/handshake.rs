@@ -152,18 +152,8 @@ where
         alert: Option<OutgoingAlert>,
         report: HandshakeReport,
     ) -> Self {
-        let report = Box::new(report);
-        let state = match alert {
-            Some(alert) => State::SendingAlert {
-                io,
-                alert,
-                error,
-                report,
-            },
-            None => State::Failed(Failed { error, io, report }),
-        };
         Self {
-            state,
+            state: failing(io, error, alert, Box::new(report)),
             deadline: None,
             timer: None,
             trace: Trace::default(),
@@ -333,19 +323,28 @@ fn after_error<IO, C: TlsConnection>(
 ) -> State<IO, C> {
     match state {
         State::Handshaking { io, handshake } => {
-            let report = Box::new(handshake.report());
-            match alert {
-                Some(alert) => State::SendingAlert {
-                    io,
-                    alert,
-                    error,
-                    report,
-                },
-                None => State::Failed(Failed { error, io, report }),
-            }
+            failing(io, error, alert, Box::new(handshake.report()))
         }
         State::SendingAlert { io, report, .. } => State::Failed(Failed { error, io, report }),
         other => other,
+    }
+}
+
+/// A failed handshake: its alert still to send, or ready to report.
+fn failing<IO, C>(
+    io: IO,
+    error: HandshakeError,
+    alert: Option<OutgoingAlert>,
+    report: Box<HandshakeReport>,
+) -> State<IO, C> {
+    match alert {
+        Some(alert) => State::SendingAlert {
+            io,
+            alert,
+            error,
+            report,
+        },
+        None => State::Failed(Failed { error, io, report }),
     }
 }
 

@@ -92,6 +92,7 @@ mod alert;
 mod connector;
 mod error;
 mod handshake;
+mod key_log;
 mod listener;
 mod records;
 mod report;
