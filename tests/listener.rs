@@ -496,3 +496,40 @@ async fn one_deadline_covers_the_client_hello_and_the_rest() {
     assert_eq!(started.elapsed(), Duration::from_secs(10));
     drop(client_side);
 }
+
+#[tokio::test]
+async fn one_wake_up_accepts_at_most_a_batch_then_yields() {
+    let world = World::new();
+    // An endless supply of ready connections (each with a silent peer kept alive).
+    let peers = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let supply = {
+        let peers = peers.clone();
+        futures::stream::repeat_with(move || {
+            let (client, server) = tokio::io::duplex(1024);
+            peers.lock().expect("lock").push(client);
+            Ok::<_, io::Error>((server, peer_addr(7)))
+        })
+    };
+    let mut listener =
+        TlsListener::from_stream(supply, Acceptor::from(world.server().build())).accept_batch(5);
+    let woken = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let waker = futures::task::waker(Arc::new(Flag(woken.clone())));
+    let mut cx = Context::from_waker(&waker);
+    // One poll returns instead of accepting forever, and asks to be polled again.
+    assert!(listener.poll_next_unpin(&mut cx).is_pending());
+    assert_eq!(listener.in_flight(), 5);
+    assert!(
+        woken.load(std::sync::atomic::Ordering::SeqCst),
+        "it woke itself to go on"
+    );
+    assert!(listener.poll_next_unpin(&mut cx).is_pending());
+    assert_eq!(listener.in_flight(), 10);
+}
+
+struct Flag(Arc<std::sync::atomic::AtomicBool>);
+
+impl futures::task::ArcWake for Flag {
+    fn wake_by_ref(arc_self: &Arc<Self>) {
+        arc_self.0.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+}
