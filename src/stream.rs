@@ -197,11 +197,10 @@ where
     }
 
     fn protocol_failure(&mut self, error: rustls::Error, cx: &mut Context<'_>) -> HandshakeError {
+        let alert = OutgoingAlert::take(&mut self.conn, &error);
         let mut failure = HandshakeError::protocol(error, None);
-        let HandshakeError::Protocol { error, .. } = &failure else {
-            unreachable!("made above")
-        };
-        if let Some(mut alert) = OutgoingAlert::take(&mut self.conn, error) {
+        if let Some(mut alert) = alert {
+            // Best effort: the connection is over either way.
             let _ = alert.send_for(&mut PollIo::new(&mut self.io, cx), &mut failure);
         }
         failure
