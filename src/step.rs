@@ -418,7 +418,11 @@ impl<C: TlsConnection> Handshake<C> {
 
     fn process(&mut self) -> Result<(), HandshakeError> {
         match self.conn.process_new_packets() {
-            Ok(state) if state.peer_has_closed() => Err(self.peer_closed(true)),
+            // A close_notify in the same read as the peer's last flight ends the connection,
+            // not the handshake: the stream reads it as EOF.
+            Ok(state) if state.peer_has_closed() && self.conn.is_handshaking() => {
+                Err(self.peer_closed(true))
+            }
             Ok(_) => Ok(()),
             Err(rustls::Error::AlertReceived(AlertDescription::CloseNotify)) => {
                 // rustls answers a close_notify during the handshake with an alert of its own;

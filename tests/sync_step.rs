@@ -215,3 +215,44 @@ fn an_alert_that_would_block_is_sent_later() {
     assert_eq!(bio.outbox.len(), 7);
     assert_eq!(rustls::AlertDescription::from(bio.outbox[6]), pending);
 }
+
+#[test]
+fn close_notify_with_the_final_flight_completes_the_handshake_then_reads_as_eof() {
+    let world = World::new();
+    let mut server = Handshake::accept(world.server().build()).expect("server");
+    let mut bio = MemoryBio::new(64 * 1024);
+    // A plain rustls client, so its Finished and close_notify can share one flight.
+    let mut client =
+        rustls::ClientConnection::new(world.client().build(), name("localhost")).expect("client");
+    let mut to_server = Vec::new();
+    for _ in 0..10 {
+        while client.wants_write() {
+            client.write_tls(&mut to_server).expect("write to a Vec");
+        }
+        if !client.is_handshaking() {
+            break;
+        }
+        bio.inbox.append(&mut to_server);
+        assert_eq!(
+            server.do_handshake(&mut bio).expect("server step"),
+            Step::WantRead
+        );
+        let mut from_server = &bio.outbox[..];
+        while !from_server.is_empty() {
+            client.read_tls(&mut from_server).expect("read");
+            client.process_new_packets().expect("process");
+        }
+        bio.outbox.clear();
+        if !client.is_handshaking() {
+            client.send_close_notify(); // queued right behind the Finished
+        }
+    }
+    bio.inbox.append(&mut to_server);
+    assert_eq!(
+        server.do_handshake(&mut bio).expect("not PeerClosed"),
+        Step::Done
+    );
+    let mut conn = server.into_connection();
+    let mut buf = [0u8; 8];
+    assert_eq!(conn.reader().read(&mut buf).expect("clean EOF"), 0);
+}
