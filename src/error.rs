@@ -68,6 +68,9 @@ pub enum HandshakeError {
     Evicted,
     /// Driving this handshake panicked; the listener caught it and failed only this one.
     Panicked,
+    /// A [`TlsListener`](crate::TlsListener) was draining and its grace period ended before
+    /// this handshake did ([`ListenerHandle::drain`](crate::ListenerHandle::drain)).
+    Drained,
 }
 
 impl HandshakeError {
@@ -111,7 +114,7 @@ impl HandshakeError {
             Self::Transport(e) => e.kind(),
             Self::TimedOut => io::ErrorKind::TimedOut,
             Self::Config(_) => io::ErrorKind::InvalidInput,
-            Self::Evicted => io::ErrorKind::ConnectionAborted,
+            Self::Evicted | Self::Drained => io::ErrorKind::ConnectionAborted,
             Self::Panicked => io::ErrorKind::Other,
         }
     }
@@ -162,6 +165,9 @@ impl fmt::Display for HandshakeError {
                 "tls handshake evicted: the listener was full and it had made the least progress",
             ),
             Self::Panicked => f.write_str("tls handshake panicked"),
+            Self::Drained => f.write_str(
+                "tls handshake cut off: the listener was draining and its grace period ended",
+            ),
         }
     }
 }
@@ -272,6 +278,7 @@ mod tests {
             HandshakeError::Config(rustls::Error::General("no versions".into())),
             HandshakeError::Evicted,
             HandshakeError::Panicked,
+            HandshakeError::Drained,
         ]
     }
 
@@ -319,7 +326,8 @@ mod tests {
                 InvalidData,
                 InvalidInput,
                 ConnectionAborted,
-                Other
+                Other,
+                ConnectionAborted
             ]
         );
         let io_err = io::Error::from(HandshakeError::TimedOut);

@@ -8,52 +8,50 @@ use std::{
     time::Duration,
 };
 
-use pin_project_lite::pin_project;
 use rustls::{
     pki_types::ServerName, ClientConfig, ClientConnection, ServerConfig, ServerConnection,
 };
 use tokio::{
     io::{AsyncRead, AsyncWrite},
-    time::{Instant, Sleep},
+    time::Instant,
 };
 
 use crate::{
-    adapter::PollIo, alert::OutgoingAlert, trace::Trace, Failed, Handshake, HandshakeCost,
-    HandshakeError, HandshakeReport, Step, TlsConnection, TlsStream,
+    adapter::PollIo, alert::OutgoingAlert, deadline::Deadline, trace::Trace, Failed, Handshake,
+    HandshakeCost, HandshakeError, HandshakeReport, Step, TlsConnection, TlsStream,
 };
 
-pin_project! {
-    /// A TLS handshake in progress on the transport `IO`, for the role of `C`
-    /// (`rustls::ClientConnection` or `rustls::ServerConnection`).
-    ///
-    /// Resolves to an established [`TlsStream`] or a [`HandshakeError`]. Each poll runs the
-    /// sync step ([`Handshake::do_handshake`]) through an adapter that turns the transport's
-    /// `Poll::Pending` into `WouldBlock`; a step that wants to read or write therefore means
-    /// the transport has registered the waker, and the future returns `Pending`. It never wakes
-    /// itself.
-    ///
-    /// Made by [`Connector::connect`](crate::Connector::connect),
-    /// [`Acceptor::accept`](crate::Acceptor::accept) or the constructors here.
-    ///
-    /// # Cancel safety
-    ///
-    /// Dropping it at any point drops the transport (closing a socket) and leaves nothing
-    /// running. [`AsyncHandshake::recoverable`] gives the transport back on failure instead.
-    ///
-    /// # Alerts
-    ///
-    /// After a local fatal error the alert is written at once if the transport takes it. If
-    /// the transport is full, the future keeps trying until the deadline, then reports the
-    /// original error; with no deadline it reports at once. `alert_sent` tells which happened.
-    #[must_use = "futures do nothing unless you `.await` or poll them"]
-    #[derive(Debug)]
-    pub struct AsyncHandshake<IO, C> {
-        state: State<IO, C>,
-        deadline: Option<Instant>,
-        #[pin]
-        timer: Option<Sleep>,
-        trace: Trace,
-    }
+/// A TLS handshake in progress on the transport `IO`, for the role of `C`
+/// (`rustls::ClientConnection` or `rustls::ServerConnection`).
+///
+/// Resolves to an established [`TlsStream`] or a [`HandshakeError`]. Each poll runs the
+/// sync step ([`Handshake::do_handshake`]) through an adapter that turns the transport's
+/// `Poll::Pending` into `WouldBlock`; a step that wants to read or write therefore means
+/// the transport has registered the waker, and the future returns `Pending`. It never wakes
+/// itself.
+///
+/// Made by [`Connector::connect`](crate::Connector::connect),
+/// [`Acceptor::accept`](crate::Acceptor::accept) or the constructors here.
+///
+/// It is `Unpin` (the deadline's timer is boxed on first use), so `tokio::select!` can poll
+/// `&mut handshake` in a loop, as with tokio-rustls' `Accept` and `Connect`.
+///
+/// # Cancel safety
+///
+/// Dropping it at any point drops the transport (closing a socket) and leaves nothing
+/// running. [`AsyncHandshake::recoverable`] gives the transport back on failure instead.
+///
+/// # Alerts
+///
+/// After a local fatal error the alert is written at once if the transport takes it. If
+/// the transport is full, the future keeps trying until the deadline, then reports the
+/// original error; with no deadline it reports at once. `alert_sent` tells which happened.
+#[must_use = "futures do nothing unless you `.await` or poll them"]
+#[derive(Debug)]
+pub struct AsyncHandshake<IO, C> {
+    state: State<IO, C>,
+    deadline: Deadline,
+    trace: Trace,
 }
 
 #[derive(Debug)]
@@ -116,8 +114,7 @@ where
         };
         Self {
             state,
-            deadline: None,
-            timer: None,
+            deadline: Deadline::default(),
             trace: Trace::default(),
         }
     }
@@ -141,7 +138,7 @@ where
     }
 
     pub(crate) fn with_deadline(mut self, deadline: Option<Instant>) -> Self {
-        self.deadline = deadline;
+        self.deadline = Deadline::new(deadline);
         self
     }
 
@@ -154,8 +151,7 @@ where
     ) -> Self {
         Self {
             state: failing(io, error, alert, Box::new(report)),
-            deadline: None,
-            timer: None,
+            deadline: Deadline::default(),
             trace: Trace::default(),
         }
     }
@@ -192,13 +188,12 @@ where
         }
     }
 
-    /// Ends the handshake where it stands and takes the transport out; the future is then
-    /// finished. Used to shed a handshake without polling it to its end.
-    pub(crate) fn abandon(self: Pin<&mut Self>) -> Option<IO> {
-        match take(self.project().state) {
-            State::Handshaking { io, .. } | State::SendingAlert { io, .. } => Some(io),
-            State::Failed(failed) => Some(failed.io),
-            State::Finished => None,
+    /// Bytes of the peer's complete TLS records so far, while handshaking: the progress a
+    /// listener weighs when it must shed a handshake.
+    pub(crate) fn peer_record_bytes(&self) -> Option<u64> {
+        match &self.state {
+            State::Handshaking { handshake, .. } => Some(handshake.peer_record_bytes()),
+            _ => None,
         }
     }
 
@@ -244,16 +239,16 @@ where
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Result<TlsStream<IO, C>, Failed<IO>>> {
-        let mut me = self.project();
+        let me = self.get_mut();
         #[cfg_attr(not(feature = "tracing"), allow(clippy::let_unit_value))]
         let _entered = me.trace.enter(C::ROLE);
         loop {
-            match me.state {
+            match &mut me.state {
                 State::Handshaking { io, handshake } => {
                     let step = handshake.do_handshake(&mut PollIo::new(io, cx));
                     match step {
                         Ok(Step::Done) => {
-                            let State::Handshaking { io, handshake } = take(me.state) else {
+                            let State::Handshaking { io, handshake } = take(&mut me.state) else {
                                 unreachable!("matched above")
                             };
                             let stream = TlsStream::new(io, handshake);
@@ -263,18 +258,18 @@ where
                             return Poll::Ready(Ok(stream));
                         }
                         Ok(Step::WantRead | Step::WantWrite) => {
-                            if !poll_expired(me.deadline, me.timer.as_mut(), cx) {
+                            if !me.deadline.poll_expired(cx) {
                                 return Poll::Pending;
                             }
-                            *me.state = fail(take(me.state), HandshakeError::TimedOut);
+                            me.state = fail(take(&mut me.state), HandshakeError::TimedOut);
                         }
                         // Waiting for the alert to drain is bounded by the deadline; without
                         // one, the single attempt the step made is all it gets.
-                        Err(error) if me.deadline.is_some() => {
+                        Err(error) if me.deadline.is_set() => {
                             let alert = handshake.take_alert();
-                            *me.state = after_error(take(me.state), error, alert);
+                            me.state = after_error(take(&mut me.state), error, alert);
                         }
-                        Err(error) => *me.state = fail(take(me.state), error),
+                        Err(error) => me.state = fail(take(&mut me.state), error),
                     }
                 }
                 State::SendingAlert {
@@ -282,24 +277,22 @@ where
                 } => {
                     // Best effort and bounded by the deadline; the primary error stands.
                     match alert.send_for(&mut PollIo::new(io, cx), error) {
-                        Ok(Step::WantRead | Step::WantWrite)
-                            if !poll_expired(me.deadline, me.timer.as_mut(), cx) =>
-                        {
+                        Ok(Step::WantRead | Step::WantWrite) if !me.deadline.poll_expired(cx) => {
                             return Poll::Pending
                         }
                         _ => {
                             let State::SendingAlert {
                                 io, error, report, ..
-                            } = take(me.state)
+                            } = take(&mut me.state)
                             else {
                                 unreachable!("matched above")
                             };
-                            *me.state = State::Failed(Failed { error, io, report });
+                            me.state = State::Failed(Failed { error, io, report });
                         }
                     }
                 }
                 State::Failed(_) => {
-                    let State::Failed(failed) = take(me.state) else {
+                    let State::Failed(failed) = take(&mut me.state) else {
                         unreachable!("matched above")
                     };
                     me.trace.failed(&failed.error, &failed.report);
@@ -352,24 +345,6 @@ fn fail<IO, C: TlsConnection>(state: State<IO, C>, error: HandshakeError) -> Sta
     after_error(state, error, None)
 }
 
-/// Polls the deadline's timer, creating it on first use. `true` once the deadline passed.
-pub(crate) fn poll_expired(
-    deadline: &Option<Instant>,
-    mut timer: Pin<&mut Option<Sleep>>,
-    cx: &mut Context<'_>,
-) -> bool {
-    let Some(deadline) = *deadline else {
-        return false;
-    };
-    if timer.is_none() {
-        timer.set(Some(tokio::time::sleep_until(deadline)));
-    }
-    match timer.as_pin_mut() {
-        Some(sleep) => sleep.poll(cx).is_ready(),
-        None => false,
-    }
-}
-
 impl<IO, C> Future for AsyncHandshake<IO, C>
 where
     IO: AsyncRead + AsyncWrite + Unpin,
@@ -382,19 +357,16 @@ where
     }
 }
 
-pin_project! {
-    /// [`AsyncHandshake`] resolving to `Result<TlsStream, Failed<IO>>`, from
-    /// [`AsyncHandshake::recoverable`].
-    ///
-    /// # Cancel safety
-    ///
-    /// As for [`AsyncHandshake`]: dropping it drops the transport.
-    #[must_use = "futures do nothing unless you `.await` or poll them"]
-    #[derive(Debug)]
-    pub struct Recoverable<IO, C> {
-        #[pin]
-        inner: AsyncHandshake<IO, C>,
-    }
+/// [`AsyncHandshake`] resolving to `Result<TlsStream, Failed<IO>>`, from
+/// [`AsyncHandshake::recoverable`]. `Unpin`, like the handshake.
+///
+/// # Cancel safety
+///
+/// As for [`AsyncHandshake`]: dropping it drops the transport.
+#[must_use = "futures do nothing unless you `.await` or poll them"]
+#[derive(Debug)]
+pub struct Recoverable<IO, C> {
+    inner: AsyncHandshake<IO, C>,
 }
 
 impl<IO, C> Recoverable<IO, C> {
@@ -416,6 +388,6 @@ where
     type Output = Result<TlsStream<IO, C>, Failed<IO>>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        self.project().inner.poll_handshake(cx)
+        Pin::new(&mut self.get_mut().inner).poll_handshake(cx)
     }
 }

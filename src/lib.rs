@@ -90,6 +90,7 @@ mod acceptor;
 mod adapter;
 mod alert;
 mod connector;
+mod deadline;
 mod error;
 mod handshake;
 mod key_log;
@@ -108,8 +109,9 @@ pub use connector::Connector;
 pub use error::{Failed, HandshakeError};
 pub use handshake::{AsyncHandshake, Recoverable};
 pub use listener::{
-    Connection, Established, Incoming, ListenError, ListenerStats, StreamIncoming, TlsListener,
-    ACCEPT_ERROR_BACKOFF, DEFAULT_ACCEPT_BATCH, DEFAULT_MAX_IN_FLIGHT,
+    Connection, DrainReport, Established, Incoming, ListenError, ListenerHandle, ListenerStats,
+    Spawn, SpawnHandshakes, SpawnLocal, StreamIncoming, TlsListener, ACCEPT_ERROR_BACKOFF,
+    DEFAULT_ACCEPT_BATCH, DEFAULT_MAX_IN_FLIGHT, DEFAULT_MAX_READY,
 };
 pub use report::HandshakeReport;
 pub use side::{Role, TlsConnection};

@@ -39,6 +39,10 @@ pub(crate) struct PeerRecords {
     not_tls_prefix: Vec<u8>,
     /// Records whose last byte has been seen.
     complete: u32,
+    /// Bytes of those records, headers included.
+    complete_bytes: u64,
+    /// Length of the current record, header included.
+    record_len: u64,
 }
 
 impl PeerRecords {
@@ -53,6 +57,8 @@ impl PeerRecords {
             close_notify: false,
             not_tls_prefix: Vec::new(),
             complete: 0,
+            complete_bytes: 0,
+            record_len: 0,
         }
     }
 
@@ -68,6 +74,12 @@ impl PeerRecords {
     /// How many whole records the peer has sent.
     pub(crate) fn complete_records(&self) -> u32 {
         self.complete
+    }
+
+    /// Bytes of the peer's complete records: progress that dripping bytes cannot fake, since a
+    /// record counts only once its last byte has arrived.
+    pub(crate) fn complete_bytes(&self) -> u64 {
+        self.complete_bytes
     }
 
     /// Whether a plaintext `close_notify` alert has been seen.
@@ -132,7 +144,7 @@ impl PeerRecords {
                 self.body_left -= n;
                 bytes = &bytes[n..];
                 if self.body_left == 0 {
-                    self.complete += 1;
+                    self.record_complete();
                 }
                 continue;
             }
@@ -143,13 +155,19 @@ impl PeerRecords {
             if self.header_len == HEADER_LEN {
                 self.header_len = 0;
                 self.body_left = usize::from(u16::from_be_bytes([self.header[3], self.header[4]]));
+                self.record_len = (HEADER_LEN + self.body_left) as u64;
                 // An encrypted alert is longer than two bytes; only plaintext ones are read.
                 self.alert_seen = (self.header[0] == ALERT && self.body_left == 2).then_some(0);
                 if self.body_left == 0 {
-                    self.complete += 1;
+                    self.record_complete();
                 }
             }
         }
+    }
+
+    fn record_complete(&mut self) {
+        self.complete += 1;
+        self.complete_bytes += self.record_len;
     }
 }
 
@@ -215,7 +233,14 @@ mod tests {
         let two = [23, 3, 3, 0, 2, 1, 2, 23, 3, 3, 0, 0];
         let r = watch(&[&two[..6], &two[6..9], &two[9..]]);
         assert_eq!(r.complete_records(), 2);
-        assert_eq!(watch(&[&two[..6]]).complete_records(), 0);
+        assert_eq!(r.complete_bytes(), 12);
+        let partial = watch(&[&two[..6]]);
+        assert_eq!(partial.complete_records(), 0);
+        assert_eq!(
+            partial.complete_bytes(),
+            0,
+            "a partial record is no progress"
+        );
     }
 
     #[test]

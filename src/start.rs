@@ -13,20 +13,19 @@ use std::{
     time::Instant as StdInstant,
 };
 
-use pin_project_lite::pin_project;
 use rustls::{
     server::{Accepted, ClientHello},
     AlertDescription, ServerConfig, ServerConnection,
 };
 use tokio::{
     io::{AsyncRead, AsyncWrite},
-    time::{Instant, Sleep},
+    time::Instant,
 };
 
 use crate::{
     adapter::PollIo,
     alert::OutgoingAlert,
-    handshake::poll_expired,
+    deadline::Deadline,
     records::PeerRecords,
     wire::{read_peer, PeerRead},
     AsyncHandshake, Failed, Handshake, HandshakeCost, HandshakeError, HandshakeReport, Role,
@@ -117,26 +116,22 @@ impl HelloReader {
     }
 }
 
-pin_project! {
-    /// Reads a client's ClientHello, so a server can choose its configuration (certificate,
-    /// ALPN, versions) from it; made by [`Acceptor::start`](crate::Acceptor::start).
-    ///
-    /// Resolves to a [`ClientHelloReceived`], or to [`Failed`] with the transport (a plaintext
-    /// peer, a peer that left, a malformed hello, the deadline).
-    ///
-    /// # Cancel safety
-    ///
-    /// Dropping it drops the transport.
-    #[must_use = "futures do nothing unless you `.await` or poll them"]
-    #[derive(Debug)]
-    pub struct StartHandshake<IO> {
-        io: Option<IO>,
-        reader: HelloReader,
-        deadline: Option<Instant>,
-        send_alerts: bool,
-        #[pin]
-        timer: Option<Sleep>,
-    }
+/// Reads a client's ClientHello, so a server can choose its configuration (certificate,
+/// ALPN, versions) from it; made by [`Acceptor::start`](crate::Acceptor::start).
+///
+/// Resolves to a [`ClientHelloReceived`], or to [`Failed`] with the transport (a plaintext
+/// peer, a peer that left, a malformed hello, the deadline). `Unpin`.
+///
+/// # Cancel safety
+///
+/// Dropping it drops the transport.
+#[must_use = "futures do nothing unless you `.await` or poll them"]
+#[derive(Debug)]
+pub struct StartHandshake<IO> {
+    io: Option<IO>,
+    reader: HelloReader,
+    deadline: Deadline,
+    send_alerts: bool,
 }
 
 impl<IO> StartHandshake<IO> {
@@ -144,9 +139,8 @@ impl<IO> StartHandshake<IO> {
         Self {
             io: Some(io),
             reader: HelloReader::new(),
-            deadline,
+            deadline: Deadline::new(deadline),
             send_alerts,
-            timer: None,
         }
     }
 }
@@ -158,7 +152,7 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Future for StartHandshake<IO> {
     ///
     /// When polled again after it returned `Ready`.
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let mut me = self.project();
+        let me = self.get_mut();
         let io = me
             .io
             .as_mut()
@@ -167,22 +161,22 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Future for StartHandshake<IO> {
         let error = match outcome {
             Ok(Some(accepted)) => {
                 let io = me.io.take().expect("checked above");
-                let reader = std::mem::replace(me.reader, HelloReader::new());
+                let reader = std::mem::replace(&mut me.reader, HelloReader::new());
                 return Poll::Ready(Ok(ClientHelloReceived {
                     io,
                     accepted,
                     peer: reader.peer,
                     cost: reader.cost,
                     started: reader.started,
-                    deadline: *me.deadline,
-                    send_alerts: *me.send_alerts,
+                    deadline: me.deadline.instant(),
+                    send_alerts: me.send_alerts,
                 }));
             }
-            Ok(None) if !poll_expired(me.deadline, me.timer.as_mut(), cx) => return Poll::Pending,
+            Ok(None) if !me.deadline.poll_expired(cx) => return Poll::Pending,
             Ok(None) => HandshakeError::TimedOut,
             Err((mut error, alert)) => {
                 // The alert for a bad hello is one plaintext record: one attempt, no waiting.
-                if let (Some(mut alert), true) = (alert, *me.send_alerts) {
+                if let (Some(mut alert), true) = (alert, me.send_alerts) {
                     let _ = alert.send_for(&mut PollIo::new(io, cx), &mut error);
                 }
                 error

@@ -263,6 +263,11 @@ impl<C: TlsConnection> Handshake<C> {
         cost
     }
 
+    /// Bytes of the peer's complete TLS records so far; a partial record does not count.
+    pub(crate) fn peer_record_bytes(&self) -> u64 {
+        self.peer.complete_bytes()
+    }
+
     /// Whether the handshake completed.
     pub fn is_done(&self) -> bool {
         self.state == State::Done

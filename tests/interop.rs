@@ -181,3 +181,30 @@ async fn eof_without_close_notify_is_unexpected_eof_and_buf_read_works() {
     assert_eq!(err.kind(), std::io::ErrorKind::UnexpectedEof);
     assert_eq!(rest, b"second");
 }
+
+/// The same code as with tokio-rustls, where its `Accept` / `Connect` are polled by reference
+/// in `select!`: both handshake futures are `Unpin`, so `&mut handshake` is a future.
+#[tokio::test]
+async fn handshakes_are_polled_by_reference_in_select_as_with_tokio_rustls() {
+    fn unpin<T: Unpin>(_: &T) {}
+    let world = World::new();
+    let (client_tcp, server_tcp) = tcp_pair().await;
+    let mut accept = Acceptor::from(world.server().build()).accept(server_tcp);
+    let mut connect =
+        Connector::from(world.client().build()).connect(name("localhost"), client_tcp);
+    unpin(&accept);
+    unpin(&connect);
+    let mut ticks = tokio::time::interval(std::time::Duration::from_millis(1));
+    let (mut server, mut client) = (None, None);
+    while server.is_none() || client.is_none() {
+        tokio::select! {
+            done = &mut accept, if server.is_none() => server = Some(done.expect("accept")),
+            done = &mut connect, if client.is_none() => client = Some(done.expect("connect")),
+            // Other work in the same loop; the handshakes go on where they stood.
+            _ = ticks.tick() => {}
+        }
+    }
+    let (mut server, mut client) = (server.expect("server"), client.expect("client"));
+    let echo_server = async { serve_echo(&mut server, 4).await };
+    bounded(async { tokio::join!(echo(&mut client, b"ping"), echo_server) }).await;
+}

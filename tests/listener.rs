@@ -13,7 +13,7 @@ use std::{
 };
 
 use futures::StreamExt;
-use support::{bounded, listen, name, Leaf, World};
+use support::{bounded, listen, memory_incoming, name, peer_addr, Leaf, World};
 use tokio::{
     io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, DuplexStream, ReadBuf},
     net::TcpStream,
@@ -151,23 +151,6 @@ async fn a_full_listener_sheds_idle_and_slow_peers_for_a_good_client() {
     for peer in peers {
         peer.abort();
     }
-}
-
-/// A stream of in-memory connections fed from a channel, with made-up peer addresses.
-type MemoryConnection = io::Result<(DuplexStream, SocketAddr)>;
-
-fn memory_incoming() -> (
-    mpsc::UnboundedSender<MemoryConnection>,
-    impl futures::Stream<Item = MemoryConnection> + Unpin,
-) {
-    let (tx, rx) = mpsc::unbounded_channel();
-    let stream =
-        futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|c| (c, rx)) });
-    (tx, Box::pin(stream))
-}
-
-fn peer_addr(port: u16) -> SocketAddr {
-    SocketAddr::from(([192, 0, 2, 1], port))
 }
 
 #[tokio::test(start_paused = true)]

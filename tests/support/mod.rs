@@ -218,3 +218,22 @@ pub async fn bounded<F: std::future::Future>(fut: F) -> F::Output {
         .await
         .expect("test step exceeded its time bound")
 }
+
+/// A connection as a memory listener yields it.
+pub type MemoryConnection<IO> = std::io::Result<(IO, SocketAddr)>;
+
+/// A stream of in-memory connections fed from a channel, for `TlsListener::from_stream`.
+pub fn memory_incoming<IO: Send + 'static>() -> (
+    tokio::sync::mpsc::UnboundedSender<MemoryConnection<IO>>,
+    impl futures::Stream<Item = MemoryConnection<IO>> + Unpin + Send,
+) {
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    let stream =
+        futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|c| (c, rx)) });
+    (tx, Box::pin(stream))
+}
+
+/// A made-up peer address (TEST-NET-1) for in-memory connections.
+pub fn peer_addr(port: u16) -> SocketAddr {
+    SocketAddr::from(([192, 0, 2, 1], port))
+}

@@ -254,3 +254,72 @@ impl<IO: AsyncWrite + Unpin> AsyncWrite for Faulty<IO> {
         Pin::new(&mut self.io).poll_shutdown(cx)
     }
 }
+
+/// How many [`Live`] transports are open now, and the most that ever were at once.
+#[derive(Debug, Default)]
+pub struct LiveCount {
+    open: std::sync::atomic::AtomicUsize,
+    most: std::sync::atomic::AtomicUsize,
+}
+
+impl LiveCount {
+    pub fn new() -> Arc<Self> {
+        Arc::new(Self::default())
+    }
+    pub fn open(&self) -> usize {
+        self.open.load(Ordering::SeqCst)
+    }
+    pub fn most(&self) -> usize {
+        self.most.load(Ordering::SeqCst)
+    }
+}
+
+/// A transport counted in a [`LiveCount`] from creation until it is dropped.
+#[derive(Debug)]
+pub struct Live<IO> {
+    io: IO,
+    count: Arc<LiveCount>,
+}
+
+impl<IO> Live<IO> {
+    pub fn new(io: IO, count: &Arc<LiveCount>) -> Self {
+        let open = count.open.fetch_add(1, Ordering::SeqCst) + 1;
+        count.most.fetch_max(open, Ordering::SeqCst);
+        Self {
+            io,
+            count: count.clone(),
+        }
+    }
+}
+
+impl<IO> Drop for Live<IO> {
+    fn drop(&mut self) {
+        self.count.open.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+impl<IO: AsyncRead + Unpin> AsyncRead for Live<IO> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.io).poll_read(cx, buf)
+    }
+}
+
+impl<IO: AsyncWrite + Unpin> AsyncWrite for Live<IO> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.io).poll_write(cx, buf)
+    }
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.io).poll_flush(cx)
+    }
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.io).poll_shutdown(cx)
+    }
+}

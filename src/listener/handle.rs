@@ -1,0 +1,123 @@
+//! [`ListenerHandle`]: a cloneable view of a running [`TlsListener`](crate::TlsListener), and
+//! the graceful drain it can start.
+
+use std::{fmt, net::SocketAddr, sync::Arc, time::Duration};
+
+use super::{books::Shared, ListenerStats};
+
+/// A handle on a [`TlsListener`](crate::TlsListener), for other tasks: a signal handler, a
+/// metrics exporter. Cheap to clone; it does not keep the listener alive.
+///
+/// # Examples
+///
+/// Draining on Ctrl-C while the accept loop runs:
+///
+/// ```no_run
+/// # async fn run(mut listener: tokio_tls_handshake::TlsListener<tokio::net::TcpListener>) {
+/// use std::time::Duration;
+///
+/// let handle = listener.handle();
+/// tokio::spawn({
+///     let handle = handle.clone();
+///     async move {
+///         let _ = tokio::signal::ctrl_c().await;
+///         handle.drain(Duration::from_secs(5));
+///     }
+/// });
+/// // The loop ends once the drain is done.
+/// while let Some(next) = listener.accept().await {
+///     if let Ok((tls, _peer)) = next {
+///         tokio::spawn(async move { /* serve tls */ });
+///     }
+/// }
+/// let report = handle.drained().await;
+/// eprintln!("{report}");
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct ListenerHandle {
+    shared: Arc<Shared>,
+}
+
+impl fmt::Debug for ListenerHandle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ListenerHandle")
+            .field("in_flight", &self.in_flight())
+            .field("stats", &self.stats())
+            .finish()
+    }
+}
+
+impl ListenerHandle {
+    pub(crate) fn new(shared: Arc<Shared>) -> Self {
+        Self { shared }
+    }
+
+    /// What the listener has done so far.
+    pub fn stats(&self) -> ListenerStats {
+        self.shared.stats()
+    }
+
+    /// Handshakes running now.
+    pub fn in_flight(&self) -> usize {
+        self.shared.live()
+    }
+
+    /// Starts a graceful drain: the listener stops accepting at once (a `TcpListener` is
+    /// closed, so new connections are refused), lets the handshakes in flight finish for up
+    /// to `grace`, then stops those still running (reported as [`HandshakeError::Drained`]
+    /// and in [`DrainReport::cut_off`]). The listener's stream then ends. Later calls do
+    /// nothing.
+    ///
+    /// The drain proceeds as the listener is polled, so keep the accept loop running until
+    /// `accept` returns `None`.
+    ///
+    /// [`HandshakeError::Drained`]: crate::HandshakeError::Drained
+    pub fn drain(&self, grace: Duration) {
+        self.shared.request_drain(grace);
+    }
+
+    /// Waits until the listener has finished: drained, its incoming connections ended, or
+    /// dropped. Returns at once if it already has.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe.
+    pub async fn drained(&self) -> DrainReport {
+        let mut done = self.shared.done.subscribe();
+        // The sender lives in `Shared`, which this handle keeps alive: waiting cannot fail.
+        let report = match done.wait_for(Option::is_some).await {
+            Ok(report) => report.clone(),
+            Err(_) => None,
+        };
+        report.unwrap_or_default()
+    }
+
+    /// Whether the listener has finished.
+    pub fn is_finished(&self) -> bool {
+        self.shared.done.borrow().is_some()
+    }
+}
+
+/// How a listener finished.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct DrainReport {
+    /// Handshakes that ended (established or failed) after the drain began, within the grace
+    /// period.
+    pub completed: u64,
+    /// Peers whose handshakes were still running when the grace period ended (or when the
+    /// listener was dropped): stopped, their transports closed.
+    pub cut_off: Vec<SocketAddr>,
+}
+
+impl fmt::Display for DrainReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "listener drained: {} handshakes completed during the grace period, {} cut off",
+            self.completed,
+            self.cut_off.len()
+        )
+    }
+}

@@ -1,0 +1,577 @@
+//! [`TlsListener`]: the server's front door. It accepts connections, runs each handshake as a
+//! task of its own (so handshake crypto uses every worker), keeps the books (a cap that sheds
+//! the slowest peers, a bounded queue of results, stats, drain), and hands out results.
+//!
+//! - `books.rs`: what the listener shares with its tasks and handles; whom to shed.
+//! - `task.rs`: one handshake as a task, and how it reports whose turn it is.
+//! - `handle.rs`: [`ListenerHandle`] and the graceful drain.
+//! - `incoming.rs`: where connections come from.
+
+mod books;
+mod handle;
+mod incoming;
+mod task;
+
+use std::{
+    fmt,
+    future::Future,
+    io,
+    marker::PhantomData,
+    net::SocketAddr,
+    pin::Pin,
+    sync::Arc,
+    task::{Context, Poll},
+    time::Duration,
+};
+
+use futures::stream::{Stream, StreamExt};
+use rustls::ServerConnection;
+use tokio::{
+    net::TcpListener,
+    task::{Id, JoinError, JoinSet},
+    time::{Instant, Sleep},
+};
+
+use self::{
+    books::{Books, Fate, Shared},
+    task::{HandshakeTask, Outcome, Progress},
+};
+pub use self::{
+    handle::{DrainReport, ListenerHandle},
+    incoming::{Connection, Incoming, StreamIncoming},
+    task::{Spawn, SpawnHandshakes, SpawnLocal},
+};
+use crate::{Acceptor, Failed, HandshakeError, HandshakeReport, TlsStream};
+
+/// How many handshakes may be in flight at once by default.
+pub const DEFAULT_MAX_IN_FLIGHT: usize = 1024;
+/// How many finished handshakes may wait for [`TlsListener::accept`] by default.
+pub const DEFAULT_MAX_READY: usize = 64;
+/// How many connections one wake-up accepts at most before letting other tasks run.
+pub const DEFAULT_ACCEPT_BATCH: usize = 64;
+/// How long accepting pauses after an accept error (EMFILE, ENFILE, ...).
+pub const ACCEPT_ERROR_BACKOFF: Duration = Duration::from_millis(50);
+
+/// Why the listener produced no established stream this time. Neither ends the listener.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum ListenError<IO> {
+    /// A handshake failed (including [`HandshakeError::TimedOut`],
+    /// [`HandshakeError::Evicted`] and [`HandshakeError::Drained`]).
+    Handshake {
+        /// The peer's address.
+        peer: SocketAddr,
+        /// Why.
+        error: HandshakeError,
+        /// The transport, where the failure leaves one: not after an eviction, a drain's
+        /// cut-off or a panic, which close it at once.
+        io: Option<IO>,
+        /// What the handshake had negotiated and cost (not after an eviction, a drain's
+        /// cut-off or a panic).
+        report: Option<Box<HandshakeReport>>,
+    },
+    /// Accepting a connection failed (EMFILE, ENFILE, ECONNABORTED, ...). The listener
+    /// pauses accepting for [`ACCEPT_ERROR_BACKOFF`], keeps its handshakes running, and goes
+    /// on.
+    Accept(io::Error),
+}
+
+impl<IO> fmt::Display for ListenError<IO> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Handshake { peer, error, .. } => write!(f, "{peer}: {error}"),
+            Self::Accept(e) => write!(f, "accept failed: {e}"),
+        }
+    }
+}
+
+impl<IO: fmt::Debug> std::error::Error for ListenError<IO> {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Self::Handshake { error, .. } => Some(error),
+            Self::Accept(e) => Some(e),
+        }
+    }
+}
+
+/// What a listener has done so far.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ListenerStats {
+    /// Connections accepted.
+    pub accepted: u64,
+    /// Handshakes completed.
+    pub established: u64,
+    /// Handshakes failed, evictions, timeouts and drain cut-offs included.
+    pub failed: u64,
+    /// Handshakes shed to make room (also counted in `failed`).
+    pub evicted: u64,
+    /// Accept errors.
+    pub accept_errors: u64,
+}
+
+/// What one finished handshake yields.
+pub type Established<IO> = (TlsStream<IO, ServerConnection>, SocketAddr);
+
+/// What the listener yields: an established stream, or why there is none this time.
+type Item<IO> = Result<Established<IO>, ListenError<IO>>;
+
+/// Accepts connections and completes their TLS handshakes, each as a task of its own.
+///
+/// - **Every core.** Each handshake runs as its own task on the runtime the listener was
+///   made in (`S` = [`Spawn`], the default), so handshake crypto spreads over every worker.
+///   The listener itself only accepts, keeps the books and hands out results, in whichever
+///   task polls it. Transports that are not `Send` use [`TlsListener::spawn_local`].
+/// - **A deadline**: each handshake runs under the [`Acceptor`]'s (10 s by default).
+/// - **A cap that sheds the slow, not the new.** At most
+///   [`max_in_flight`](TlsListener::max_in_flight) handshakes run at once. When a new
+///   connection finds them all taken, the listener sheds one whose *peer* is slowest: of the
+///   handshakes waiting on their peer, the one whose peer delivered the fewest bytes of
+///   complete TLS records per second of the time it had the turn (a peer dripping a byte at
+///   a time delivers none), then the one whose peer had the turn longest. A handshake waiting
+///   on this machine (not yet polled, or woken and queued for a worker) is never shed: its
+///   peer did its part. The victim's task is aborted and its transport closed at once; it is
+///   reported as [`HandshakeError::Evicted`]. If no handshake is waiting on its peer, the
+///   listener stops accepting until one is or a slot frees, and the kernel's backlog holds
+///   the newcomers.
+/// - **Bounded everywhere.** Open transports never exceed `max_in_flight` running
+///   handshakes, plus at most [`max_ready`](TlsListener::max_ready) finished ones waiting for
+///   [`accept`](TlsListener::accept), plus the one connection accepted and waiting for a
+///   slot. A consumer that does not keep up makes the listener stop accepting.
+/// - One wake-up accepts at most [`accept_batch`](TlsListener::accept_batch) connections,
+///   then yields.
+/// - Accept errors are reported, followed by a short pause in accepting; they never end the
+///   listener. A panicking handshake task fails that handshake only
+///   ([`HandshakeError::Panicked`]).
+/// - [`handle`](TlsListener::handle) gives a cloneable [`ListenerHandle`]: stats, the
+///   in-flight count, and a graceful drain.
+/// - Dropping the listener aborts every handshake task; their transports are closed.
+///
+/// # Panics
+///
+/// The constructors panic outside a Tokio runtime, and on a runtime built without the time
+/// driver (`enable_time`): the listener needs timers for deadlines and its accept backoff,
+/// and says so once, here, rather than failing every handshake.
+///
+/// # Examples
+///
+/// ```no_run
+/// # async fn run(config: std::sync::Arc<rustls::ServerConfig>) -> std::io::Result<()> {
+/// use tokio_tls_handshake::{Acceptor, ListenError, TlsListener};
+///
+/// let tcp = tokio::net::TcpListener::bind("127.0.0.1:8443").await?;
+/// let mut listener = TlsListener::new(tcp, Acceptor::from(config));
+/// while let Some(next) = listener.accept().await {
+///     match next {
+///         Ok((tls, peer)) => { tokio::spawn(async move { /* serve tls */ }); }
+///         Err(ListenError::Handshake { peer, error, .. }) => eprintln!("{peer}: {error}"),
+///         Err(e) => eprintln!("{e}"),
+///     }
+/// }
+/// # Ok(()) }
+/// ```
+pub struct TlsListener<I: Incoming, S = Spawn> {
+    /// `None` once the connections ended or a drain began.
+    incoming: Option<I>,
+    /// Accepted, waiting for a slot.
+    waiting: Option<(I::Io, SocketAddr)>,
+    acceptor: Acceptor,
+    tasks: JoinSet<Outcome<I::Io>>,
+    books: Books,
+    shared: Arc<Shared>,
+    /// The task shed to make room, until its future is dropped.
+    evicting: Option<Id>,
+    max_in_flight: usize,
+    max_ready: usize,
+    accept_batch: usize,
+    backoff: Pin<Box<Sleep>>,
+    backing_off: bool,
+    drain: Option<Drain>,
+    finished: bool,
+    /// How handshakes are spawned; `fn() -> S` keeps the listener `Send` and `Unpin`.
+    spawn: PhantomData<fn() -> S>,
+}
+
+/// A drain in progress.
+#[derive(Debug)]
+struct Drain {
+    grace: Pin<Box<Sleep>>,
+    cut: bool,
+    report: DrainReport,
+}
+
+impl<I: Incoming, S> fmt::Debug for TlsListener<I, S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TlsListener")
+            .field("in_flight", &self.shared.live())
+            .field("max_in_flight", &self.max_in_flight)
+            .field("stats", &self.shared.stats())
+            .finish_non_exhaustive()
+    }
+}
+
+impl TlsListener<TcpListener> {
+    /// A listener accepting from `tcp`.
+    ///
+    /// # Panics
+    ///
+    /// Outside a Tokio runtime with the time driver enabled (see [`TlsListener`]).
+    #[track_caller]
+    pub fn new(tcp: TcpListener, acceptor: Acceptor) -> Self {
+        Self::with_incoming(tcp, acceptor)
+    }
+}
+
+impl<St, IO> TlsListener<StreamIncoming<St>>
+where
+    St: futures::Stream<Item = io::Result<(IO, SocketAddr)>> + Unpin,
+    IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + 'static,
+{
+    /// A listener over any stream of `(transport, peer address)`.
+    ///
+    /// # Panics
+    ///
+    /// Outside a Tokio runtime with the time driver enabled (see [`TlsListener`]).
+    #[track_caller]
+    pub fn from_stream(stream: St, acceptor: Acceptor) -> Self {
+        Self::with_incoming(StreamIncoming(stream), acceptor)
+    }
+}
+
+impl<I: Incoming> TlsListener<I> {
+    /// A listener over any [`Incoming`].
+    ///
+    /// # Panics
+    ///
+    /// Outside a Tokio runtime with the time driver enabled (see [`TlsListener`]).
+    #[track_caller]
+    pub fn with_incoming(incoming: I, acceptor: Acceptor) -> Self {
+        if tokio::runtime::Handle::try_current().is_err() {
+            panic!(
+                "TlsListener must be made inside a Tokio runtime: it spawns a task per handshake"
+            );
+        }
+        // Made now so that a runtime without timers fails here, with Tokio's message
+        // ("timers are disabled. Call `enable_time` ..."), not in every handshake.
+        let backoff = Box::pin(tokio::time::sleep_until(Instant::now()));
+        Self {
+            incoming: Some(incoming),
+            waiting: None,
+            acceptor,
+            tasks: JoinSet::new(),
+            books: Books::default(),
+            shared: Shared::new(),
+            evicting: None,
+            max_in_flight: DEFAULT_MAX_IN_FLIGHT,
+            max_ready: DEFAULT_MAX_READY,
+            accept_batch: DEFAULT_ACCEPT_BATCH,
+            backoff,
+            backing_off: false,
+            drain: None,
+            finished: false,
+            spawn: PhantomData,
+        }
+    }
+
+    /// Runs each handshake as a task on the current `tokio::task::LocalSet`
+    /// (`JoinSet::spawn_local`) instead of the runtime's workers: for transports that are not
+    /// `Send`, or a `current_thread` runtime with a `LocalSet`. Handshakes then share the
+    /// `LocalSet`'s one thread; everything else (cap, eviction, drain) is the same.
+    ///
+    /// # Panics
+    ///
+    /// The listener panics when it starts a handshake outside a `LocalSet`.
+    pub fn spawn_local(mut self) -> TlsListener<I, SpawnLocal> {
+        // Nothing has been spawned yet unless the listener was polled; keep what there is.
+        TlsListener {
+            incoming: self.incoming.take(),
+            waiting: self.waiting.take(),
+            acceptor: self.acceptor.clone(),
+            tasks: std::mem::take(&mut self.tasks),
+            books: std::mem::take(&mut self.books),
+            shared: self.shared.clone(),
+            evicting: self.evicting.take(),
+            max_in_flight: self.max_in_flight,
+            max_ready: self.max_ready,
+            accept_batch: self.accept_batch,
+            backoff: Box::pin(tokio::time::sleep_until(Instant::now())),
+            backing_off: self.backing_off,
+            drain: self.drain.take(),
+            finished: std::mem::replace(&mut self.finished, true),
+            spawn: PhantomData,
+        }
+    }
+}
+
+impl<I: Incoming, S> TlsListener<I, S> {
+    /// At most `max` handshakes in flight (at least 1); beyond that, a new connection sheds
+    /// the slowest peer's handshake.
+    pub fn max_in_flight(mut self, max: usize) -> Self {
+        self.max_in_flight = max.max(1);
+        self
+    }
+
+    /// At most `max` finished handshakes waiting for [`accept`](TlsListener::accept) (at
+    /// least 1); beyond that the listener stops accepting until the consumer catches up.
+    pub fn max_ready(mut self, max: usize) -> Self {
+        self.max_ready = max.max(1);
+        self
+    }
+
+    /// At most `batch` accepts per wake-up (at least 1).
+    pub fn accept_batch(mut self, batch: usize) -> Self {
+        self.accept_batch = batch.max(1);
+        self
+    }
+
+    /// Handshakes running now.
+    pub fn in_flight(&self) -> usize {
+        self.shared.live()
+    }
+
+    /// What the listener has done so far.
+    pub fn stats(&self) -> ListenerStats {
+        self.shared.stats()
+    }
+
+    /// A cloneable handle for other tasks: stats, the in-flight count, and a graceful drain.
+    pub fn handle(&self) -> ListenerHandle {
+        ListenerHandle::new(self.shared.clone())
+    }
+
+    /// Finished handshakes waiting for the consumer.
+    fn ready(&self) -> usize {
+        self.tasks.len().saturating_sub(self.shared.live())
+    }
+
+    /// Starts a drain if one was asked for; cuts off the handshakes still running once its
+    /// grace period is over.
+    fn poll_drain(&mut self, cx: &mut Context<'_>) {
+        if self.drain.is_none() {
+            let Some(grace) = self.shared.take_drain_request() else {
+                return;
+            };
+            // Closing the listening socket refuses new connections; one accepted but not yet
+            // started is closed too.
+            self.incoming = None;
+            self.waiting = None;
+            self.drain = Some(Drain {
+                grace: Box::pin(tokio::time::sleep(grace)),
+                cut: false,
+                report: DrainReport::default(),
+            });
+        }
+        if let Some(drain) = &mut self.drain {
+            if !drain.cut && drain.grace.as_mut().poll(cx).is_ready() {
+                drain.cut = true;
+                drain.report.cut_off = self.books.cut_all();
+            }
+        }
+    }
+
+    /// Makes a slot for the connection waiting, if it can. `false`: not yet; the listener is
+    /// woken when a slot may be free (the shed task ended) or a handshake may be shed.
+    fn make_room(&mut self) -> bool {
+        if self.shared.live() < self.max_in_flight {
+            return true;
+        }
+        if let Some(id) = self.evicting {
+            if self.books.is_running(id) {
+                return false;
+            }
+            self.evicting = None;
+            if self.shared.live() < self.max_in_flight {
+                return true;
+            }
+        }
+        let mut victim = self.books.victim(self.shared.now_micros());
+        if victim.is_none() {
+            self.shared.want_victim();
+            // A handshake may have begun waiting on its peer just before the flag was set.
+            victim = self.books.victim(self.shared.now_micros());
+        }
+        if let Some(id) = victim {
+            self.books.abort(id, Fate::Evicted);
+            self.evicting = Some(id);
+        }
+        false
+    }
+
+    /// Turns a finished task into what the listener yields; `None` for a task it has no
+    /// record of (it never happens).
+    fn report(&mut self, joined: Result<(Id, Outcome<I::Io>), JoinError>) -> Option<Item<I::Io>> {
+        let (id, outcome) = match joined {
+            Ok((id, outcome)) => (id, Ok(outcome)),
+            Err(error) => (error.id(), Err(error)),
+        };
+        let entry = self.books.remove(id)?;
+        let peer = entry.peer;
+        let item = match outcome {
+            Ok(Ok(tls)) => Ok((tls, peer)),
+            Ok(Err(Failed { error, io, report })) => Err(ListenError::Handshake {
+                peer,
+                error,
+                io: Some(io),
+                report: Some(report),
+            }),
+            Err(join_error) => {
+                let error = if join_error.is_panic() {
+                    HandshakeError::Panicked
+                } else if entry.fate == Fate::Evicted {
+                    HandshakeError::Evicted
+                } else {
+                    HandshakeError::Drained
+                };
+                Err(ListenError::Handshake {
+                    peer,
+                    error,
+                    io: None,
+                    report: None,
+                })
+            }
+        };
+        match &item {
+            Ok(_) => self.shared.count_established(),
+            Err(ListenError::Handshake { error, .. }) => {
+                self.shared
+                    .count_failed(matches!(error, HandshakeError::Evicted));
+            }
+            Err(ListenError::Accept(_)) => {}
+        }
+        if let Some(drain) = &mut self.drain {
+            if entry.fate != Fate::Cut {
+                drain.report.completed += 1;
+            }
+        }
+        Some(item)
+    }
+
+    /// The listener has nothing more to yield: tell the handles.
+    fn finish(&mut self) {
+        self.finished = true;
+        let report = self.drain.take().map(|d| d.report).unwrap_or_default();
+        self.shared.done.send_replace(Some(report));
+    }
+}
+
+impl<I: Incoming, S: SpawnHandshakes<I::Io>> TlsListener<I, S> {
+    /// The next established stream or failure. `None` once the listener has finished: its
+    /// incoming connections ended (never, for a `TcpListener`) or a drain completed, and
+    /// every handshake was reported.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: all state lives in the listener, so dropping this future loses no
+    /// connection and no handshake.
+    pub async fn accept(&mut self) -> Option<Item<I::Io>> {
+        self.next().await
+    }
+
+    /// Accepts up to a batch of connections. `Some(error)` to report an accept error.
+    /// Returns whether the batch was used up (more may be waiting).
+    fn poll_accepts(&mut self, cx: &mut Context<'_>) -> (Option<io::Error>, bool) {
+        if self.backing_off {
+            if self.backoff.as_mut().poll(cx).is_pending() {
+                return (None, false);
+            }
+            self.backing_off = false;
+        }
+        for _ in 0..self.accept_batch {
+            // A consumer that does not keep up: let the kernel's backlog hold the newcomers.
+            if self.ready() >= self.max_ready || !self.start_waiting() {
+                return (None, false);
+            }
+            let Some(incoming) = self.incoming.as_mut() else {
+                return (None, false);
+            };
+            match incoming.poll_incoming(cx) {
+                Poll::Ready(Some(Ok(connection))) => {
+                    self.shared.count_accepted();
+                    self.waiting = Some(connection);
+                }
+                Poll::Ready(Some(Err(e))) => {
+                    self.shared.count_accept_error();
+                    let until = Instant::now() + ACCEPT_ERROR_BACKOFF;
+                    self.backoff.as_mut().reset(until);
+                    // Registers the timer, so the pause ends with a wake-up.
+                    let _ = self.backoff.as_mut().poll(cx);
+                    self.backing_off = true;
+                    return (Some(e), false);
+                }
+                Poll::Ready(None) => {
+                    self.incoming = None;
+                    return (None, false);
+                }
+                Poll::Pending => return (None, false),
+            }
+        }
+        // The last connection accepted may still wait for a slot; it counts as more waiting.
+        (None, self.start_waiting())
+    }
+
+    /// Starts the connection waiting for a slot, if there is one and a slot can be had.
+    /// `false`: it still waits.
+    fn start_waiting(&mut self) -> bool {
+        if self.waiting.is_none() {
+            return true;
+        }
+        if !self.make_room() {
+            return false;
+        }
+        if let Some((io, peer)) = self.waiting.take() {
+            let progress = Arc::new(Progress::new(self.shared.clone()));
+            let task = HandshakeTask::new(self.acceptor.accept(io), progress.clone());
+            let abort = S::spawn(&mut self.tasks, task);
+            self.books.insert(abort, peer, progress);
+        }
+        true
+    }
+}
+
+impl<I: Incoming, S: SpawnHandshakes<I::Io>> Stream for TlsListener<I, S> {
+    type Item = Item<I::Io>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = self.get_mut();
+        if this.finished {
+            return Poll::Ready(None);
+        }
+        this.shared.register_listener(cx);
+        this.poll_drain(cx);
+        let (accept_error, more_waiting) = this.poll_accepts(cx);
+        if let Some(e) = accept_error {
+            return Poll::Ready(Some(Err(ListenError::Accept(e))));
+        }
+        loop {
+            match this.tasks.poll_join_next_with_id(cx) {
+                Poll::Ready(Some(joined)) => {
+                    if let Some(item) = this.report(joined) {
+                        return Poll::Ready(Some(item));
+                    }
+                }
+                Poll::Ready(None) if this.incoming.is_none() && this.waiting.is_none() => {
+                    this.finish();
+                    return Poll::Ready(None);
+                }
+                Poll::Ready(None) | Poll::Pending => break,
+            }
+        }
+        if more_waiting {
+            // The batch was used up with connections still queued: come back after other
+            // tasks had their turn.
+            cx.waker().wake_by_ref();
+        }
+        Poll::Pending
+    }
+}
+
+impl<I: Incoming, S> Drop for TlsListener<I, S> {
+    fn drop(&mut self) {
+        if self.finished {
+            return;
+        }
+        // The JoinSet aborts every task as it drops; their transports close as they end.
+        let mut report = self.drain.take().map(|d| d.report).unwrap_or_default();
+        report.cut_off.extend(self.books.cut_all());
+        self.shared.done.send_replace(Some(report));
+    }
+}
