@@ -57,8 +57,8 @@ fn config(args: &Args) -> Result<ServerConfig, Box<dyn Error>> {
             PrivateKeyDer::from_pem_file(key)?,
         ),
         (None, None) => {
-            let ca = common::pki::Ca::new("echo_server CA");
-            let leaf = ca.issue(&["localhost", "127.0.0.1"], common::pki::Leaf::Server);
+            let ca = common::pki::Ca::new("echo_server CA")?;
+            let leaf = ca.issue(&["localhost", "127.0.0.1"])?;
             let path = std::env::temp_dir().join("tokio-tls-handshake-echo-ca.pem");
             std::fs::write(&path, ca.cert_pem())?;
             println!(

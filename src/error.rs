@@ -63,8 +63,9 @@ pub enum HandshakeError {
     /// usable protocol version or cipher suite. Nothing was sent.
     Config(rustls::Error),
     /// A [`TlsListener`](crate::TlsListener) at its cap of in-flight handshakes shed this one
-    /// to make room for a new connection: of all in flight it had made the least progress
-    /// (the fewest bytes received, then the oldest).
+    /// to make room for a new connection: of the handshakes waiting on their peer, its peer
+    /// had delivered the fewest bytes of complete records per second of its turns. Its
+    /// transport was closed at once.
     Evicted,
     /// Driving this handshake panicked; the listener caught it and failed only this one.
     Panicked,
@@ -162,7 +163,7 @@ impl fmt::Display for HandshakeError {
             ),
             Self::Config(e) => write!(f, "tls configuration cannot start a handshake: {e}"),
             Self::Evicted => f.write_str(
-                "tls handshake evicted: the listener was full and it had made the least progress",
+                "tls handshake evicted: the listener was full and its peer was the slowest",
             ),
             Self::Panicked => f.write_str("tls handshake panicked"),
             Self::Drained => f.write_str(

@@ -33,8 +33,9 @@
 //! | `TimedOut` | the deadline passed | none | `TimedOut` |
 //! | `NotTls { prefix }` | the first bytes are not a TLS record (`GET / HTTP/1.1`) | none, so a plaintext answer is possible | `InvalidData` |
 //! | `Config(rustls::Error)` | the configuration cannot start a handshake | none | `InvalidInput` |
-//! | `Evicted` | a `TlsListener` at its cap shed this handshake (least progress) | none | `ConnectionAborted` |
+//! | `Evicted` | a `TlsListener` at its cap shed this handshake (its peer was the slowest) | none; the transport is closed | `ConnectionAborted` |
 //! | `Panicked` | driving this handshake panicked; the listener failed only it | none | `Other` |
+//! | `Drained` | a `TlsListener`'s drain ended its grace period before this handshake finished | none; the transport is closed | `ConnectionAborted` |
 //!
 //! # Examples
 //!
@@ -66,10 +67,36 @@
 //!
 //! # Servers
 //!
-//! [`TlsListener`] runs many handshakes at once in one task, each under its deadline, with a
-//! cap on handshakes in flight that evicts the least advanced instead of refusing new
-//! connections. [`Acceptor::start`] reads the ClientHello first, so the configuration can be
-//! chosen from it.
+//! [`TlsListener`] is the front door: it accepts connections and runs each handshake as a task
+//! of its own, so handshake crypto uses every worker of the runtime, each under the
+//! [`Acceptor`]'s deadline. Its cap on handshakes in flight sheds the *slowest peer* rather
+//! than refusing new connections or shedding ones not yet read, and open transports stay
+//! bounded however fast connections arrive and however slowly results are taken. A cloneable
+//! [`ListenerHandle`] reads its stats and starts a graceful drain.
+//! [`Acceptor::start`] reads the ClientHello first, so the configuration can be chosen from
+//! it.
+//!
+//! ```no_run
+//! # async fn run(config: std::sync::Arc<rustls::ServerConfig>) -> std::io::Result<()> {
+//! use std::time::Duration;
+//! use tokio_tls_handshake::{Acceptor, ListenError, TlsListener};
+//!
+//! let tcp = tokio::net::TcpListener::bind("127.0.0.1:8443").await?;
+//! let mut listener = TlsListener::new(tcp, Acceptor::from(config)).max_in_flight(1024);
+//! let handle = listener.handle();
+//! tokio::spawn(async move {
+//!     let _ = tokio::signal::ctrl_c().await;
+//!     handle.drain(Duration::from_secs(5)); // the loop below ends when the drain is done
+//! });
+//! while let Some(next) = listener.accept().await {
+//!     match next {
+//!         Ok((tls, peer)) => { tokio::spawn(async move { /* serve tls */ }); }
+//!         Err(ListenError::Handshake { peer, error, .. }) => eprintln!("{peer}: {error}"),
+//!         Err(e) => eprintln!("{e}"),
+//!     }
+//! }
+//! # Ok(()) }
+//! ```
 //!
 //! # Features
 //!

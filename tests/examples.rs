@@ -66,6 +66,17 @@ impl Running {
         }
     }
 
+    /// Sends SIGINT, as Ctrl-C in a terminal does.
+    async fn interrupt(&self) {
+        let pid = self.child.id().expect("still running").to_string();
+        let status = tokio::process::Command::new("kill")
+            .args(["-INT", &pid])
+            .status()
+            .await
+            .expect("run kill");
+        assert!(status.success(), "kill -INT {pid}");
+    }
+
     /// Waits (bounded) for the example to exit by itself.
     async fn exits(mut self) -> bool {
         match tokio::time::timeout(Duration::from_secs(10), self.child.wait()).await {
@@ -73,6 +84,32 @@ impl Running {
             _ => false,
         }
     }
+}
+
+/// Runs curl against `https://localhost:PORT/` with `ca`; returns its stdout.
+async fn curl(ca: &str, port: &str, flag: &str) -> String {
+    let output = tokio::process::Command::new("curl")
+        .args([
+            "-sS",
+            "--max-time",
+            "20",
+            "--cacert",
+            ca,
+            flag,
+            "-w",
+            "\n%{http_version}",
+        ])
+        .args(["--resolve", &format!("localhost:{port}:127.0.0.1")])
+        .arg(format!("https://localhost:{port}/"))
+        .kill_on_drop(true)
+        .output();
+    let output = support::bounded(output).await.expect("run curl");
+    assert!(
+        output.status.success(),
+        "curl {flag}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).into_owned()
 }
 
 fn curl_available() -> bool {
@@ -107,28 +144,7 @@ async fn https_server_answers_curl_over_http1_and_http2() {
         ("--http1.1", "1.1", "HTTP/1.1"),
         ("--http2", "2", "HTTP/2.0"),
     ] {
-        let output = tokio::process::Command::new("curl")
-            .args([
-                "-sS",
-                "--max-time",
-                "20",
-                "--cacert",
-                &ca,
-                flag,
-                "-w",
-                "\n%{http_version}",
-            ])
-            .args(["--resolve", &format!("localhost:{port}:127.0.0.1")])
-            .arg(format!("https://localhost:{port}/"))
-            .kill_on_drop(true)
-            .output();
-        let output = support::bounded(output).await.expect("run curl");
-        let stdout = String::from_utf8_lossy(&output.stdout);
-        assert!(
-            output.status.success(),
-            "curl {flag}: {}",
-            String::from_utf8_lossy(&output.stderr)
-        );
+        let stdout = curl(&ca, &port, flag).await;
         assert!(
             stdout.contains(&format!("hello over {expected}")),
             "{stdout}"
@@ -139,6 +155,73 @@ async fn https_server_answers_curl_over_http1_and_http2() {
         server.exits().await,
         "https_server exits after --max-connections"
     );
+}
+
+/// Ctrl-C drains: the server stops accepting (a new connection is refused), an idle HTTP
+/// connection is closed, the drain report is printed and the process exits cleanly.
+#[tokio::test]
+async fn https_server_drains_on_ctrl_c() {
+    if !curl_available() {
+        eprintln!("skipping: curl was not found on PATH");
+        return;
+    }
+    let files = openssl::Files::new();
+    let ca = files.path("ca.pem");
+    let mut server = Running::start("https_server", &["--addr", "127.0.0.1:0", "--ca-out", &ca]);
+    let addr: std::net::SocketAddr = server
+        .line_after("listening on ")
+        .await
+        .parse()
+        .expect("address");
+    let port = addr.port().to_string();
+    let stdout = curl(&ca, &port, "--http1.1").await;
+    assert!(stdout.contains("hello over HTTP/1.1"), "{stdout}");
+
+    // An idle keep-alive connection: established, no request yet.
+    let pem = std::fs::read(&ca).expect("CA file");
+    let mut idle = connect_trusting(&pem, addr, b"http/1.1").await;
+
+    server.interrupt().await;
+    assert!(server.line_after("draining: ").await.ends_with("in flight"));
+    let report = server.line_after("listener drained: ").await;
+    assert!(report.ends_with("0 cut off"), "{report}");
+    assert_eq!(server.line_after("all connections").await, "closed");
+    let mut rest = Vec::new();
+    let closed = support::bounded(idle.read_to_end(&mut rest)).await;
+    assert!(
+        closed.is_ok() || closed.is_err_and(|e| e.kind() == std::io::ErrorKind::UnexpectedEof),
+        "the idle connection is closed by the server"
+    );
+    assert!(
+        tokio::net::TcpStream::connect(addr).await.is_err(),
+        "a drained server refuses new connections"
+    );
+    assert!(server.exits().await, "https_server exits 0 after the drain");
+}
+
+/// A tokio-rustls client trusting the PEM CA `pem`, offering `alpn`.
+async fn connect_trusting(
+    pem: &[u8],
+    addr: std::net::SocketAddr,
+    alpn: &[u8],
+) -> tokio_rustls::client::TlsStream<tokio::net::TcpStream> {
+    use rustls::pki_types::{pem::PemObject, CertificateDer};
+    let mut roots = rustls::RootCertStore::empty();
+    roots
+        .add(CertificateDer::from_pem_slice(pem).expect("CA PEM"))
+        .expect("root");
+    let mut config = rustls::ClientConfig::builder_with_provider(support::provider())
+        .with_safe_default_protocol_versions()
+        .expect("versions")
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    config.alpn_protocols = vec![alpn.to_vec()];
+    let tcp = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    support::bounded(
+        tokio_rustls::TlsConnector::from(Arc::new(config)).connect(name("localhost"), tcp),
+    )
+    .await
+    .expect("handshake")
 }
 
 #[tokio::test]
@@ -170,22 +253,7 @@ async fn echo_server_works_with_s_client_and_a_rustls_client() {
     }
 
     let pem = std::fs::read(&ca_path).expect("CA file");
-    let mut roots = rustls::RootCertStore::empty();
-    use rustls::pki_types::{pem::PemObject, CertificateDer};
-    roots
-        .add(CertificateDer::from_pem_slice(&pem).expect("CA PEM"))
-        .expect("root");
-    let config = rustls::ClientConfig::builder_with_provider(support::provider())
-        .with_safe_default_protocol_versions()
-        .expect("versions")
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    let tcp = tokio::net::TcpStream::connect(addr).await.expect("connect");
-    let mut tls = support::bounded(
-        tokio_rustls::TlsConnector::from(Arc::new(config)).connect(name("localhost"), tcp),
-    )
-    .await
-    .expect("handshake with echo_server");
+    let mut tls = connect_trusting(&pem, addr, b"echo").await;
     tls.write_all(b"echo me").await.expect("write");
     let mut buf = [0u8; 7];
     support::bounded(tls.read_exact(&mut buf))

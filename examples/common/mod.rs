@@ -1,21 +1,30 @@
 //! What the examples share: certificates made at start-up, and configurations using them.
 #![allow(dead_code, reason = "each example uses part of this")]
 
-#[path = "../../tests/support/pki.rs"]
 pub(crate) mod pki;
+
+use std::error::Error;
 
 use rustls::{ClientConfig, ServerConfig};
 
 /// A fresh CA, a server certificate for `localhost` signed by it, a server configuration
 /// presenting it and a client configuration trusting the CA.
-pub(crate) fn configs(ca_name: &str) -> Result<(ServerConfig, ClientConfig), rustls::Error> {
-    let ca = pki::Ca::new(ca_name);
-    let leaf = ca.issue(&["localhost"], pki::Leaf::Server);
+pub(crate) fn configs(ca_name: &str) -> Result<(ServerConfig, ClientConfig), Box<dyn Error>> {
+    configs_with(ca_name, pki::ServerKey::EcdsaP256)
+}
+
+/// As [`configs`], with a server key of type `key`.
+pub(crate) fn configs_with(
+    ca_name: &str,
+    key: pki::ServerKey,
+) -> Result<(ServerConfig, ClientConfig), Box<dyn Error>> {
+    let ca = pki::Ca::new(ca_name)?;
+    let leaf = ca.issue_with(&["localhost"], key)?;
     let server = ServerConfig::builder()
         .with_no_client_auth()
         .with_single_cert(leaf.chain, leaf.key)?;
     let client = ClientConfig::builder()
-        .with_root_certificates(ca.roots())
+        .with_root_certificates(ca.roots()?)
         .with_no_client_auth();
     Ok((server, client))
 }

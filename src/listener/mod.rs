@@ -277,6 +277,10 @@ impl<I: Incoming> TlsListener<I> {
     /// `Send`, or a `current_thread` runtime with a `LocalSet`. Handshakes then share the
     /// `LocalSet`'s one thread; everything else (cap, eviction, drain) is the same.
     ///
+    /// Why `spawn_local` rather than driving such handshakes inside the listener's own task:
+    /// one code path. Each handshake is a task either way, so its waker, its cancellation and
+    /// the books behave identically; only where the task runs differs.
+    ///
     /// # Panics
     ///
     /// The listener panics when it starts a handshake outside a `LocalSet`.

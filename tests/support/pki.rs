@@ -2,7 +2,7 @@
 #![allow(
     dead_code,
     unreachable_pub,
-    reason = "shared by tests and examples, each using part of it"
+    reason = "shared by test binaries, each using part of it"
 )]
 
 use rcgen::{
