@@ -35,14 +35,6 @@ fn into_io<T>(poll: Poll<io::Result<T>>) -> io::Result<T> {
     }
 }
 
-/// The reverse direction: `WouldBlock` from sync code back into `Poll::Pending`.
-pub(crate) fn into_poll<T>(result: io::Result<T>) -> Poll<io::Result<T>> {
-    match result {
-        Err(e) if e.kind() == io::ErrorKind::WouldBlock => Poll::Pending,
-        result => Poll::Ready(result),
-    }
-}
-
 impl<IO: AsyncRead + Unpin> Read for PollIo<'_, '_, IO> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let mut buf = ReadBuf::new(buf);
@@ -78,7 +70,6 @@ mod tests {
         );
         let err = into_io::<()>(Poll::Ready(Err(io::ErrorKind::WouldBlock.into())));
         assert_eq!(err.map_err(|e| e.kind()), Err(io::ErrorKind::Other));
-        assert!(into_poll::<()>(Err(io::ErrorKind::WouldBlock.into())).is_pending());
     }
 
     #[test]

@@ -6,25 +6,56 @@
 //! [`HandshakeError::Protocol::alert_sent`](crate::HandshakeError::Protocol) reports only what
 //! was really written and flushed.
 
-use std::io::{self, Write};
+use std::{
+    fmt,
+    io::{self, Write},
+};
 
 use rustls::{AlertDescription, ConnectionCommon};
 
-use crate::{HandshakeError, Step};
+use crate::{
+    records::{ALERT, APPLICATION_DATA, HEADER_LEN},
+    wire::{write_out, TlsOutput},
+    HandshakeError, Step,
+};
 
-const ALERT: u8 = 21;
-const HEADER_LEN: usize = 5;
+/// Length of a TLS 1.3 record holding an encrypted alert: the alert, its inner content type
+/// and the 16-byte AEAD tag (rustls adds no padding).
+const TLS13_ENCRYPTED_ALERT_LEN: usize = 2 + 1 + 16;
 
-#[derive(Debug)]
 pub(crate) struct OutgoingAlert {
     bytes: Vec<u8>,
     written: usize,
-    needs_flush: bool,
+    unflushed: bool,
     description: AlertDescription,
 }
 
+/// The description and progress only: the bytes are TLS records, nothing to show.
+impl fmt::Debug for OutgoingAlert {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OutgoingAlert")
+            .field("description", &self.description)
+            .field("written", &self.written)
+            .field("len", &self.bytes.len())
+            .finish()
+    }
+}
+
+impl TlsOutput for OutgoingAlert {
+    fn wants_write(&self) -> bool {
+        self.written < self.bytes.len()
+    }
+
+    fn write_tls(&mut self, io: &mut dyn Write) -> io::Result<usize> {
+        let n = io.write(&self.bytes[self.written..])?;
+        self.written += n;
+        Ok(n)
+    }
+}
+
 impl OutgoingAlert {
-    /// Takes the alert rustls queued for `error`, if it queued one.
+    /// Takes the alert rustls queued for `error`, if it queued one. What rustls queued is
+    /// taken either way (records of a handshake that failed are of no use to anyone).
     pub(crate) fn take<D>(conn: &mut ConnectionCommon<D>, error: &rustls::Error) -> Option<Self> {
         if !conn.wants_write() {
             return None;
@@ -50,20 +81,30 @@ impl OutgoingAlert {
         Self::from_bytes(bytes, error)
     }
 
+    /// An alert is there only if rustls sent one for `error` (never for the peer's own alert)
+    /// and the last record queued is an alert: plaintext, TLS 1.2 encrypted (its record type
+    /// still says alert), or a TLS 1.3 record of an encrypted alert's length. Anything else
+    /// (a TLS 1.3 client's compatibility ChangeCipherSpec, say) is no alert.
     fn from_bytes(bytes: Vec<u8>, error: &rustls::Error) -> Option<Self> {
-        if bytes.is_empty() {
+        if matches!(error, rustls::Error::AlertReceived(_)) {
             return None;
         }
         // The alert is the last record queued; records before it (a TLS 1.3 server's
         // ServerHello, say) must go out too, or the peer cannot read it.
         let description = match last_record(&bytes) {
             [ALERT, _, _, 0, 2, _, description] => AlertDescription::from(*description),
-            _ => description_for(error),
+            [ALERT, ..] => description_for(error),
+            [APPLICATION_DATA, _, _, _, _, body @ ..]
+                if body.len() == TLS13_ENCRYPTED_ALERT_LEN =>
+            {
+                description_for(error)
+            }
+            _ => return None,
         };
         Some(Self {
             bytes,
             written: 0,
-            needs_flush: false,
+            unflushed: false,
             description,
         })
     }
@@ -87,26 +128,10 @@ impl OutgoingAlert {
 
     /// Writes and flushes the rest of the alert. `Done` once it is all out.
     pub(crate) fn send(&mut self, io: &mut dyn Write) -> io::Result<Step> {
-        while self.written < self.bytes.len() {
-            match io.write(&self.bytes[self.written..]) {
-                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-                Ok(n) => {
-                    self.written += n;
-                    self.needs_flush = true;
-                }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(Step::WantWrite),
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e),
-            }
-        }
-        if self.needs_flush {
-            match io.flush() {
-                Ok(()) => self.needs_flush = false,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(Step::WantWrite),
-                Err(e) => return Err(e),
-            }
-        }
-        Ok(Step::Done)
+        let mut unflushed = self.unflushed;
+        let sent = write_out(self, io, &mut unflushed, true);
+        self.unflushed = unflushed;
+        Ok(if sent? { Step::Done } else { Step::WantWrite })
     }
 }
 
@@ -159,6 +184,34 @@ mod tests {
             "a partial record is not one"
         );
         assert!(last_record(&[21, 3]).is_empty());
+    }
+
+    #[test]
+    fn only_an_alert_record_is_an_alert() {
+        let error = rustls::Error::General("x".into());
+        let ccs = vec![20, 3, 3, 0, 1, 1];
+        assert!(
+            OutgoingAlert::from_bytes(ccs, &error).is_none(),
+            "a compatibility ChangeCipherSpec is no alert"
+        );
+        let plaintext = vec![21, 3, 3, 0, 2, 2, 40];
+        let alert = OutgoingAlert::from_bytes(plaintext, &error).expect("an alert");
+        assert_eq!(alert.description(), AlertDescription::HandshakeFailure);
+        let mut encrypted = vec![23, 3, 3, 0, 19];
+        encrypted.extend([0; 19]);
+        assert!(OutgoingAlert::from_bytes(encrypted.clone(), &error).is_some());
+        encrypted[4] = 40;
+        encrypted.extend([0; 21]);
+        assert!(
+            OutgoingAlert::from_bytes(encrypted, &error).is_none(),
+            "a longer record is not an encrypted alert"
+        );
+        let received = rustls::Error::AlertReceived(AlertDescription::NoApplicationProtocol);
+        let alert = vec![21, 3, 3, 0, 2, 2, 120];
+        assert!(
+            OutgoingAlert::from_bytes(alert, &received).is_none(),
+            "rustls sends no alert for the peer's own"
+        );
     }
 
     #[test]

@@ -98,10 +98,13 @@ impl Connector {
     where
         IO: AsyncRead + AsyncWrite + Unpin,
     {
-        let conn =
-            ClientConnection::new_with_alpn(self.config.clone(), server_name, alpn_protocols);
+        let conn = ClientConnection::new_with_alpn(
+            self.config.clone(),
+            server_name.clone(),
+            alpn_protocols,
+        );
         let handshake = conn
-            .map(Handshake::from_connection)
+            .map(|conn| Handshake::from_connection(conn).with_server_name(Some(server_name)))
             .map_err(HandshakeError::Config);
         self.start(handshake, io)
     }

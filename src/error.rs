@@ -13,7 +13,9 @@ use crate::HandshakeReport;
 /// `SSL_ERROR_WANT_WRITE`) is never an error here: the sync step reports it as
 /// [`Step::WantRead`](crate::Step::WantRead) / [`Step::WantWrite`](crate::Step::WantWrite) and
 /// the future as `Poll::Pending`.
-#[derive(Debug)]
+///
+/// `Debug` shows no more of the peer's bytes than `Display` does: of a
+/// [`NotTls`](HandshakeError::NotTls) prefix, the first 16 and the length.
 #[non_exhaustive]
 pub enum HandshakeError {
     /// The peer closed the connection before the handshake finished: OpenSSL's
@@ -54,7 +56,7 @@ pub enum HandshakeError {
     /// `GET / HTTP/1.1`) to a TLS port, or a plaintext server answered a `ClientHello`.
     ///
     /// No alert was sent, so the transport is still fit for a plaintext answer (HTTP 400 or a
-    /// redirect) via [`Failed::io`].
+    /// redirect) via [`Failed::io`]. `Display` and `Debug` show only the first 16 bytes.
     NotTls {
         /// The bytes read from the peer so far, in order (at most one read's worth).
         prefix: Vec<u8>,
@@ -156,11 +158,14 @@ impl fmt::Display for HandshakeError {
             }
             Self::Transport(e) => write!(f, "transport error during tls handshake: {e}"),
             Self::TimedOut => f.write_str("tls handshake timed out"),
-            Self::NotTls { prefix } => write!(
-                f,
-                "peer did not speak tls (first bytes {:?})",
-                String::from_utf8_lossy(&prefix[..prefix.len().min(16)])
-            ),
+            Self::NotTls { prefix } => {
+                let shown = &prefix[..prefix.len().min(PREFIX_SHOWN)];
+                write!(
+                    f,
+                    "peer did not speak tls (first bytes {:?})",
+                    String::from_utf8_lossy(shown)
+                )
+            }
             Self::Config(e) => write!(f, "tls configuration cannot start a handshake: {e}"),
             Self::Evicted => f.write_str(
                 "tls handshake evicted: the listener was full and its peer was the slowest",
@@ -169,6 +174,58 @@ impl fmt::Display for HandshakeError {
             Self::Drained => f.write_str(
                 "tls handshake cut off: the listener was draining and its grace period ended",
             ),
+        }
+    }
+}
+
+/// How much of a non-TLS prefix `Display` and `Debug` show.
+const PREFIX_SHOWN: usize = 16;
+
+/// The first bytes of a non-TLS prefix, as text, and how many there were.
+struct Prefix<'a>(&'a [u8]);
+
+impl fmt::Debug for Prefix<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let shown = &self.0[..self.0.len().min(PREFIX_SHOWN)];
+        write!(f, "{:?}", String::from_utf8_lossy(shown))?;
+        if self.0.len() > shown.len() {
+            write!(f, " (+{} bytes)", self.0.len() - shown.len())?;
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Debug for HandshakeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::PeerClosed {
+                close_notify,
+                received,
+            } => f
+                .debug_struct("PeerClosed")
+                .field("close_notify", close_notify)
+                .field("received", received)
+                .finish(),
+            Self::Protocol {
+                error,
+                alert_sent,
+                alert_received,
+            } => f
+                .debug_struct("Protocol")
+                .field("error", error)
+                .field("alert_sent", alert_sent)
+                .field("alert_received", alert_received)
+                .finish(),
+            Self::Transport(e) => f.debug_tuple("Transport").field(e).finish(),
+            Self::TimedOut => f.write_str("TimedOut"),
+            Self::NotTls { prefix } => f
+                .debug_struct("NotTls")
+                .field("prefix", &Prefix(prefix))
+                .finish(),
+            Self::Config(e) => f.debug_tuple("Config").field(e).finish(),
+            Self::Evicted => f.write_str("Evicted"),
+            Self::Panicked => f.write_str("Panicked"),
+            Self::Drained => f.write_str("Drained"),
         }
     }
 }

@@ -10,8 +10,12 @@
 /// Record content types a TLS peer may send: change_cipher_spec, alert, handshake,
 /// application_data.
 const TLS_CONTENT_TYPES: std::ops::RangeInclusive<u8> = 20..=23;
-const ALERT: u8 = 21;
-const HEADER_LEN: usize = 5;
+/// The alert record type.
+pub(crate) const ALERT: u8 = 21;
+/// The application_data record type (every encrypted TLS 1.3 record).
+pub(crate) const APPLICATION_DATA: u8 = 23;
+/// A record header: type, version, length.
+pub(crate) const HEADER_LEN: usize = 5;
 const CLOSE_NOTIFY: u8 = 0;
 
 /// What the peer's first bytes say about it.
@@ -25,7 +29,6 @@ pub(crate) enum Verdict {
     NotTls,
 }
 
-#[derive(Debug)]
 pub(crate) struct PeerRecords {
     verdict: Verdict,
     received: u64,
@@ -43,6 +46,18 @@ pub(crate) struct PeerRecords {
     complete_bytes: u64,
     /// Length of the current record, header included.
     record_len: u64,
+}
+
+/// Counts and verdicts only, never the peer's bytes.
+impl std::fmt::Debug for PeerRecords {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PeerRecords")
+            .field("verdict", &self.verdict)
+            .field("received", &self.received)
+            .field("complete_records", &self.complete)
+            .field("close_notify", &self.close_notify)
+            .finish_non_exhaustive()
+    }
 }
 
 impl PeerRecords {

@@ -10,7 +10,6 @@ use std::{
     pin::Pin,
     sync::Arc,
     task::{Context, Poll},
-    time::Instant as StdInstant,
 };
 
 use rustls::{
@@ -31,16 +30,13 @@ use crate::{
     AsyncHandshake, Failed, Handshake, HandshakeCost, HandshakeError, HandshakeReport, Role,
 };
 
-/// Retries of an interrupted read before giving up on the transport.
-const MAX_INTERRUPTED: u32 = 64;
-
 /// The sync part: rustls' `Acceptor` fed through the same counted, watched transport as the
 /// step, so plaintext peers, EOF and limits end the same way.
 struct HelloReader {
     acceptor: rustls::server::Acceptor,
     peer: PeerRecords,
     cost: HandshakeCost,
-    started: Option<StdInstant>,
+    started: Option<Instant>,
 }
 
 impl std::fmt::Debug for HelloReader {
@@ -72,13 +68,19 @@ impl HelloReader {
         }
     }
 
+    fn peer_closed(&self) -> HandshakeError {
+        HandshakeError::PeerClosed {
+            close_notify: true,
+            received: self.peer.received(),
+        }
+    }
+
     /// `Ok(None)`: the transport has nothing more now.
     fn read<IO: Read + Write + ?Sized>(
         &mut self,
         io: &mut IO,
     ) -> Result<Option<Accepted>, (HandshakeError, Option<OutgoingAlert>)> {
-        self.started.get_or_insert_with(StdInstant::now);
-        let mut interrupted = 0;
+        self.started.get_or_insert_with(Instant::now);
         loop {
             let acceptor = &mut self.acceptor;
             let read = read_peer(io, &mut self.peer, &mut self.cost, |rd| {
@@ -88,24 +90,17 @@ impl HelloReader {
             match read {
                 PeerRead::Bytes => self.cost.flights_received = 1,
                 PeerRead::WouldBlock => return Ok(None),
-                PeerRead::Interrupted if interrupted < MAX_INTERRUPTED => {
-                    interrupted += 1;
-                    continue;
-                }
-                PeerRead::Interrupted => {
-                    let error = std::io::ErrorKind::Interrupted.into();
-                    return Err((HandshakeError::Transport(error), None));
-                }
+            }
+            // A plaintext close_notify before the hello: the peer ended the connection
+            // (`SSL_do_handshake` returning 0), whatever rustls makes of it.
+            if self.peer.saw_close_notify() {
+                return Err((self.peer_closed(), None));
             }
             match self.acceptor.accept() {
                 Ok(None) => {}
                 Ok(Some(accepted)) => return Ok(Some(accepted)),
                 Err((rustls::Error::AlertReceived(AlertDescription::CloseNotify), _)) => {
-                    let closed = HandshakeError::PeerClosed {
-                        close_notify: true,
-                        received: self.peer.received(),
-                    };
-                    return Err((closed, None));
+                    return Err((self.peer_closed(), None));
                 }
                 Err((error, alert)) => {
                     let alert = OutgoingAlert::from_accepted(alert, &error);
@@ -195,7 +190,7 @@ pub struct ClientHelloReceived<IO> {
     accepted: Accepted,
     peer: PeerRecords,
     cost: HandshakeCost,
-    started: Option<StdInstant>,
+    started: Option<Instant>,
     deadline: Option<Instant>,
     send_alerts: bool,
 }

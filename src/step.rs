@@ -6,20 +6,22 @@
 //! `SSL_ERROR_WANT_READ` / `SSL_ERROR_WANT_WRITE`), or a memory buffer pair.
 
 use std::{
+    fmt,
     io::{self, Read, Write},
     sync::Arc,
-    time::{Duration, Instant},
+    time::Duration,
 };
 
 use rustls::{
     pki_types::ServerName, AlertDescription, ClientConfig, ClientConnection, ServerConfig,
     ServerConnection,
 };
+use tokio::time::Instant;
 
 use crate::{
     alert::OutgoingAlert,
     records::PeerRecords,
-    wire::{read_peer, Counted, PeerRead},
+    wire::{read_once, read_peer, write_out, Counted, PeerRead},
     HandshakeError, HandshakeReport, Role, TlsConnection,
 };
 
@@ -30,13 +32,11 @@ use crate::{
 #[must_use = "a handshake step that wants I/O must be called again once the transport is ready"]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Step {
-    /// The handshake is complete (`SSL_do_handshake` returned 1). Every handshake message this
-    /// side had to send was written and flushed. The caller MAY now take the connection with
+    /// The handshake is complete (`SSL_do_handshake` returned 1). Everything this side had to
+    /// send was written and flushed: its handshake messages, a TLS 1.3 server's session
+    /// tickets (as OpenSSL's `SSL_do_handshake` writes them), and a client's early data that
+    /// still had to go. The caller MAY now take the connection with
     /// [`Handshake::into_connection`]; calling again returns `Done` and does nothing.
-    ///
-    /// A TLS 1.3 server's session tickets are not handshake messages: they are still queued
-    /// in the connection (`wants_write()`), and the caller MUST write them with its first
-    /// application data or flush ([`TlsStream`](crate::TlsStream) does).
     Done,
     /// The transport had nothing to read (`SSL_ERROR_WANT_READ`). The caller MUST wait until
     /// the transport is readable (for a memory transport: feed it more peer bytes), then call
@@ -45,6 +45,11 @@ pub enum Step {
     /// The transport could not take more bytes or could not finish a flush
     /// (`SSL_ERROR_WANT_WRITE`). The caller MUST wait until the transport is writable (for a
     /// memory transport: drain what it holds to the peer), then call again.
+    ///
+    /// Before returning it, the step read what the peer had sent (unlike OpenSSL), so a peer
+    /// that is itself blocked writing to this side is not left waiting: over a pipe smaller
+    /// than a flight, two sides that only wrote would deadlock. A caller using `poll(2)` MAY
+    /// also wake on readability; the async future registers both.
     WantWrite,
 }
 
@@ -69,9 +74,6 @@ pub struct HandshakeCost {
     pub duration: Duration,
 }
 
-/// Retries of a transport call that returned `Interrupted` before the step gives up on it.
-const MAX_INTERRUPTED: u32 = 64;
-
 /// One TLS handshake driven step by step, in the manner of `SSL_do_handshake(3)`.
 ///
 /// The role is chosen in advance by the constructor, as with `SSL_set_connect_state` /
@@ -92,7 +94,6 @@ const MAX_INTERRUPTED: u32 = 64;
 /// println!("negotiated {:?}", connection.protocol_version());
 /// # Ok(()) }
 /// ```
-#[derive(Debug)]
 pub struct Handshake<C> {
     conn: C,
     state: State,
@@ -100,18 +101,46 @@ pub struct Handshake<C> {
     cost: HandshakeCost,
     /// A write happened that has not yet been flushed; remembered across calls because a
     /// buffered transport's flush may itself block.
-    needs_flush: bool,
+    unflushed: bool,
     /// Whether the last transport call that moved bytes was a read.
     reading: bool,
+    /// The last write would block; the next step reads first.
+    write_blocked: bool,
+    /// The peer's end of the stream was read after the handshake (the stream reports it).
+    peer_eof: bool,
     send_alerts: bool,
     alert: Option<OutgoingAlert>,
     started: Option<Instant>,
     /// The name a client asked for, for its report.
     server_name: Option<ServerName<'static>>,
-    /// Client: application data offered as TLS 1.3 early data, and how much of it went out
-    /// as early data. Whatever the server did not accept is sent after the handshake.
-    early_data: Option<(Vec<u8>, usize)>,
+    early_data: Option<EarlyData>,
     early_data_offered: bool,
+}
+
+/// Client: application data offered with the ClientHello.
+enum EarlyData {
+    /// Offered; `early` bytes of it went out as TLS 1.3 early data.
+    Offered { data: Vec<u8>, early: usize },
+    /// The handshake is complete; what the server did not accept, from `from` on, is being
+    /// written as ordinary application data.
+    Resending { data: Vec<u8>, from: usize },
+}
+
+/// Shows what the handshake is doing, never the bytes it carries (early data, the peer's
+/// plaintext).
+impl<C> fmt::Debug for Handshake<C> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let early_data = self.early_data.as_ref().map(|early| match early {
+            EarlyData::Offered { data, .. } | EarlyData::Resending { data, .. } => data.len(),
+        });
+        f.debug_struct("Handshake")
+            .field("state", &self.state)
+            .field("cost", &self.cost)
+            .field("peer", &self.peer)
+            .field("alert", &self.alert)
+            .field("early_data_len", &early_data)
+            .finish_non_exhaustive()
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -155,7 +184,11 @@ impl Handshake<ClientConnection> {
     /// ClientHello, when the client resumes a session whose server allows it (and the
     /// configuration has `enable_early_data`). Whatever the server does not accept (all of
     /// it, when early data is not possible or rejected) is sent right after the handshake,
-    /// before `Done`; [`HandshakeReport::early_data_accepted`] tells which happened.
+    /// before `Done`; [`HandshakeReport::early_data_accepted`] tells which happened. Any size
+    /// arrives once and in full.
+    ///
+    /// At most half of what the session allows goes early: a rustls server that rejects the
+    /// early data can skip no more than that (it counts skipped records by ciphertext, twice).
     ///
     /// Early data can be replayed by an attacker: send only requests that are safe to
     /// repeat.
@@ -169,14 +202,31 @@ impl Handshake<ClientConnection> {
         data: Vec<u8>,
     ) -> Result<Self, HandshakeError> {
         let mut handshake = Self::connect(config, server_name)?;
-        let sent = match handshake.conn.early_data() {
-            Some(mut early) => early.write(&data).unwrap_or(0),
+        let early = match handshake.conn.early_data() {
+            Some(mut early) => {
+                let fits = data.len().min(early_data_budget(early.bytes_left()));
+                early.write(&data[..fits]).unwrap_or(0)
+            }
             None => 0,
         };
-        handshake.early_data_offered = sent > 0;
-        handshake.early_data = Some((data, sent));
+        handshake.early_data_offered = early > 0;
+        handshake.early_data = Some(EarlyData::Offered { data, early });
         Ok(handshake)
     }
+}
+
+/// How much early data to send when the session allows `allowed` bytes: at most half, so
+/// that a server which rejects it can skip it all. A rejecting rustls server counts the
+/// records it skips by ciphertext (plaintext plus a content type byte and a 16-byte tag), and
+/// in practice counts each one twice against the same limit: with a 16 KiB limit, 8,175 bytes
+/// of rejected early data are skipped and 8,180 end the handshake in `DecryptError` (measured
+/// with rustls 0.23.46 alone, in memory). What is not sent early goes right after the
+/// handshake, so the data still arrives once, in full.
+fn early_data_budget(allowed: usize) -> usize {
+    const RECORD_PLAINTEXT: usize = 16 * 1024;
+    const RECORD_OVERHEAD: usize = 1 + 16;
+    let half = allowed / 2;
+    half.saturating_sub(RECORD_OVERHEAD * (half / RECORD_PLAINTEXT + 1))
 }
 
 impl Handshake<ServerConnection> {
@@ -207,8 +257,10 @@ impl<C: TlsConnection> Handshake<C> {
             state: State::Handshaking,
             peer: PeerRecords::new(),
             cost: HandshakeCost::default(),
-            needs_flush: false,
+            unflushed: false,
             reading: false,
+            write_blocked: false,
+            peer_eof: false,
             send_alerts: true,
             alert: None,
             started: None,
@@ -256,10 +308,14 @@ impl<C: TlsConnection> Handshake<C> {
         &self.conn
     }
 
-    /// What the handshake has cost so far.
+    /// What the handshake has cost so far; while it runs, `duration` is the time since its
+    /// first step.
     pub fn cost(&self) -> HandshakeCost {
         let mut cost = self.cost;
         cost.bytes_read = self.peer.received();
+        if let (State::Handshaking, Some(started)) = (self.state, self.started) {
+            cost.duration = started.elapsed();
+        }
         cost
     }
 
@@ -347,78 +403,122 @@ impl<C: TlsConnection> Handshake<C> {
     }
 
     fn drive<IO: Read + Write + ?Sized>(&mut self, io: &mut IO) -> Result<Step, HandshakeError> {
-        let mut interrupted = 0;
         loop {
-            if let Some(step) = self.write_and_flush(io)? {
-                return Ok(step);
-            }
             if !self.conn.is_handshaking() {
-                return Ok(Step::Done);
+                return self.finish(io);
             }
-            let conn = &mut self.conn;
-            let read = read_peer(io, &mut self.peer, &mut self.cost, |rd| conn.read_tls(rd))?;
-            match read {
-                PeerRead::Bytes => {
-                    if !self.reading {
-                        self.reading = true;
-                        self.cost.flights_received += 1;
-                    }
-                    self.process()?;
-                    if !self.conn.is_handshaking() {
-                        self.send_early_data_again();
-                    }
-                    if self.only_post_handshake_output_left() {
-                        return Ok(Step::Done);
-                    }
-                }
-                PeerRead::WouldBlock => return Ok(Step::WantRead),
-                PeerRead::Interrupted if interrupted < MAX_INTERRUPTED => interrupted += 1,
-                PeerRead::Interrupted => {
-                    return Err(HandshakeError::Transport(io::ErrorKind::Interrupted.into()))
-                }
+            // After a write that would block, read first: a peer blocked writing to this side
+            // waits for the read (see `Step::WantWrite`). Then write again.
+            if std::mem::take(&mut self.write_blocked) && self.read(io)? == PeerRead::Bytes {
+                continue;
+            }
+            let written = self.write_out(io)?;
+            self.write_blocked = !written;
+            match self.read(io)? {
+                PeerRead::Bytes => {}
+                PeerRead::WouldBlock if written => return Ok(Step::WantRead),
+                PeerRead::WouldBlock => return Ok(Step::WantWrite),
             }
         }
     }
 
-    /// Writes all queued TLS output and flushes it. `Some(WantWrite)` if the transport blocked.
-    fn write_and_flush<IO: Write + ?Sized>(
-        &mut self,
-        io: &mut IO,
-    ) -> Result<Option<Step>, HandshakeError> {
-        let mut interrupted = 0;
-        while self.conn.wants_write() {
-            let mut counted = Counted::new(io, &mut self.cost, &mut self.peer);
-            match self.conn.write_tls(&mut counted) {
-                Ok(0) => {
-                    return Err(HandshakeError::Transport(io::ErrorKind::WriteZero.into()));
+    /// Reads once from the peer and processes what arrived.
+    fn read<IO: Read + Write + ?Sized>(&mut self, io: &mut IO) -> Result<PeerRead, HandshakeError> {
+        let conn = &mut self.conn;
+        let read = read_peer(io, &mut self.peer, &mut self.cost, |rd| conn.read_tls(rd))?;
+        if read == PeerRead::Bytes {
+            if !self.reading {
+                self.reading = true;
+                self.cost.flights_received += 1;
+            }
+            self.process()?;
+        }
+        Ok(read)
+    }
+
+    /// The handshake is complete on this side: writes and flushes what is left of it (the
+    /// final flight, a TLS 1.3 server's session tickets, early data to send again).
+    fn finish<IO: Read + Write + ?Sized>(&mut self, io: &mut IO) -> Result<Step, HandshakeError> {
+        if let Some(EarlyData::Offered { data, early }) = self.early_data.take() {
+            let from = if self.conn.early_data_was_accepted() {
+                early
+            } else {
+                0
+            };
+            self.early_data = Some(EarlyData::Resending { data, from });
+        }
+        if std::mem::take(&mut self.write_blocked) {
+            self.absorb(io);
+        }
+        loop {
+            self.queue_early_data();
+            match self.write_out(io) {
+                Ok(true) if self.early_data.is_none() => return Ok(Step::Done),
+                Ok(true) => {}
+                Ok(false) => {
+                    self.write_blocked = true;
+                    self.absorb(io);
+                    return Ok(Step::WantWrite);
                 }
-                Ok(n) => {
-                    self.cost.bytes_written += n as u64;
-                    self.needs_flush = true;
-                    self.reading = false;
-                }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    return Ok(Some(Step::WantWrite))
-                }
-                Err(e)
-                    if e.kind() == io::ErrorKind::Interrupted && interrupted < MAX_INTERRUPTED =>
-                {
-                    interrupted += 1;
-                }
-                Err(e) => return Err(HandshakeError::Transport(e)),
+                // Only a TLS 1.3 server's session tickets were left: the handshake is complete
+                // whatever became of them, and the peer may have sent data with its Finished.
+                // They stay queued; the stream's first write or flush reports the failure.
+                Err(_) if self.only_tickets_left() => return Ok(Step::Done),
+                Err(error) => return Err(error),
             }
         }
-        if self.needs_flush {
-            let mut counted = Counted::new(io, &mut self.cost, &mut self.peer);
-            match counted.flush() {
-                Ok(()) => self.needs_flush = false,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    return Ok(Some(Step::WantWrite))
-                }
-                Err(e) => return Err(HandshakeError::Transport(e)),
+    }
+
+    /// Whether all that is left to send after the handshake is a TLS 1.3 server's session
+    /// tickets (a TLS 1.2 server's last flight comes after the client's, and is its own).
+    fn only_tickets_left(&self) -> bool {
+        C::ROLE == Role::Server
+            && self.conn.protocol_version() == Some(rustls::ProtocolVersion::TLSv1_3)
+    }
+
+    /// Hands rustls as much of the early data still to send as its send buffer takes (64 KiB
+    /// by default); the rest waits until the buffer has been written out.
+    fn queue_early_data(&mut self) {
+        let Some(EarlyData::Resending { data, from }) = &mut self.early_data else {
+            return;
+        };
+        while *from < data.len() {
+            match self.conn.writer().write(&data[*from..]) {
+                Ok(n) if n > 0 => *from += n,
+                _ => break,
             }
         }
-        Ok(None)
+        if *from == data.len() {
+            self.early_data = None;
+        }
+    }
+
+    /// While the last writes wait on a full transport, takes in what the peer sends, so a
+    /// peer that is itself blocked writing to this side is not left waiting. The bytes wait in
+    /// rustls, unprocessed, for the stream; rustls bounds how much it holds (a full buffer
+    /// ends the reading), and the peer's EOF is read once.
+    fn absorb<IO: Read + ?Sized>(&mut self, io: &mut IO) {
+        let mut io = io;
+        while !self.peer_eof {
+            match read_once(|| self.conn.read_tls(&mut io)) {
+                Ok(Some(0)) => self.peer_eof = true,
+                Ok(Some(_)) => {}
+                // Would block (the waker is registered), or rustls holds all it will, or the
+                // transport failed: the pending write will tell.
+                Ok(None) | Err(_) => break,
+            }
+        }
+    }
+
+    /// Writes all queued TLS output and flushes it. `false` if the transport would block.
+    fn write_out<IO: Write + ?Sized>(&mut self, io: &mut IO) -> Result<bool, HandshakeError> {
+        let before = self.cost.bytes_written;
+        let mut counted = Counted::new(io, &mut self.cost, &mut self.peer);
+        let written = write_out(&mut *self.conn, &mut counted, &mut self.unflushed, true);
+        if self.cost.bytes_written > before {
+            self.reading = false;
+        }
+        written.map_err(HandshakeError::Transport)
     }
 
     fn process(&mut self) -> Result<(), HandshakeError> {
@@ -428,6 +528,11 @@ impl<C: TlsConnection> Handshake<C> {
             Ok(state) if state.peer_has_closed() && self.conn.is_handshaking() => {
                 Err(self.peer_closed(true))
             }
+            // rustls ignores a plaintext close_notify before the versions are agreed; it is
+            // still the peer ending the connection (`SSL_do_handshake` returning 0).
+            Ok(_) if self.peer.saw_close_notify() && self.conn.is_handshaking() => {
+                Err(self.peer_closed(true))
+            }
             Ok(_) => Ok(()),
             Err(rustls::Error::AlertReceived(AlertDescription::CloseNotify)) => {
                 // rustls answers a close_notify during the handshake with an alert of its own;
@@ -435,38 +540,6 @@ impl<C: TlsConnection> Handshake<C> {
                 Err(self.peer_closed(true))
             }
             Err(error) => Err(self.protocol_error(error)),
-        }
-    }
-
-    /// A TLS 1.3 server is finished once it has read the client's Finished; what it queues
-    /// then (session tickets) is not part of the handshake. It stays in rustls and goes out
-    /// with the first application write or flush: one write fewer, and a handshake that does
-    /// not wait for a client that is not reading yet.
-    ///
-    /// Except after accepting a client certificate: then the tickets go at once, because a
-    /// client can only learn that its certificate was accepted from the server's next record
-    /// ([`TlsStream::confirm`](crate::TlsStream::confirm)).
-    fn only_post_handshake_output_left(&self) -> bool {
-        C::ROLE == Role::Server
-            && !self.conn.is_handshaking()
-            && self.conn.protocol_version() == Some(rustls::ProtocolVersion::TLSv1_3)
-            && self.conn.peer_certificates().is_none_or(<[_]>::is_empty)
-    }
-
-    /// Once the handshake is complete: queue the early data the server did not take, so it
-    /// goes out with the final flight.
-    fn send_early_data_again(&mut self) {
-        let Some((data, sent)) = self.early_data.take() else {
-            return;
-        };
-        let from = if self.conn.early_data_was_accepted() {
-            sent
-        } else {
-            0
-        };
-        if from < data.len() {
-            // rustls buffers it (its limit is far above an early-data budget).
-            let _ = self.conn.writer().write_all(&data[from..]);
         }
     }
 
@@ -486,5 +559,18 @@ impl<C: TlsConnection> Handshake<C> {
     /// The fatal alert left over from a failed step, taken out to be sent by the caller.
     pub(crate) fn take_alert(&mut self) -> Option<OutgoingAlert> {
         self.alert.take()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn early_data_stays_within_what_a_rejecting_server_skips() {
+        // Measured with rustls alone: 8,175 bytes skipped, 8,180 refused, for a 16 KiB limit.
+        assert_eq!(early_data_budget(16 * 1024), 8175);
+        assert_eq!(early_data_budget(0), 0);
+        assert_eq!(early_data_budget(20), 0);
     }
 }

@@ -4,17 +4,17 @@
 use std::{
     io::{self, BufRead, Write},
     pin::Pin,
-    task::{ready, Context, Poll},
+    task::{ready, Context, Poll, Waker},
 };
 
 use rustls::{pki_types::ServerName, ClientConnection, ServerConnection};
 use tokio::io::{AsyncBufRead, AsyncRead, AsyncWrite, ReadBuf};
 
 use crate::{
-    adapter::{into_poll, PollIo},
+    adapter::PollIo,
     alert::OutgoingAlert,
     records::PeerRecords,
-    wire::Counted,
+    wire::{read_once, write_out, Counted},
     Handshake, HandshakeCost, HandshakeError, HandshakeReport, Role, TlsConnection,
 };
 
@@ -29,6 +29,11 @@ use crate::{
 /// Writing encrypts into rustls' buffer and writes to the transport as far as it accepts;
 /// `poll_flush` pushes out the rest; `poll_shutdown` sends `close_notify`, flushes, then
 /// shuts the transport down.
+///
+/// Split into halves (`tokio::io::split`) for a reader task and a writer task, a fatal error
+/// seen by the reader also ends the writer: the writer is woken and its writes fail.
+///
+/// `Debug` shows no application data.
 #[derive(Debug)]
 pub struct TlsStream<IO, C> {
     io: IO,
@@ -41,6 +46,10 @@ pub struct TlsStream<IO, C> {
     confirmed: bool,
     early_data_offered: bool,
     early_data_accepted: bool,
+    /// The task that last waited to write; woken when a read ends the connection.
+    writer: Option<Waker>,
+    /// Why the connection is over, once a read found a fatal error: writes fail with it.
+    failed: Option<String>,
 }
 
 /// A client's established connection.
@@ -92,6 +101,8 @@ impl<IO, C: TlsConnection> TlsStream<IO, C> {
             close_notify_queued: false,
             confirm: None,
             confirmed: false,
+            writer: None,
+            failed: None,
         }
     }
 
@@ -145,63 +156,97 @@ where
     IO: AsyncRead + AsyncWrite + Unpin,
     C: TlsConnection,
 {
-    /// Writes rustls' pending TLS output to the transport until none is left.
-    fn poll_write_tls(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        while self.conn.wants_write() {
-            match ready!(into_poll(
-                self.conn.write_tls(&mut PollIo::new(&mut self.io, cx))
-            )) {
-                Ok(0) => return Poll::Ready(Err(io::ErrorKind::WriteZero.into())),
-                Ok(_) => {}
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Poll::Ready(Err(e)),
-            }
+    /// Writes rustls' pending TLS output to the transport until none is left, then flushes
+    /// the transport if `flush`.
+    fn poll_write_tls(&mut self, cx: &mut Context<'_>, flush: bool) -> Poll<io::Result<()>> {
+        if let Some(failed) = &self.failed {
+            return Poll::Ready(Err(io::Error::new(
+                io::ErrorKind::ConnectionAborted,
+                format!("the tls connection failed: {failed}"),
+            )));
         }
-        Poll::Ready(Ok(()))
+        // The stream flushes the transport whenever asked, whatever it wrote.
+        let mut unflushed = flush;
+        let mut io = PollIo::new(&mut self.io, cx);
+        match write_out(&mut *self.conn, &mut io, &mut unflushed, flush) {
+            Ok(true) => Poll::Ready(Ok(())),
+            Ok(false) => {
+                if !self
+                    .writer
+                    .as_ref()
+                    .is_some_and(|w| w.will_wake(cx.waker()))
+                {
+                    self.writer = Some(cx.waker().clone());
+                }
+                Poll::Pending
+            }
+            Err(e) => Poll::Ready(Err(e)),
+        }
+    }
+
+    /// One read from the transport into rustls, and the processing of what arrived.
+    /// `Ready(Ok(0))` at the end of the stream (rustls then reports it through its reader).
+    /// A fatal TLS error is an `InvalidData` error whose inner error is the
+    /// [`HandshakeError::Protocol`].
+    fn poll_receive(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
+        let conn = &mut self.conn;
+        let mut io = PollIo::new(&mut self.io, cx);
+        let read = match &mut self.confirm {
+            // While confirming, the server's records are watched as they arrive.
+            Some(peer) => {
+                let mut cost = HandshakeCost::default();
+                let mut counted = Counted::new(&mut io, &mut cost, peer);
+                read_once(|| conn.read_tls(&mut counted))
+            }
+            None => read_once(|| conn.read_tls(&mut io)),
+        };
+        match read {
+            Ok(Some(n)) => match self.conn.process_new_packets() {
+                Ok(_) => Poll::Ready(Ok(n)),
+                Err(error) => {
+                    let failure = self.protocol_failure(error, cx);
+                    Poll::Ready(Err(io::Error::new(io::ErrorKind::InvalidData, failure)))
+                }
+            },
+            Ok(None) => Poll::Pending,
+            Err(e) => Poll::Ready(Err(e)),
+        }
     }
 
     /// Waits until plaintext is buffered in rustls, or the peer's close or an error is known.
     fn poll_plaintext(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        if let Some(failed) = &self.failed {
+            return Poll::Ready(Err(io::Error::new(
+                io::ErrorKind::ConnectionAborted,
+                format!("the tls connection failed: {failed}"),
+            )));
+        }
         loop {
             match self.conn.reader().into_first_chunk() {
                 Ok(_) => return Poll::Ready(Ok(())),
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
                 Err(e) => return Poll::Ready(Err(e)),
             }
-            let read = ready!(into_poll(
-                self.conn.read_tls(&mut PollIo::new(&mut self.io, cx))
-            ));
-            match read {
-                // EOF: rustls now reports it through the reader, as EOF or UnexpectedEof.
-                Ok(_) => self.process(cx)?,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Poll::Ready(Err(e)),
-            }
+            // Output rustls queues while reading (a key update answer) goes with the next
+            // write or flush: writing here would register this reader's waker for write
+            // readiness and could displace a writer task's.
+            ready!(self.poll_receive(cx))?;
         }
     }
 
-    fn process(&mut self, cx: &mut Context<'_>) -> io::Result<()> {
-        // Output rustls queues while reading (a key update answer) goes with the next write or
-        // flush: writing here would register this reader's waker for write readiness and could
-        // displace a writer task's.
-        match self.conn.process_new_packets() {
-            Ok(_) => Ok(()),
-            Err(error) => Err(self.fail(error, cx)),
-        }
-    }
-
-    /// Turns a fatal error after the handshake into an `io::Error`, sending rustls' alert if
-    /// the transport takes it at once.
-    fn fail(&mut self, error: rustls::Error, cx: &mut Context<'_>) -> io::Error {
-        io::Error::new(io::ErrorKind::InvalidData, self.protocol_failure(error, cx))
-    }
-
+    /// A fatal error after the handshake: sends rustls' alert if the transport takes it at
+    /// once, ends the connection for writers too, and wakes the task waiting to write (with
+    /// split halves, another task), so that it ends as well.
     fn protocol_failure(&mut self, error: rustls::Error, cx: &mut Context<'_>) -> HandshakeError {
         let alert = OutgoingAlert::take(&mut self.conn, &error);
         let mut failure = HandshakeError::protocol(error, None);
         if let Some(mut alert) = alert {
             // Best effort: the connection is over either way.
             let _ = alert.send_for(&mut PollIo::new(&mut self.io, cx), &mut failure);
+        }
+        self.failed = Some(failure.to_string());
+        if let Some(writer) = self.writer.take() {
+            writer.wake();
         }
         failure
     }
@@ -216,34 +261,23 @@ where
             self.confirmed = true;
             return Poll::Ready(Ok(()));
         }
-        let mut peer = self.confirm.take().unwrap_or_else(PeerRecords::new);
-        let mut cost = HandshakeCost::default();
         loop {
-            let mut io = PollIo::new(&mut self.io, cx);
-            let mut counted = Counted::new(&mut io, &mut cost, &mut peer);
-            let read = self.conn.read_tls(&mut counted);
-            match read {
+            let peer = self.confirm.get_or_insert_with(PeerRecords::new);
+            if peer.complete_records() > 0 {
+                self.confirmed = true;
+                self.confirm = None;
+                return Poll::Ready(Ok(()));
+            }
+            let received = peer.received();
+            match ready!(self.poll_receive(cx)) {
                 Ok(0) => {
                     return Poll::Ready(Err(HandshakeError::PeerClosed {
                         close_notify: false,
-                        received: peer.received(),
+                        received,
                     }))
                 }
-                Ok(_) => {
-                    if let Err(error) = self.conn.process_new_packets() {
-                        return Poll::Ready(Err(self.protocol_failure(error, cx)));
-                    }
-                    if peer.complete_records() > 0 {
-                        self.confirmed = true;
-                        return Poll::Ready(Ok(()));
-                    }
-                }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    self.confirm = Some(peer);
-                    return Poll::Pending;
-                }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Poll::Ready(Err(HandshakeError::Transport(e))),
+                Ok(_) => {}
+                Err(e) => return Poll::Ready(Err(handshake_error(e))),
             }
         }
     }
@@ -281,6 +315,11 @@ where
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
+        if buf.remaining() == 0 {
+            // Nothing can be read into no room; reading the transport now would only fill
+            // rustls' buffers.
+            return Poll::Ready(Ok(()));
+        }
         let chunk = ready!(self.as_mut().poll_fill_buf(cx))?;
         let n = chunk.len().min(buf.remaining());
         buf.put_slice(&chunk[..n]);
@@ -334,9 +373,7 @@ where
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        let this = self.get_mut();
-        ready!(this.poll_write_tls(cx))?;
-        Pin::new(&mut this.io).poll_flush(cx)
+        self.get_mut().poll_write_tls(cx, true)
     }
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
@@ -345,8 +382,7 @@ where
             this.conn.send_close_notify();
             this.close_notify_queued = true;
         }
-        ready!(this.poll_write_tls(cx))?;
-        ready!(Pin::new(&mut this.io).poll_flush(cx))?;
+        ready!(this.poll_write_tls(cx, true))?;
         Pin::new(&mut this.io).poll_shutdown(cx)
     }
 }
@@ -368,19 +404,39 @@ where
         if empty {
             return Poll::Ready(Ok(0));
         }
+        if self.failed.is_some() {
+            ready!(self.poll_write_tls(cx, false))?;
+        }
         let mut accepted = write(&mut self.conn.writer())?;
         if accepted == 0 {
             // rustls' send buffer is full: make room first.
-            ready!(self.poll_write_tls(cx))?;
+            ready!(self.poll_write_tls(cx, false))?;
             accepted = write(&mut self.conn.writer())?;
             if accepted == 0 {
                 return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
             }
         }
         // The accepted bytes are ours now; if the transport is full they go out later.
-        if let Poll::Ready(Err(e)) = self.poll_write_tls(cx) {
+        if let Poll::Ready(Err(e)) = self.poll_write_tls(cx, false) {
             return Poll::Ready(Err(e));
         }
         Poll::Ready(Ok(accepted))
     }
+}
+
+/// The `HandshakeError` inside an `io::Error` from [`TlsStream::poll_receive`], or the
+/// transport's error.
+fn handshake_error(error: io::Error) -> HandshakeError {
+    if error
+        .get_ref()
+        .is_some_and(|inner| inner.is::<HandshakeError>())
+    {
+        if let Some(inner) = error.into_inner() {
+            if let Ok(failure) = inner.downcast::<HandshakeError>() {
+                return *failure;
+            }
+        }
+        return HandshakeError::Transport(io::ErrorKind::InvalidData.into());
+    }
+    HandshakeError::Transport(error)
 }

@@ -1,13 +1,94 @@
-//! The transport as a handshake sees it: every call counted, every byte read shown to the
-//! record watcher, the first read taken on the stack, and each read's outcome classified.
-//! Shared by the step and by the ClientHello reader.
+//! The transport as the crate sees it, each rule in one place:
+//!
+//! - [`write_out`]: write everything queued, then flush; `Ok(0)` is `WriteZero`, `Interrupted`
+//!   is retried a bounded number of times, `WouldBlock` leaves the rest (and the flush) for
+//!   the next call. Used by the step, the stream and the alert.
+//! - [`read_once`]: one read into rustls, with the same `Interrupted` rule; [`read_peer`]
+//!   classifies it for a handshake (EOF, plaintext, rustls refusing to buffer more).
+//! - [`Counted`]: every call counted, every byte read shown to the record watcher, and the
+//!   first read taken on the stack.
 
 use std::io::{self, Read, Write};
+
+use rustls::ConnectionCommon;
 
 use crate::{
     records::{PeerRecords, Verdict},
     HandshakeCost, HandshakeError,
 };
+
+/// Retries of a transport call that returned `Interrupted` before giving up on it.
+pub(crate) const MAX_INTERRUPTED: u32 = 64;
+
+/// TLS bytes waiting to go to the peer: a rustls connection's output, or an alert taken out
+/// of it.
+pub(crate) trait TlsOutput {
+    /// Whether anything is left to write.
+    fn wants_write(&self) -> bool;
+    /// Writes some of it; how much.
+    fn write_tls(&mut self, io: &mut dyn Write) -> io::Result<usize>;
+}
+
+impl<D> TlsOutput for ConnectionCommon<D> {
+    fn wants_write(&self) -> bool {
+        rustls::CommonState::wants_write(self)
+    }
+    fn write_tls(&mut self, io: &mut dyn Write) -> io::Result<usize> {
+        ConnectionCommon::write_tls(self, io)
+    }
+}
+
+/// Writes everything `out` holds to `io`, then flushes it if `flush`. `Ok(true)`: all out
+/// (and flushed); `Ok(false)`: the transport would block, call again once it is writable.
+/// `unflushed` is state across calls: a flush that would block is not forgotten.
+pub(crate) fn write_out(
+    out: &mut (impl TlsOutput + ?Sized),
+    io: &mut dyn Write,
+    unflushed: &mut bool,
+    flush: bool,
+) -> io::Result<bool> {
+    let mut interrupted = 0;
+    while out.wants_write() {
+        match out.write_tls(io) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(_) => *unflushed = true,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted && interrupted < MAX_INTERRUPTED => {
+                interrupted += 1;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    while flush && *unflushed {
+        match io.flush() {
+            Ok(()) => *unflushed = false,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted && interrupted < MAX_INTERRUPTED => {
+                interrupted += 1;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(true)
+}
+
+/// One read into rustls (`read_tls`), retrying `Interrupted` a bounded number of times.
+/// `Ok(None)`: the transport would block. `Ok(Some(0))`: end of stream.
+pub(crate) fn read_once(
+    mut read_tls: impl FnMut() -> io::Result<usize>,
+) -> io::Result<Option<usize>> {
+    let mut interrupted = 0;
+    loop {
+        match read_tls() {
+            Ok(n) => return Ok(Some(n)),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(None),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted && interrupted < MAX_INTERRUPTED => {
+                interrupted += 1;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
 
 /// What one read from the peer gave, when it gave no verdict.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -16,8 +97,6 @@ pub(crate) enum PeerRead {
     Bytes,
     /// Nothing to read now.
     WouldBlock,
-    /// The transport was interrupted; retry.
-    Interrupted,
 }
 
 /// Reads from the peer into rustls with `read_tls`, and turns what happened into either a
@@ -32,23 +111,24 @@ pub(crate) fn read_peer<IO: Read + Write + ?Sized>(
 ) -> Result<PeerRead, HandshakeError> {
     let first = peer.received() == 0;
     let mut counted = Counted::new(io, cost, peer);
-    let read = if first {
-        read_first(&mut counted, read_tls)
-    } else {
-        read_tls(&mut counted)
-    };
+    let read = read_once(|| {
+        if first {
+            read_first(&mut counted, &mut read_tls)
+        } else {
+            read_tls(&mut counted)
+        }
+    });
     let transport_failed = counted.failed;
     match read {
-        Ok(0) => Err(HandshakeError::PeerClosed {
+        Ok(Some(0)) => Err(HandshakeError::PeerClosed {
             close_notify: peer.saw_close_notify(),
             received: peer.received(),
         }),
-        Ok(_) if peer.verdict() == Verdict::NotTls => Err(HandshakeError::NotTls {
+        Ok(Some(_)) if peer.verdict() == Verdict::NotTls => Err(HandshakeError::NotTls {
             prefix: peer.take_not_tls_prefix(),
         }),
-        Ok(_) => Ok(PeerRead::Bytes),
-        Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(PeerRead::WouldBlock),
-        Err(e) if e.kind() == io::ErrorKind::Interrupted => Ok(PeerRead::Interrupted),
+        Ok(Some(_)) => Ok(PeerRead::Bytes),
+        Ok(None) => Ok(PeerRead::WouldBlock),
         Err(e) if transport_failed => Err(HandshakeError::Transport(e)),
         Err(e) => Err(HandshakeError::protocol(
             rustls::Error::General(e.to_string()),
@@ -66,7 +146,7 @@ const FIRST_READ: usize = 4096;
 /// nothing. Same number of transport reads; one copy of the first flight.
 fn read_first(
     io: &mut dyn Read,
-    mut read_tls: impl FnMut(&mut dyn Read) -> io::Result<usize>,
+    read_tls: &mut impl FnMut(&mut dyn Read) -> io::Result<usize>,
 ) -> io::Result<usize> {
     let mut first = [0u8; FIRST_READ];
     let n = io.read(&mut first)?;
@@ -113,6 +193,12 @@ impl<'a, IO: ?Sized> Counted<'a, IO> {
         }
         result
     }
+
+    fn wrote(&mut self, result: io::Result<usize>) -> io::Result<usize> {
+        let n = self.note(result)?;
+        self.cost.bytes_written += n as u64;
+        Ok(n)
+    }
 }
 
 impl<IO: Read + ?Sized> Read for Counted<'_, IO> {
@@ -129,13 +215,13 @@ impl<IO: Write + ?Sized> Write for Counted<'_, IO> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         self.cost.writes += 1;
         let result = self.io.write(buf);
-        self.note(result)
+        self.wrote(result)
     }
 
     fn write_vectored(&mut self, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
         self.cost.writes += 1;
         let result = self.io.write_vectored(bufs);
-        self.note(result)
+        self.wrote(result)
     }
 
     fn flush(&mut self) -> io::Result<()> {

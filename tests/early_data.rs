@@ -123,3 +123,79 @@ async fn without_a_session_the_data_goes_after_the_handshake() {
         .expect("sent after the handshake");
     assert_eq!(buf, REQUEST);
 }
+
+/// Offers `data` as early data, then closes cleanly; returns whether the server accepted it
+/// early, and everything the server received (early data first, then the stream to its end).
+async fn offer_and_close(
+    client: &Arc<rustls::ClientConfig>,
+    server: &Arc<rustls::ServerConfig>,
+    data: Vec<u8>,
+) -> (bool, Vec<u8>) {
+    let (client_tcp, server_tcp) = tcp_pair().await;
+    let connector = Connector::from(client.clone());
+    let client_side = async {
+        let mut tls = connector
+            .connect_with_early_data(name("localhost"), data, client_tcp)
+            .await
+            .expect("client handshake");
+        tls.shutdown().await.expect("close_notify");
+        // Until the server is done reading (its close), so nothing unread causes a reset.
+        let mut rest = Vec::new();
+        let _ = tls.read_to_end(&mut rest).await;
+    };
+    let server_side = async {
+        let mut tls = Acceptor::from(server.clone())
+            .accept(server_tcp)
+            .await
+            .expect("server handshake");
+        let accepted = tls.report().early_data_accepted;
+        let mut received = tls.take_early_data().unwrap_or_default();
+        tls.read_to_end(&mut received)
+            .await
+            .expect("a clean close_notify ends the data");
+        tls.shutdown().await.expect("server close");
+        (accepted, received)
+    };
+    bounded(async { tokio::join!(client_side, server_side).1 }).await
+}
+
+/// Early data larger than rustls' 64 KiB send buffer arrives in full, exactly once: around
+/// the limit and far above it, accepted, rejected and impossible. (It was cut at the buffer
+/// limit, and the truncation ended in a clean close_notify.)
+#[tokio::test]
+async fn early_data_of_any_size_arrives_once_and_in_full() {
+    let world = World::new();
+    let client = client_config(&world);
+    let server = server_config(&world, true);
+    let other_server = server_config(&world, true);
+    for len in [65_535, 65_536, 65_537, 100 * 1024, 1024 * 1024] {
+        let data: Vec<u8> = (0..len).map(|i| (i % 251) as u8).collect();
+        // No session yet: all of it after the handshake.
+        let fresh = client_config(&world);
+        let (accepted, received) = offer_and_close(&fresh, &server, data.clone()).await;
+        assert!(!accepted);
+        assert!(
+            received == data,
+            "{len} bytes, no session: got {}",
+            received.len()
+        );
+        // Accepted: up to the server's 16 KiB early, the rest after.
+        prime(&client, &server).await;
+        let (accepted, received) = offer_and_close(&client, &server, data.clone()).await;
+        assert!(accepted, "{len} bytes: the server took some early");
+        assert!(
+            received == data,
+            "{len} bytes, accepted: got {}",
+            received.len()
+        );
+        // Rejected (a ticket the other server does not know): all of it after.
+        prime(&client, &server).await;
+        let (accepted, received) = offer_and_close(&client, &other_server, data.clone()).await;
+        assert!(!accepted);
+        assert!(
+            received == data,
+            "{len} bytes, rejected: got {}",
+            received.len()
+        );
+    }
+}

@@ -413,6 +413,12 @@ async fn silent_peer_times_out_at_the_deadline() {
     assert!(matches!(failed.error, HandshakeError::TimedOut));
     assert!(start.elapsed() >= Duration::from_secs(10));
     assert!(start.elapsed() < Duration::from_secs(11));
+    // The report gives the time spent, not zero.
+    assert!(
+        failed.report.cost.duration >= Duration::from_secs(10),
+        "{}",
+        failed.report
+    );
     let io_err = std::io::Error::from(failed.error);
     assert_eq!(io_err.kind(), std::io::ErrorKind::TimedOut);
 }
@@ -510,4 +516,82 @@ async fn without_a_deadline_an_alert_that_cannot_drain_is_not_waited_for() {
         "{error:?}"
     );
     assert_eq!(took, Duration::ZERO);
+}
+
+/// A plaintext close_notify before any handshake message, the socket left open: the man
+/// page's return 0, a controlled shutdown, at once (not at the deadline), through `accept`,
+/// `start` and the blocking sync step.
+#[tokio::test(start_paused = true)]
+async fn a_close_notify_before_any_handshake_message_ends_it_at_once() {
+    const CLOSE_NOTIFY: [u8; 7] = [0x15, 3, 3, 0, 2, 1, 0];
+    let world = World::new();
+    let acceptor = Acceptor::from(world.server().build()).with_timeout(Duration::from_secs(10));
+    let start = tokio::time::Instant::now();
+
+    let (mut peer, io) = tokio::io::duplex(4096);
+    peer.write_all(&CLOSE_NOTIFY).await.expect("send");
+    let failed = acceptor.accept(io).recoverable().await.expect_err("closed");
+    assert_peer_closed(&failed.error, true, 7);
+
+    let (mut peer, io) = tokio::io::duplex(4096);
+    peer.write_all(&CLOSE_NOTIFY).await.expect("send");
+    let failed = acceptor.start(io).await.expect_err("closed");
+    assert_peer_closed(&failed.error, true, 7);
+    assert_eq!(
+        start.elapsed(),
+        Duration::ZERO,
+        "no deadline was waited for"
+    );
+
+    // The blocking step: one call gives the verdict.
+    let (mut peer, mut io) = std::os::unix::net::UnixStream::pair().expect("socket pair");
+    std::io::Write::write_all(&mut peer, &CLOSE_NOTIFY).expect("send");
+    io.set_read_timeout(Some(support::LIMIT)).expect("timeout");
+    let mut step = tokio_tls_handshake::Handshake::accept(world.server().build()).expect("step");
+    let error = step.do_handshake(&mut io).expect_err("closed");
+    assert_peer_closed(&error, true, 7);
+}
+
+/// The case: a TLS 1.3 client whose server refuses ALPN wrote only rustls'
+/// compatibility ChangeCipherSpec after its ClientHello, so it sent no alert, and says so.
+#[tokio::test]
+async fn a_client_refused_alpn_claims_no_alert_it_did_not_send() {
+    let world = World::new();
+    let (client_io, server_io) = tokio::io::duplex(64 * 1024);
+    let wire = support::transports::Recorded::new(client_io);
+    let written = wire.written();
+    let acceptor = Acceptor::from(world.server().alpn(&["http/1.1"]).build());
+    let connector = Connector::from(world.client().version(Version::Tls13).alpn(&["h2"]).build());
+    // The server keeps its transport (`recoverable`), so whatever the client writes after
+    // the refusal reaches the wire.
+    let (client, server) = bounded(async {
+        tokio::join!(
+            connector.connect(name("localhost"), wire),
+            acceptor.accept(server_io).recoverable()
+        )
+    })
+    .await;
+    let server = server.expect_err("our server refuses the protocol");
+    assert_eq!(
+        server.error.alert_sent(),
+        Some(AlertDescription::NoApplicationProtocol)
+    );
+    let client = client.expect_err("refused");
+    assert_eq!(
+        client.alert_received(),
+        Some(AlertDescription::NoApplicationProtocol)
+    );
+    assert_eq!(client.alert_sent(), None, "{client:?}");
+    assert!(!client.to_string().contains("sent alert"), "{client}");
+    // On the wire: the ClientHello, then at most the 6-byte ChangeCipherSpec; no alert.
+    let written = written.lock().expect("lock").clone();
+    let records = support::records(&written);
+    assert_eq!(records[0][0], 22, "the ClientHello");
+    for record in &records[1..] {
+        assert_eq!(
+            record,
+            &[20, 3, 3, 0, 1, 1],
+            "only a ChangeCipherSpec follows"
+        );
+    }
 }

@@ -18,11 +18,11 @@ use std::{
 use futures::StreamExt;
 use support::{
     bounded, listen, memory_incoming, name, peer_addr,
-    transports::{Live, LiveCount},
+    transports::{delegate_read, delegate_write, Live, LiveCount},
     World,
 };
 use tokio::{
-    io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, DuplexStream, ReadBuf},
+    io::{AsyncRead, AsyncReadExt, AsyncWriteExt, DuplexStream, ReadBuf},
     net::TcpStream,
     sync::mpsc,
 };
@@ -52,21 +52,7 @@ impl AsyncRead for Reported {
     }
 }
 
-impl AsyncWrite for Reported {
-    fn poll_write(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.io).poll_write(cx, buf)
-    }
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.io).poll_flush(cx)
-    }
-    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.io).poll_shutdown(cx)
-    }
-}
+delegate_write!(io for [] Reported);
 
 /// The scenario: the cap is full of peers that sent one byte each; four good clients
 /// whose whole ClientHello is already waiting arrive together. The slow peers go, and every
@@ -321,31 +307,8 @@ struct NotSend {
     _not_send: Rc<()>,
 }
 
-impl AsyncRead for NotSend {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.io).poll_read(cx, buf)
-    }
-}
-
-impl AsyncWrite for NotSend {
-    fn poll_write(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.io).poll_write(cx, buf)
-    }
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.io).poll_flush(cx)
-    }
-    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.io).poll_shutdown(cx)
-    }
-}
+delegate_read!(io for [] NotSend);
+delegate_write!(io for [] NotSend);
 
 #[tokio::test]
 async fn transports_that_are_not_send_run_on_a_local_set() {

@@ -176,3 +176,103 @@ async fn confirm_surfaces_a_rejected_client_certificate_in_tls13() {
         server_task.abort();
     }
 }
+
+/// The case: our own TLS 1.3 server, no client authentication, never writing. The
+/// client's `confirm` completes at once (the server's handshake ends with its tickets
+/// written), as it does against tokio-rustls.
+#[tokio::test]
+async fn confirm_completes_against_our_own_server_that_never_writes() {
+    let world = World::new();
+    let (client_tcp, server_tcp) = tcp_pair().await;
+    let acceptor = Acceptor::from(world.server().version(Version::Tls13).build());
+    let server_task = tokio::spawn(async move {
+        let _stream = acceptor.accept(server_tcp).await;
+        std::future::pending::<()>().await;
+    });
+    let mut tls = bounded(
+        Connector::from(world.client().version(Version::Tls13).build())
+            .connect(name("localhost"), client_tcp),
+    )
+    .await
+    .expect("handshake");
+    tokio::time::timeout(std::time::Duration::from_secs(2), tls.confirm())
+        .await
+        .expect("confirm completes without the server writing")
+        .expect("confirmed");
+    server_task.abort();
+}
+
+#[tokio::test]
+async fn connect_with_alpn_reports_the_server_name() {
+    let world = World::new();
+    let (client_tcp, server_tcp) = tcp_pair().await;
+    let (c, s) = bounded(async {
+        tokio::join!(
+            Connector::from(world.client().build()).connect_with_alpn(
+                name("localhost"),
+                vec![b"h2".to_vec()],
+                client_tcp
+            ),
+            Acceptor::from(world.server().alpn(&["h2"]).build()).accept(server_tcp)
+        )
+    })
+    .await;
+    let (c, _s) = (c.expect("client"), s.expect("server"));
+    let report = c.report();
+    assert_eq!(report.server_name.as_deref(), Some("localhost"), "{report}");
+    assert_eq!(report.alpn.as_deref(), Some(&b"h2"[..]));
+}
+
+/// No `Debug` output carries application data: not the early data a handshake holds, not
+/// the plaintext a stream has buffered, not what a plaintext peer sent beyond the first
+/// bytes that `Display` shows too.
+#[tokio::test]
+async fn debug_output_never_carries_application_data() {
+    const SECRET: &str = "SECRET-application-data-0123456789";
+    let world = World::new();
+    let handshake = tokio_tls_handshake::Handshake::connect_with_early_data(
+        world.client().build(),
+        name("localhost"),
+        SECRET.as_bytes().to_vec(),
+    )
+    .expect("handshake");
+    let debug = format!("{handshake:?}");
+    assert!(!debug.contains("SECRET"), "{debug}");
+    assert!(!debug.contains("83, 69, 67"), "{debug}"); // "SEC" as bytes
+
+    let (client_io, server_io) = tokio::io::duplex(64 * 1024);
+    let client = Connector::from(world.client().build()).connect_with_early_data(
+        name("localhost"),
+        SECRET.as_bytes().to_vec(),
+        client_io,
+    );
+    let debug = format!("{client:?}");
+    assert!(
+        !debug.contains("SECRET") && !debug.contains("83, 69, 67"),
+        "{debug}"
+    );
+    let (c, s) = bounded(async {
+        tokio::join!(
+            client,
+            Acceptor::from(world.server().build()).accept(server_io)
+        )
+    })
+    .await;
+    let (_c, mut s) = (c.expect("client"), s.expect("server"));
+    // The early data went as application data; have the server buffer it, unread.
+    let mut first = [0u8; 1];
+    bounded(s.read_exact(&mut first)).await.expect("read");
+    let debug = format!("{s:?}");
+    assert!(!debug.contains("ECRET"), "{debug}");
+
+    let mut request = b"GET / HTTP/1.1\r\nAuthorization: ".to_vec();
+    request.extend_from_slice(SECRET.as_bytes());
+    let error = tokio_tls_handshake::HandshakeError::NotTls { prefix: request };
+    for shown in [format!("{error:?}"), error.to_string()] {
+        assert!(!shown.contains("SECRET"), "{shown}");
+        assert!(
+            shown.contains("GET / HTTP/1.1"),
+            "the first bytes are shown: {shown}"
+        );
+    }
+}

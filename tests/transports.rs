@@ -34,14 +34,31 @@ where
     let client = connector.connect(name("localhost"), Audited::new(client_io, &client_probe));
     let server = acceptor.accept(Audited::new(server_io, &server_probe));
     let (client_probes, server_probes) = ([client_probe], [server_probe]);
-    let ((client, client_audit), (server, server_audit)) = bounded(async {
-        tokio::join!(audit(client, &client_probes), audit(server, &server_probes))
-    })
-    .await;
-    (
-        (client.map(drop), client_audit),
-        (server.map(drop), server_audit),
-    )
+    let (server_done, mut server_is_done) = tokio::sync::oneshot::channel::<()>();
+    let client_side = async {
+        let (client, client_audit) = audit(client, &client_probes).await;
+        let client = match client {
+            Ok(mut tls) => {
+                // The client reads on (taking in the server's session tickets) until the
+                // server is done: over a pipe smaller than the tickets, the server's handshake
+                // ends only once they are out.
+                let mut buf = [0u8; 64];
+                tokio::select! {
+                    _ = &mut server_is_done => {}
+                    _ = tls.read(&mut buf) => {}
+                }
+                Ok(())
+            }
+            Err(e) => Err(e),
+        };
+        (client, client_audit)
+    };
+    let server_side = async {
+        let (server, server_audit) = audit(server, &server_probes).await;
+        let _ = server_done.send(());
+        (server.map(drop), server_audit)
+    };
+    bounded(async { tokio::join!(client_side, server_side) }).await
 }
 
 fn assert_clean(
@@ -121,10 +138,12 @@ async fn faulty_transports_complete_within_bounded_polls() {
     for (label, faults) in cases {
         // The faulty side as client, then as server.
         let (a, b) = duplex(16 * 1024);
+        eprintln!("case {label} faulty client");
         let (client, server) = audited_pair(&world, Faulty::new(a, faults), b).await;
         assert_clean(&format!("faulty client, {label}"), &client, 20_000);
         assert_clean(&format!("its server, {label}"), &server, 20_000);
         let (a, b) = duplex(16 * 1024);
+        eprintln!("case {label} faulty server");
         let (client, server) = audited_pair(&world, a, Faulty::new(b, faults)).await;
         assert_clean(&format!("its client, {label}"), &client, 20_000);
         assert_clean(&format!("faulty server, {label}"), &server, 20_000);
@@ -207,4 +226,20 @@ async fn session_tickets_after_the_handshake_are_processed_and_resume() {
         kinds,
         [Some(HandshakeKind::Full), Some(HandshakeKind::Resumed)]
     );
+}
+
+/// The deadlock: over a pipe smaller than the client's 6-byte ChangeCipherSpec, the
+/// client blocked writing it while the server blocked writing its flight, and neither read.
+/// Each side now reads while its write waits, so any pipe size completes, with no deadline
+/// (a hang fails the test's bound) and no waker-contract violation.
+#[tokio::test]
+async fn both_sides_writing_into_a_tiny_pipe_still_complete() {
+    let world = World::new();
+    for capacity in 1..=5 {
+        let (client_io, server_io) = duplex(capacity);
+        let (client, server) = audited_pair(&world, client_io, server_io).await;
+        let label = format!("{capacity}-byte pipe");
+        assert_clean(&format!("client over a {label}"), &client, 20_000);
+        assert_clean(&format!("server over a {label}"), &server, 20_000);
+    }
 }

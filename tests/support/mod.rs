@@ -237,3 +237,17 @@ pub fn memory_incoming<IO: Send + 'static>() -> (
 pub fn peer_addr(port: u16) -> SocketAddr {
     SocketAddr::from(([192, 0, 2, 1], port))
 }
+
+/// The whole TLS records in `bytes`, in order (a partial last one is left out).
+pub fn records(mut bytes: &[u8]) -> Vec<Vec<u8>> {
+    let mut records = Vec::new();
+    while bytes.len() >= 5 {
+        let len = 5 + usize::from(u16::from_be_bytes([bytes[3], bytes[4]]));
+        let Some(record) = bytes.get(..len) else {
+            break;
+        };
+        records.push(record.to_vec());
+        bytes = &bytes[len..];
+    }
+    records
+}

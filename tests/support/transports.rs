@@ -18,6 +18,56 @@ use std::{
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
+/// Implements `AsyncRead` for a wrapper by passing reads to its field `$field`:
+/// `delegate_read!(io for [IO: AsyncRead + Unpin] Live<IO>);` (`[]` when not generic).
+macro_rules! delegate_read {
+    ($field:ident for [$($generics:tt)*] $ty:ty) => {
+        impl<$($generics)*> tokio::io::AsyncRead for $ty {
+            fn poll_read(
+                mut self: std::pin::Pin<&mut Self>,
+                cx: &mut std::task::Context<'_>,
+                buf: &mut tokio::io::ReadBuf<'_>,
+            ) -> std::task::Poll<std::io::Result<()>> {
+                std::pin::Pin::new(&mut self.$field).poll_read(cx, buf)
+            }
+        }
+    };
+}
+
+/// Implements `AsyncWrite` for a wrapper by passing writes, flushes and shutdowns to its
+/// field `$field`, as [`delegate_read`] does for reads.
+macro_rules! delegate_write {
+    ($field:ident for [$($generics:tt)*] $ty:ty) => {
+        impl<$($generics)*> tokio::io::AsyncWrite for $ty {
+            fn poll_write(
+                mut self: std::pin::Pin<&mut Self>,
+                cx: &mut std::task::Context<'_>,
+                buf: &[u8],
+            ) -> std::task::Poll<std::io::Result<usize>> {
+                std::pin::Pin::new(&mut self.$field).poll_write(cx, buf)
+            }
+            fn poll_flush(
+                mut self: std::pin::Pin<&mut Self>,
+                cx: &mut std::task::Context<'_>,
+            ) -> std::task::Poll<std::io::Result<()>> {
+                std::pin::Pin::new(&mut self.$field).poll_flush(cx)
+            }
+            fn poll_shutdown(
+                mut self: std::pin::Pin<&mut Self>,
+                cx: &mut std::task::Context<'_>,
+            ) -> std::task::Poll<std::io::Result<()>> {
+                std::pin::Pin::new(&mut self.$field).poll_shutdown(cx)
+            }
+        }
+    };
+}
+
+#[allow(
+    unused_imports,
+    reason = "each test binary uses part of the support code"
+)]
+pub(crate) use {delegate_read, delegate_write};
+
 /// What a transport did during the poll in progress.
 #[derive(Default, Debug)]
 pub struct Probe {
@@ -298,23 +348,44 @@ impl<IO> Drop for Live<IO> {
     }
 }
 
-impl<IO: AsyncRead + Unpin> AsyncRead for Live<IO> {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.io).poll_read(cx, buf)
+delegate_read!(io for [IO: AsyncRead + Unpin] Live<IO>);
+delegate_write!(io for [IO: AsyncWrite + Unpin] Live<IO>);
+
+/// A transport that keeps a copy of every byte written through it.
+#[derive(Debug)]
+pub struct Recorded<IO> {
+    io: IO,
+    written: Arc<std::sync::Mutex<Vec<u8>>>,
+}
+
+impl<IO> Recorded<IO> {
+    pub fn new(io: IO) -> Self {
+        Self {
+            io,
+            written: Arc::default(),
+        }
+    }
+    /// Everything written so far, shared.
+    pub fn written(&self) -> Arc<std::sync::Mutex<Vec<u8>>> {
+        self.written.clone()
     }
 }
 
-impl<IO: AsyncWrite + Unpin> AsyncWrite for Live<IO> {
+delegate_read!(io for [IO: AsyncRead + Unpin] Recorded<IO>);
+
+impl<IO: AsyncWrite + Unpin> AsyncWrite for Recorded<IO> {
     fn poll_write(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.io).poll_write(cx, buf)
+        let poll = Pin::new(&mut self.io).poll_write(cx, buf);
+        if let Poll::Ready(Ok(n)) = poll {
+            if let Ok(mut written) = self.written.lock() {
+                written.extend_from_slice(&buf[..n]);
+            }
+        }
+        poll
     }
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         Pin::new(&mut self.io).poll_flush(cx)
