@@ -6,7 +6,7 @@
 //! - **ours** (with its default 10 s server deadline; one at a time also without it) and
 //!   **tokio-rustls** over loopback: one at a time on a current-thread runtime,
 //!   and 64 in flight on a 2-worker runtime;
-//! - per handshake (both sides together): transport calls (counted by the tests' `Audited`
+//! - per handshake (both sides together): transport calls (counted by a wrapper, `Counting`
 //!   wrapper) and heap allocations.
 //!
 //! Contenders are interleaved in each repetition; the table shows medians of the repetitions.
@@ -15,8 +15,6 @@
 //! `strace -f -c`).
 
 mod common;
-#[path = "../tests/support/transports.rs"]
-mod transports;
 
 use std::{
     alloc::System,
@@ -37,7 +35,6 @@ use tokio::{
     io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt},
     net::{TcpListener, TcpStream},
 };
-use transports::{Audited, Probe};
 
 #[global_allocator]
 static GLOBAL: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;
@@ -485,6 +482,73 @@ async fn in_flight(
     Ok((rate(count, elapsed), spread))
 }
 
+/// A transport that counts every poll call made on it (reads, writes, flushes, shutdowns)
+/// into a shared counter.
+struct Counting<IO> {
+    io: IO,
+    calls: Arc<AtomicU64>,
+}
+
+impl<IO> Counting<IO> {
+    fn new(io: IO, calls: &Arc<AtomicU64>) -> Self {
+        Self {
+            io,
+            calls: calls.clone(),
+        }
+    }
+
+    fn count(&self) {
+        self.calls.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+impl<IO: AsyncRead + Unpin> AsyncRead for Counting<IO> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<io::Result<()>> {
+        self.count();
+        Pin::new(&mut self.io).poll_read(cx, buf)
+    }
+}
+
+impl<IO: AsyncWrite + Unpin> AsyncWrite for Counting<IO> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<io::Result<usize>> {
+        self.count();
+        Pin::new(&mut self.io).poll_write(cx, buf)
+    }
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> std::task::Poll<io::Result<usize>> {
+        self.count();
+        Pin::new(&mut self.io).poll_write_vectored(cx, bufs)
+    }
+    fn is_write_vectored(&self) -> bool {
+        self.io.is_write_vectored()
+    }
+    fn poll_flush(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> std::task::Poll<io::Result<()>> {
+        self.count();
+        Pin::new(&mut self.io).poll_flush(cx)
+    }
+    fn poll_shutdown(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> std::task::Poll<io::Result<()>> {
+        self.count();
+        Pin::new(&mut self.io).poll_shutdown(cx)
+    }
+}
+
 /// Transport calls, allocations and allocated bytes per handshake (both sides).
 async fn cost_per_handshake(setup: &Setup, who: Contender, count: usize) -> io::Result<Cost> {
     let listener = TcpListener::bind("127.0.0.1:0").await?;
@@ -492,12 +556,12 @@ async fn cost_per_handshake(setup: &Setup, who: Contender, count: usize) -> io::
     let polls_before = POLLS.load(Ordering::Relaxed);
     for _ in 0..count {
         let (client, server) = tcp_pair(&listener).await?;
-        let probe = Probe::new();
-        let (client, server) = (Audited::new(client, &probe), Audited::new(server, &probe));
+        let probe = Arc::new(AtomicU64::new(0));
+        let (client, server) = (Counting::new(client, &probe), Counting::new(server, &probe));
         let region = Region::new(GLOBAL);
         handshake(setup, who, client, server).await?;
         let stats = region.change();
-        calls += u64::from(probe.calls());
+        calls += probe.load(Ordering::Relaxed);
         allocs += stats.allocations as u64;
         bytes += stats.bytes_allocated as u64;
     }

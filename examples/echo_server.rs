@@ -1,8 +1,8 @@
 //! An echo server over [`TlsListener`]:
 //!
 //! - `cargo run --example echo_server -- --addr 127.0.0.1:8443` uses a certificate for
-//!   `localhost` made at start-up and writes its CA to a file it names, for
-//!   `curl --cacert` or `openssl s_client -CAfile`;
+//!   `localhost` made at start-up and writes its CA to a file it names (one per process, or
+//!   `--ca-out FILE`), for `curl --cacert` or `openssl s_client -CAfile`;
 //! - `--cert FILE --key FILE` serve PEM files instead;
 //! - logs every handshake (peer, version, cipher suite, ALPN, SNI, duration, bytes) and every
 //!   failure (peer and typed cause); `--max-connections N` exits after N handshakes.
@@ -24,6 +24,7 @@ struct Args {
     addr: String,
     cert: Option<String>,
     key: Option<String>,
+    ca_out: Option<String>,
     max_connections: Option<u64>,
 }
 
@@ -32,6 +33,7 @@ fn args() -> Result<Args, String> {
         addr: "127.0.0.1:8443".into(),
         cert: None,
         key: None,
+        ca_out: None,
         max_connections: None,
     };
     let mut it = std::env::args().skip(1);
@@ -41,6 +43,7 @@ fn args() -> Result<Args, String> {
             "--addr" => args.addr = value()?,
             "--cert" => args.cert = Some(value()?),
             "--key" => args.key = Some(value()?),
+            "--ca-out" => args.ca_out = Some(value()?),
             "--max-connections" => {
                 args.max_connections = Some(value()?.parse().map_err(|e| format!("{e}"))?)
             }
@@ -59,7 +62,15 @@ fn config(args: &Args) -> Result<ServerConfig, Box<dyn Error>> {
         (None, None) => {
             let ca = common::pki::Ca::new("echo_server CA")?;
             let leaf = ca.issue(&["localhost", "127.0.0.1"])?;
-            let path = std::env::temp_dir().join("tokio-tls-handshake-echo-ca.pem");
+            // One file per process, so that instances side by side do not overwrite each
+            // other's CA.
+            let path = match &args.ca_out {
+                Some(path) => path.into(),
+                None => std::env::temp_dir().join(format!(
+                    "tokio-tls-handshake-echo-ca-{}.pem",
+                    std::process::id()
+                )),
+            };
             std::fs::write(&path, ca.cert_pem())?;
             println!(
                 "generated a certificate for localhost; its CA is in {}",
@@ -80,8 +91,11 @@ async fn main() -> Result<(), Box<dyn Error>> {
     let tcp = tokio::net::TcpListener::bind(&args.addr).await?;
     println!("listening on {}", tcp.local_addr()?);
     let mut listener = TlsListener::new(tcp, Acceptor::from(Arc::new(config(&args)?)));
-    let mut connections = Vec::new();
+    let mut connections = tokio::task::JoinSet::new();
+    let mut served = 0u64;
     while let Some(next) = listener.accept().await {
+        // Reap finished connections, so a long-running server holds nothing for them.
+        while connections.try_join_next().is_some() {}
         match next {
             Ok((mut tls, peer)) => {
                 let conn = tls.connection();
@@ -96,7 +110,8 @@ async fn main() -> Result<(), Box<dyn Error>> {
                     cost.bytes_read,
                     cost.bytes_written,
                 );
-                connections.push(tokio::spawn(async move {
+                served += 1;
+                connections.spawn(async move {
                     let mut buf = vec![0u8; 16 * 1024];
                     loop {
                         match tls.read(&mut buf).await {
@@ -113,11 +128,8 @@ async fn main() -> Result<(), Box<dyn Error>> {
                         }
                     }
                     let _ = tls.shutdown().await;
-                }));
-                if args
-                    .max_connections
-                    .is_some_and(|max| connections.len() as u64 >= max)
-                {
+                });
+                if args.max_connections.is_some_and(|max| served >= max) {
                     break;
                 }
             }
@@ -126,8 +138,8 @@ async fn main() -> Result<(), Box<dyn Error>> {
         }
     }
     // Let the last connections finish their echo before exiting.
-    for connection in connections {
-        connection.await?;
+    while let Some(connection) = connections.join_next().await {
+        connection?;
     }
     Ok(())
 }

@@ -6,13 +6,11 @@
 //!
 //! Run with `cargo run --example memory_pair`.
 
-#[path = "../tests/support/bio.rs"]
-mod bio;
 mod common;
 
 use std::{error::Error, sync::Arc};
 
-use bio::MemoryBio;
+use common::bio::MemoryBio;
 use tokio_tls_handshake::Handshake;
 
 fn main() -> Result<(), Box<dyn Error>> {

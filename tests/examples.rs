@@ -226,9 +226,18 @@ async fn connect_trusting(
 
 #[tokio::test]
 async fn echo_server_works_with_s_client_and_a_rustls_client() {
+    let files = openssl::Files::new();
+    let ca_out = files.path("ca.pem");
     let mut server = Running::start(
         "echo_server",
-        &["--addr", "127.0.0.1:0", "--max-connections", "2"],
+        &[
+            "--addr",
+            "127.0.0.1:0",
+            "--max-connections",
+            "2",
+            "--ca-out",
+            &ca_out,
+        ],
     );
     let addr: std::net::SocketAddr = server
         .line_after("listening on ")
@@ -296,4 +305,25 @@ async fn demo_prints_reports_and_logs_keys_only_when_asked() {
         entries, 1,
         "nothing but the first run's key log was written"
     );
+}
+
+/// Two echo servers side by side write their CAs to files of their own (a fixed path let the
+/// second overwrite the first's).
+#[tokio::test]
+async fn echo_servers_side_by_side_keep_their_own_ca() {
+    let mut first = Running::start("echo_server", &["--addr", "127.0.0.1:0"]);
+    let mut second = Running::start("echo_server", &["--addr", "127.0.0.1:0"]);
+    let prefix = "generated a certificate for localhost; its CA is in ";
+    let (first_ca, second_ca) = (
+        first.line_after(prefix).await,
+        second.line_after(prefix).await,
+    );
+    assert_ne!(first_ca, second_ca);
+    let (a, b) = (
+        std::fs::read(&first_ca).expect("first CA"),
+        std::fs::read(&second_ca).expect("second CA"),
+    );
+    assert_ne!(a, b, "each file holds its own server's CA");
+    let _ = std::fs::remove_file(first_ca);
+    let _ = std::fs::remove_file(second_ca);
 }

@@ -1,6 +1,7 @@
 //! What the examples share: certificates made at start-up, and configurations using them.
 #![allow(dead_code, reason = "each example uses part of this")]
 
+pub(crate) mod bio;
 pub(crate) mod pki;
 
 use std::error::Error;

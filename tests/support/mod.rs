@@ -8,6 +8,8 @@
     reason = "support items are shared by test binaries, not exported"
 )]
 
+/// The examples' BIO pair (`examples/common/bio.rs`), one copy for both.
+#[path = "../../examples/common/bio.rs"]
 pub mod bio;
 pub mod openssl;
 pub mod pki;

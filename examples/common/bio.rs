@@ -1,24 +1,19 @@
 //! An in-memory transport in the manner of OpenSSL's BIO pair: reading an empty inbox and
-#![allow(
-    dead_code,
-    unreachable_pub,
-    reason = "shared by tests and examples, each using part of it"
-)]
-//! writing a full outbox would block.
+//! writing a full outbox would block. (The tests use it too.)
 
 use std::io::{self, Read, Write};
 
-pub struct MemoryBio {
+pub(crate) struct MemoryBio {
     /// Peer bytes fed in, not yet read.
-    pub inbox: Vec<u8>,
+    pub(crate) inbox: Vec<u8>,
     /// Bytes written, not yet drained to the peer.
-    pub outbox: Vec<u8>,
+    pub(crate) outbox: Vec<u8>,
     /// How many bytes the outbox holds before writes would block.
-    pub capacity: usize,
+    pub(crate) capacity: usize,
 }
 
 impl MemoryBio {
-    pub fn new(capacity: usize) -> Self {
+    pub(crate) fn new(capacity: usize) -> Self {
         Self {
             inbox: Vec::new(),
             outbox: Vec::new(),
@@ -27,7 +22,7 @@ impl MemoryBio {
     }
 
     /// Moves everything written here into `peer`'s inbox; returns how many bytes moved.
-    pub fn drain_into(&mut self, peer: &mut MemoryBio) -> usize {
+    pub(crate) fn drain_into(&mut self, peer: &mut MemoryBio) -> usize {
         let n = self.outbox.len();
         peer.inbox.append(&mut self.outbox);
         n
