@@ -51,24 +51,35 @@ enum Contender {
 struct Setup {
     server: Arc<ServerConfig>,
     client: Arc<ClientConfig>,
-    /// Tickets are on: the server writes one byte after the handshake so that its tickets
-    /// reach the client (with tokio-rustls they went out in the handshake; with this crate they
-    /// ride with that byte), and the client reads it, storing the tickets.
+    /// Resumed handshakes: the server writes one byte after the handshake and the client
+    /// reads it, so that the tickets written with the handshake are stored before the next.
     resumed: bool,
 }
 
-/// Full handshakes (no tickets), or resumed ones (TLS 1.3 tickets; the client's session cache
-/// is warmed by one full handshake first).
-fn configs(resumed: bool) -> Result<Setup, Box<dyn std::error::Error>> {
+/// What the handshakes of a run are.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    /// Full handshakes, the server sending no session tickets.
+    Full,
+    /// Full handshakes, the server sending rustls' default 2 TLS 1.3 tickets (the client
+    /// does not resume): what the tickets cost.
+    FullWithTickets,
+    /// Resumed handshakes (the client's session cache is warmed by one full handshake first).
+    Resumed,
+}
+
+fn configs(kind: Kind) -> Result<Setup, Box<dyn std::error::Error>> {
     let (mut server, mut client) = common::configs("bench CA")?;
-    if !resumed {
+    if kind == Kind::Full {
         server.send_tls13_tickets = 0;
+    }
+    if kind != Kind::Resumed {
         client.resumption = rustls::client::Resumption::disabled();
     }
     Ok(Setup {
         server: Arc::new(server),
         client: Arc::new(client),
-        resumed,
+        resumed: kind == Kind::Resumed,
     })
 }
 
@@ -90,7 +101,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .position(|a| a == "--only")
         .and_then(|i| args.get(i + 1))
     {
-        return only(who);
+        let tickets = args.iter().any(|a| a == "--tickets");
+        return only(who, tickets);
     }
     let quick = args.iter().any(|a| a == "--quick");
     if args.iter().any(|a| a == "--listener") {
@@ -106,8 +118,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     let (reps, sequential, concurrent) = if quick { (5, 100, 400) } else { (7, 500, 2000) };
     let (idle_count, bulk_megabytes) = if quick { (1000, 64) } else { (5000, 256) };
-    let setup = configs(false)?;
-    let resumable = configs(true)?;
+    let setup = configs(Kind::Full)?;
+    let with_tickets = configs(Kind::FullWithTickets)?;
+    let resumable = configs(Kind::Resumed)?;
     println!(
         "bench: {reps} repetitions; {sequential} handshakes one at a time, {concurrent} with 64 and 1024 in flight"
     );
@@ -115,6 +128,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut limit = Vec::new();
     let mut tcp = Vec::new();
     let mut seq = [Vec::new(), Vec::new()];
+    let mut seq_tickets = [Vec::new(), Vec::new()];
     let mut seq_no_deadline = Vec::new();
     let mut resumed = [Vec::new(), Vec::new()];
     let mut conc = [Vec::new(), Vec::new()];
@@ -137,6 +151,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             .enumerate()
         {
             seq[i].push(current.block_on(one_at_a_time(&setup, who, sequential))?);
+            seq_tickets[i].push(current.block_on(one_at_a_time(&with_tickets, who, sequential))?);
             let own_cache = fresh_client(&resumable);
             resumed[i].push(current.block_on(one_at_a_time(&own_cache, who, sequential))?);
             let (rate, lat) = workers.block_on(in_flight(&setup, who, concurrent, 64))?;
@@ -166,6 +181,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "handshakes/s, one at a time, ours without the server deadline",
         no_deadline,
         s[1],
+    );
+    let t = [median(&mut seq_tickets[0]), median(&mut seq_tickets[1])];
+    row(
+        "handshakes/s, one at a time, the server sending 2 TLS 1.3 tickets",
+        t[0],
+        t[1],
     );
     row(
         "handshakes/s, resumed (TLS 1.3 tickets), one at a time",
@@ -240,9 +261,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     listener_section(quick)
 }
 
-/// `--only ours|ours-without-deadline|tokio-rustls`: 1000 full handshakes one at a time and nothing else, for
+/// `--only ours|ours-without-deadline|tokio-rustls [--tickets]`: 1000 full handshakes one at
+/// a time and nothing else (with `--tickets`, the server sends its 2 TLS 1.3 tickets), for
 /// `strace -f -c` (divide its counts by 1000).
-fn only(who: &str) -> Result<(), Box<dyn std::error::Error>> {
+fn only(who: &str, tickets: bool) -> Result<(), Box<dyn std::error::Error>> {
     let who = match who {
         "ours" => Contender::Ours,
         "ours-without-deadline" => Contender::OursWithoutDeadline,
@@ -252,7 +274,11 @@ fn only(who: &str) -> Result<(), Box<dyn std::error::Error>> {
             return Err(format!("--only takes {expected}, not {other}").into());
         }
     };
-    let setup = configs(false)?;
+    let setup = configs(if tickets {
+        Kind::FullWithTickets
+    } else {
+        Kind::Full
+    })?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;

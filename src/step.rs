@@ -106,6 +106,8 @@ pub struct Handshake<C> {
     reading: bool,
     /// The last write would block; the next step reads first.
     write_blocked: bool,
+    /// The connection may hold records read but not yet processed.
+    unprocessed: bool,
     /// The peer's end of the stream was read after the handshake (the stream reports it).
     peer_eof: bool,
     send_alerts: bool,
@@ -243,6 +245,8 @@ impl Handshake<ServerConnection> {
             cost,
             started,
             reading: true,
+            // Records that came in the same read as the hello wait in the connection.
+            unprocessed: true,
             ..Self::from_connection(conn)
         }
     }
@@ -260,6 +264,7 @@ impl<C: TlsConnection> Handshake<C> {
             unflushed: false,
             reading: false,
             write_blocked: false,
+            unprocessed: false,
             peer_eof: false,
             send_alerts: true,
             alert: None,
@@ -403,6 +408,9 @@ impl<C: TlsConnection> Handshake<C> {
     }
 
     fn drive<IO: Read + Write + ?Sized>(&mut self, io: &mut IO) -> Result<Step, HandshakeError> {
+        if std::mem::take(&mut self.unprocessed) {
+            self.process()?;
+        }
         loop {
             if !self.conn.is_handshaking() {
                 return self.finish(io);

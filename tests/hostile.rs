@@ -6,9 +6,7 @@ mod support;
 
 use std::time::Duration;
 
-use rustls::{
-    AlertDescription, ClientConnection, Error as TlsError, InvalidMessage, PeerMisbehaved,
-};
+use rustls::{AlertDescription, Error as TlsError, InvalidMessage, PeerMisbehaved};
 use support::{
     name,
     transports::{audit, Audit, Audited, Probe},
@@ -188,14 +186,7 @@ fn record(content_type: u8, body: &[u8]) -> Vec<u8> {
 
 /// A real ClientHello, as rustls writes it.
 fn client_hello() -> Vec<u8> {
-    let world = World::new();
-    let mut conn =
-        ClientConnection::new(world.client().build(), name("localhost")).expect("client");
-    let mut hello = Vec::new();
-    while conn.wants_write() {
-        conn.write_tls(&mut hello).expect("write to a Vec");
-    }
-    hello
+    support::client_hello(&World::new())
 }
 
 /// The ClientHello's handshake message re-framed into records of `size` bytes each.

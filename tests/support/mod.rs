@@ -253,3 +253,39 @@ pub fn records(mut bytes: &[u8]) -> Vec<Vec<u8>> {
     }
     records
 }
+
+/// A real ClientHello, as rustls writes it for `world`'s client.
+pub fn client_hello(world: &World) -> Vec<u8> {
+    let mut conn =
+        rustls::ClientConnection::new(world.client().build(), name("localhost")).expect("client");
+    let mut hello = Vec::new();
+    while conn.wants_write() {
+        conn.write_tls(&mut hello).expect("write to a Vec");
+    }
+    hello
+}
+
+/// Our client over `client_io` and our server over `server_io`, both established.
+pub async fn established<C, S>(
+    world: &World,
+    client_io: C,
+    server_io: S,
+) -> (
+    tokio_tls_handshake::ClientTlsStream<C>,
+    tokio_tls_handshake::ServerTlsStream<S>,
+)
+where
+    C: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    let connector = tokio_tls_handshake::Connector::from(world.client().build());
+    let acceptor = tokio_tls_handshake::Acceptor::from(world.server().build());
+    let (client, server) = bounded(async {
+        tokio::join!(
+            connector.connect(name("localhost"), client_io),
+            acceptor.accept(server_io)
+        )
+    })
+    .await;
+    (client.expect("client"), server.expect("server"))
+}

@@ -97,6 +97,7 @@ impl Probe {
 }
 
 /// Records, through a [`Probe`], every `Pending` the wrapped transport returns.
+#[derive(Debug)]
 pub struct Audited<IO> {
     pub io: IO,
     probe: Arc<Probe>,
@@ -200,6 +201,7 @@ pub struct Faults {
     pub write_returns_zero: bool,
 }
 
+#[derive(Debug)]
 pub struct Faulty<IO> {
     io: IO,
     faults: Faults,
