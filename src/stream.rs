@@ -121,6 +121,18 @@ impl<IO, C: TlsConnection> TlsStream<IO, C> {
         &self.conn
     }
 
+    /// The transport and the rustls connection together, as tokio-rustls' `get_ref` gives
+    /// them.
+    pub fn parts(&self) -> (&IO, &C) {
+        (&self.io, &self.conn)
+    }
+
+    /// The transport and the rustls connection, mutably. Reading or writing the transport
+    /// directly corrupts the TLS stream.
+    pub fn parts_mut(&mut self) -> (&mut IO, &mut C) {
+        (&mut self.io, &mut self.conn)
+    }
+
     /// The rustls connection, mutably (for example to send a key update).
     pub fn connection_mut(&mut self) -> &mut C {
         &mut self.conn
@@ -383,7 +395,11 @@ where
             this.close_notify_queued = true;
         }
         ready!(this.poll_write_tls(cx, true))?;
-        Pin::new(&mut this.io).poll_shutdown(cx)
+        match ready!(Pin::new(&mut this.io).poll_shutdown(cx)) {
+            // The peer already left: the connection is as shut down as it gets.
+            Err(e) if e.kind() == io::ErrorKind::NotConnected => Poll::Ready(Ok(())),
+            result => Poll::Ready(result),
+        }
     }
 }
 
@@ -439,4 +455,34 @@ fn handshake_error(error: io::Error) -> HandshakeError {
         return HandshakeError::Transport(io::ErrorKind::InvalidData.into());
     }
     HandshakeError::Transport(error)
+}
+
+#[cfg(unix)]
+impl<IO: std::os::fd::AsRawFd, C> std::os::fd::AsRawFd for TlsStream<IO, C> {
+    fn as_raw_fd(&self) -> std::os::fd::RawFd {
+        self.io.as_raw_fd()
+    }
+}
+
+#[cfg(unix)]
+impl<IO: std::os::fd::AsFd, C> std::os::fd::AsFd for TlsStream<IO, C> {
+    fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        self.io.as_fd()
+    }
+}
+
+#[cfg(windows)]
+impl<IO: std::os::windows::io::AsRawSocket, C> std::os::windows::io::AsRawSocket
+    for TlsStream<IO, C>
+{
+    fn as_raw_socket(&self) -> std::os::windows::io::RawSocket {
+        self.io.as_raw_socket()
+    }
+}
+
+#[cfg(windows)]
+impl<IO: std::os::windows::io::AsSocket, C> std::os::windows::io::AsSocket for TlsStream<IO, C> {
+    fn as_socket(&self) -> std::os::windows::io::BorrowedSocket<'_> {
+        self.io.as_socket()
+    }
 }

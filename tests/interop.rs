@@ -210,3 +210,68 @@ async fn handshakes_are_polled_by_reference_in_select_as_with_tokio_rustls() {
     let echo_server = async { serve_echo(&mut server, 4).await };
     bounded(async { tokio::join!(echo(&mut client, b"ping"), echo_server) }).await;
 }
+
+/// What servers expect of a stream, as tokio-rustls gives it: the transport's descriptor,
+/// the transport and the connection together, and a shutdown that treats a peer already gone
+/// (`NotConnected` from the transport) as done.
+#[tokio::test]
+async fn stream_conveniences_servers_expect() {
+    use std::os::fd::{AsFd, AsRawFd};
+    let world = World::new();
+    let (client_tcp, server_tcp) = tcp_pair().await;
+    let fd = server_tcp.as_raw_fd();
+    let (client, server) = bounded(async {
+        tokio::join!(
+            Connector::from(world.client().build()).connect(name("localhost"), client_tcp),
+            Acceptor::from(world.server().build()).accept(server_tcp)
+        )
+    })
+    .await;
+    let (_client, server) = (client.expect("client"), server.expect("server"));
+    assert_eq!(server.as_raw_fd(), fd);
+    assert_eq!(server.as_fd().as_raw_fd(), fd);
+    let (tcp, conn) = server.parts();
+    assert!(tcp.peer_addr().is_ok());
+    assert_eq!(conn.server_name(), Some("localhost"));
+
+    let (client_io, server_io) = tokio::io::duplex(64 * 1024);
+    let (client, server) = bounded(async {
+        tokio::join!(
+            Connector::from(world.client().build())
+                .connect(name("localhost"), GoneOnShutdown(client_io)),
+            Acceptor::from(world.server().build()).accept(server_io)
+        )
+    })
+    .await;
+    let (mut client, _server) = (client.expect("client"), server.expect("server"));
+    bounded(client.shutdown())
+        .await
+        .expect("NotConnected from the transport's shutdown is success");
+}
+
+/// A transport whose shutdown finds the peer already gone.
+struct GoneOnShutdown(tokio::io::DuplexStream);
+
+support::transports::delegate_read!(0 for [] GoneOnShutdown);
+
+impl tokio::io::AsyncWrite for GoneOnShutdown {
+    fn poll_write(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        std::pin::Pin::new(&mut self.0).poll_write(cx, buf)
+    }
+    fn poll_flush(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.0).poll_flush(cx)
+    }
+    fn poll_shutdown(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::task::Poll::Ready(Err(std::io::ErrorKind::NotConnected.into()))
+    }
+}

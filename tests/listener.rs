@@ -31,7 +31,7 @@ fn serve<I>(
     mut listener: TlsListener<I>,
 ) -> mpsc::UnboundedReceiver<Result<SocketAddr, (String, bool)>>
 where
-    I: tokio_tls_handshake::Incoming + Send + 'static,
+    I: tokio_tls_handshake::Incoming<Addr = SocketAddr> + Send + 'static,
     I::Io: Send + 'static,
 {
     let (tx, rx) = mpsc::unbounded_channel();
@@ -515,4 +515,97 @@ impl futures::task::ArcWake for Flag {
     fn wake_by_ref(arc_self: &Arc<Self>) {
         arc_self.0.store(true, std::sync::atomic::Ordering::SeqCst);
     }
+}
+
+/// Accept errors by kind: one connection's failure (ECONNABORTED) is reported and accepting
+/// goes on at once; running out of descriptors (EMFILE) pauses accepting for the backoff.
+#[tokio::test(start_paused = true)]
+async fn accept_errors_pause_only_when_a_resource_ran_out() {
+    let world = World::new();
+    let connector = Connector::from(world.client().build());
+    let mut items = Vec::new();
+    let mut clients = Vec::new();
+    for (port, error) in [(1, libc::ECONNABORTED), (2, libc::EMFILE)] {
+        items.push(Err(io::Error::from_raw_os_error(error)));
+        let (client, server) = tokio::io::duplex(64 * 1024);
+        clients.push(tokio::spawn(connector.connect(name("localhost"), client)));
+        items.push(Ok((server, peer_addr(port))));
+    }
+    let mut listener = TlsListener::from_stream(
+        futures::stream::iter(items),
+        Acceptor::from(world.server().build()),
+    );
+    let start = tokio::time::Instant::now();
+    let mut seen = Vec::new();
+    while let Some(item) = bounded(listener.accept()).await {
+        seen.push((item, start.elapsed()));
+    }
+    assert_eq!(seen.len(), 4);
+    let errors: Vec<_> = seen
+        .iter()
+        .filter_map(|(item, at)| match item {
+            Err(e @ ListenError::Accept(_)) => Some((e.is_resource_exhaustion(), *at)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(errors, [(false, Duration::ZERO), (true, Duration::ZERO)]);
+    let established = |port| {
+        seen.iter()
+            .find_map(|(item, at)| match item {
+                Ok((_, peer)) if *peer == peer_addr(port) => Some(*at),
+                _ => None,
+            })
+            .expect("established")
+    };
+    // After ECONNABORTED the next connection was accepted at once...
+    assert_eq!(established(1), Duration::ZERO);
+    // ...after EMFILE only once the backoff had passed.
+    assert!(established(2) >= tokio_tls_handshake::ACCEPT_ERROR_BACKOFF);
+    for client in clients {
+        client
+            .await
+            .expect("client task")
+            .expect("client handshake");
+    }
+}
+
+/// TLS over a Unix domain socket, end to end: the listener's peer address is the Unix one.
+#[tokio::test]
+async fn tls_over_a_unix_socket() {
+    let world = World::new();
+    let dir = support::openssl::Files::new();
+    let path = dir.dir.join("tls.sock");
+    let unix = tokio::net::UnixListener::bind(&path).expect("bind");
+    let mut listener = TlsListener::from_unix(unix, Acceptor::from(world.server().build()));
+    assert_eq!(
+        listener.local_addr().expect("bound").as_pathname(),
+        Some(path.as_path())
+    );
+    let connector = Connector::from(world.client().build());
+    let client = tokio::spawn(async move {
+        let unix = tokio::net::UnixStream::connect(&path)
+            .await
+            .expect("connect");
+        let mut tls = connector
+            .connect(name("localhost"), unix)
+            .await
+            .expect("client handshake");
+        tls.write_all(b"ping").await.expect("write");
+        let mut buf = [0u8; 4];
+        tls.read_exact(&mut buf).await.expect("echo");
+        buf
+    });
+    let (mut tls, peer) = bounded(listener.accept())
+        .await
+        .expect("an item")
+        .expect("established");
+    assert!(
+        peer.is_unnamed(),
+        "the client's socket has no name: {peer:?}"
+    );
+    let mut buf = [0u8; 4];
+    tls.read_exact(&mut buf).await.expect("read");
+    tls.write_all(&buf).await.expect("write");
+    tls.flush().await.expect("flush");
+    assert_eq!(&bounded(client).await.expect("client task"), b"ping");
 }

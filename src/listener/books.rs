@@ -5,7 +5,6 @@
 use std::{
     cmp::Reverse,
     collections::HashMap,
-    net::SocketAddr,
     sync::{
         atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering},
         Arc, Mutex,
@@ -14,13 +13,9 @@ use std::{
 };
 
 use futures::task::AtomicWaker;
-use tokio::{
-    sync::watch,
-    task::{AbortHandle, Id},
-};
+use tokio::task::{AbortHandle, Id};
 
 use super::{
-    handle::DrainReport,
     task::{PeerPace, Progress},
     ListenerStats,
 };
@@ -42,8 +37,6 @@ pub(crate) struct Shared {
     wants_victim: AtomicBool,
     /// A drain asked for, with its grace period, not yet started by the listener.
     drain_request: Mutex<Option<Duration>>,
-    /// `Some` once the listener has finished.
-    pub(crate) done: watch::Sender<Option<DrainReport>>,
 }
 
 impl Shared {
@@ -59,7 +52,6 @@ impl Shared {
             listener: AtomicWaker::new(),
             wants_victim: AtomicBool::new(false),
             drain_request: Mutex::new(None),
-            done: watch::Sender::new(None),
         })
     }
 
@@ -155,21 +147,29 @@ pub(crate) enum Fate {
 }
 
 #[derive(Debug)]
-pub(crate) struct Entry {
-    pub(crate) peer: SocketAddr,
+pub(crate) struct Entry<A> {
+    pub(crate) peer: A,
     pub(crate) progress: Arc<Progress>,
     abort: AbortHandle,
     pub(crate) fate: Fate,
 }
 
 /// Every handshake task not yet reported, by task id.
-#[derive(Debug, Default)]
-pub(crate) struct Books {
-    entries: HashMap<Id, Entry>,
+#[derive(Debug)]
+pub(crate) struct Books<A> {
+    entries: HashMap<Id, Entry<A>>,
 }
 
-impl Books {
-    pub(crate) fn insert(&mut self, abort: AbortHandle, peer: SocketAddr, progress: Arc<Progress>) {
+impl<A> Default for Books<A> {
+    fn default() -> Self {
+        Self {
+            entries: HashMap::new(),
+        }
+    }
+}
+
+impl<A: Clone> Books<A> {
+    pub(crate) fn insert(&mut self, abort: AbortHandle, peer: A, progress: Arc<Progress>) {
         let entry = Entry {
             peer,
             progress,
@@ -179,7 +179,7 @@ impl Books {
         self.entries.insert(entry.abort.id(), entry);
     }
 
-    pub(crate) fn remove(&mut self, id: Id) -> Option<Entry> {
+    pub(crate) fn remove(&mut self, id: Id) -> Option<Entry<A>> {
         self.entries.remove(&id)
     }
 
@@ -215,13 +215,13 @@ impl Books {
     }
 
     /// Aborts every running task; returns their peers.
-    pub(crate) fn cut_all(&mut self) -> Vec<SocketAddr> {
+    pub(crate) fn cut_all(&mut self) -> Vec<A> {
         let mut cut = Vec::new();
         for entry in self.entries.values_mut() {
             if entry.fate == Fate::Running && !entry.progress.has_ended() {
                 entry.fate = Fate::Cut;
                 entry.abort.abort();
-                cut.push(entry.peer);
+                cut.push(entry.peer.clone());
             }
         }
         cut

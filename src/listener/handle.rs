@@ -3,7 +3,12 @@
 
 use std::{fmt, net::SocketAddr, sync::Arc, time::Duration};
 
+use tokio::sync::watch;
+
 use super::{books::Shared, ListenerStats};
+
+/// How the listener tells its handles it has finished.
+pub(crate) type Done<A> = Arc<watch::Sender<Option<DrainReport<A>>>>;
 
 /// A handle on a [`TlsListener`](crate::TlsListener), for other tasks: a signal handler, a
 /// metrics exporter. Cheap to clone; it does not keep the listener alive.
@@ -34,12 +39,21 @@ use super::{books::Shared, ListenerStats};
 /// eprintln!("{report}");
 /// # }
 /// ```
-#[derive(Clone)]
-pub struct ListenerHandle {
+pub struct ListenerHandle<A = SocketAddr> {
     shared: Arc<Shared>,
+    done: Done<A>,
 }
 
-impl fmt::Debug for ListenerHandle {
+impl<A> Clone for ListenerHandle<A> {
+    fn clone(&self) -> Self {
+        Self {
+            shared: self.shared.clone(),
+            done: self.done.clone(),
+        }
+    }
+}
+
+impl<A> fmt::Debug for ListenerHandle<A> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ListenerHandle")
             .field("in_flight", &self.in_flight())
@@ -48,9 +62,9 @@ impl fmt::Debug for ListenerHandle {
     }
 }
 
-impl ListenerHandle {
-    pub(crate) fn new(shared: Arc<Shared>) -> Self {
-        Self { shared }
+impl<A> ListenerHandle<A> {
+    pub(crate) fn new(shared: Arc<Shared>, done: Done<A>) -> Self {
+        Self { shared, done }
     }
 
     /// What the listener has done so far.
@@ -77,41 +91,52 @@ impl ListenerHandle {
         self.shared.request_drain(grace);
     }
 
+    /// Whether the listener has finished.
+    pub fn is_finished(&self) -> bool {
+        self.done.borrow().is_some()
+    }
+}
+
+impl<A: Clone> ListenerHandle<A> {
     /// Waits until the listener has finished: drained, its incoming connections ended, or
     /// dropped. Returns at once if it already has.
     ///
     /// # Cancel safety
     ///
     /// Cancel safe.
-    pub async fn drained(&self) -> DrainReport {
-        let mut done = self.shared.done.subscribe();
-        // The sender lives in `Shared`, which this handle keeps alive: waiting cannot fail.
+    pub async fn drained(&self) -> DrainReport<A> {
+        let mut done = self.done.subscribe();
+        // This handle keeps the sender alive: waiting cannot fail.
         let report = match done.wait_for(Option::is_some).await {
             Ok(report) => report.clone(),
             Err(_) => None,
         };
         report.unwrap_or_default()
     }
-
-    /// Whether the listener has finished.
-    pub fn is_finished(&self) -> bool {
-        self.shared.done.borrow().is_some()
-    }
 }
 
 /// How a listener finished.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
-pub struct DrainReport {
+pub struct DrainReport<A = SocketAddr> {
     /// Handshakes that ended (established or failed) after the drain began, within the grace
     /// period.
     pub completed: u64,
     /// Peers whose handshakes were still running when the grace period ended (or when the
     /// listener was dropped): stopped, their transports closed.
-    pub cut_off: Vec<SocketAddr>,
+    pub cut_off: Vec<A>,
 }
 
-impl fmt::Display for DrainReport {
+impl<A> Default for DrainReport<A> {
+    fn default() -> Self {
+        Self {
+            completed: 0,
+            cut_off: Vec::new(),
+        }
+    }
+}
+
+impl<A> fmt::Display for DrainReport<A> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,

@@ -1,8 +1,9 @@
 //! Where a listener's connections come from: [`Incoming`], implemented for Tokio's
-//! `TcpListener` and, through [`StreamIncoming`], for any stream of connections.
+//! `TcpListener` and `UnixListener` and, through [`StreamIncoming`], for any stream of
+//! connections.
 
 use std::{
-    io,
+    fmt, io,
     net::SocketAddr,
     task::{Context, Poll},
 };
@@ -14,20 +15,46 @@ use tokio::{
 };
 
 /// An accepted transport and its peer's address; `None` when no more will come.
-pub type Connection<IO> = Option<io::Result<(IO, SocketAddr)>>;
+pub type Connection<IO, A = SocketAddr> = Option<io::Result<(IO, A)>>;
 
 /// A source of accepted transports, each with its peer's address.
 pub trait Incoming: Unpin {
     /// The transport.
     type Io: AsyncRead + AsyncWrite + Unpin + 'static;
+    /// The peer's address: `std::net::SocketAddr` for TCP, `tokio::net::unix::SocketAddr`
+    /// for a Unix socket.
+    type Addr: Clone + fmt::Debug + Send + Sync + Unpin + 'static;
     /// Polls for the next connection; `Ready(None)` when there will be no more.
-    fn poll_incoming(&mut self, cx: &mut Context<'_>) -> Poll<Connection<Self::Io>>;
+    fn poll_incoming(&mut self, cx: &mut Context<'_>) -> Poll<Connection<Self::Io, Self::Addr>>;
+    /// The address connections come to, where there is one.
+    fn local_addr(&self) -> io::Result<Self::Addr> {
+        Err(io::Error::new(
+            io::ErrorKind::Unsupported,
+            "this source of connections has no local address",
+        ))
+    }
 }
 
 impl Incoming for TcpListener {
     type Io = TcpStream;
+    type Addr = SocketAddr;
     fn poll_incoming(&mut self, cx: &mut Context<'_>) -> Poll<Connection<TcpStream>> {
         self.poll_accept(cx).map(Some)
+    }
+    fn local_addr(&self) -> io::Result<SocketAddr> {
+        TcpListener::local_addr(self)
+    }
+}
+
+#[cfg(unix)]
+impl Incoming for tokio::net::UnixListener {
+    type Io = tokio::net::UnixStream;
+    type Addr = tokio::net::unix::SocketAddr;
+    fn poll_incoming(&mut self, cx: &mut Context<'_>) -> Poll<Connection<Self::Io, Self::Addr>> {
+        self.poll_accept(cx).map(Some)
+    }
+    fn local_addr(&self) -> io::Result<Self::Addr> {
+        tokio::net::UnixListener::local_addr(self)
     }
 }
 
@@ -36,13 +63,15 @@ impl Incoming for TcpListener {
 #[derive(Debug)]
 pub struct StreamIncoming<S>(pub S);
 
-impl<S, IO> Incoming for StreamIncoming<S>
+impl<S, IO, A> Incoming for StreamIncoming<S>
 where
-    S: Stream<Item = io::Result<(IO, SocketAddr)>> + Unpin,
+    S: Stream<Item = io::Result<(IO, A)>> + Unpin,
     IO: AsyncRead + AsyncWrite + Unpin + 'static,
+    A: Clone + fmt::Debug + Send + Sync + Unpin + 'static,
 {
     type Io = IO;
-    fn poll_incoming(&mut self, cx: &mut Context<'_>) -> Poll<Connection<IO>> {
+    type Addr = A;
+    fn poll_incoming(&mut self, cx: &mut Context<'_>) -> Poll<Connection<IO, A>> {
         self.0.poll_next_unpin(cx)
     }
 }

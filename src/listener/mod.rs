@@ -34,6 +34,7 @@ use tokio::{
 
 use self::{
     books::{Books, Fate, Shared},
+    handle::Done,
     task::{HandshakeTask, Outcome, Progress},
 };
 pub use self::{
@@ -55,12 +56,12 @@ pub const ACCEPT_ERROR_BACKOFF: Duration = Duration::from_millis(50);
 /// Why the listener produced no established stream this time. Neither ends the listener.
 #[derive(Debug)]
 #[non_exhaustive]
-pub enum ListenError<IO> {
+pub enum ListenError<IO, A = SocketAddr> {
     /// A handshake failed (including [`HandshakeError::TimedOut`],
     /// [`HandshakeError::Evicted`] and [`HandshakeError::Drained`]).
     Handshake {
         /// The peer's address.
-        peer: SocketAddr,
+        peer: A,
         /// Why.
         error: HandshakeError,
         /// The transport, where the failure leaves one: not after an eviction, a drain's
@@ -70,22 +71,51 @@ pub enum ListenError<IO> {
         /// cut-off or a panic).
         report: Option<Box<HandshakeReport>>,
     },
-    /// Accepting a connection failed (EMFILE, ENFILE, ECONNABORTED, ...). The listener
-    /// pauses accepting for [`ACCEPT_ERROR_BACKOFF`], keeps its handshakes running, and goes
-    /// on.
+    /// Accepting a connection failed. Neither kind ends the listener:
+    /// - the system is out of a resource (EMFILE, ENFILE, ENOBUFS, ENOMEM): accepting pauses
+    ///   for [`ACCEPT_ERROR_BACKOFF`] while the handshakes in flight go on, since retrying at
+    ///   once would fail again ([`is_resource_exhaustion`](ListenError::is_resource_exhaustion));
+    /// - one connection failed before it was accepted (ECONNABORTED, ECONNRESET, EPROTO, ...):
+    ///   accepting goes on at once.
     Accept(io::Error),
 }
 
-impl<IO> fmt::Display for ListenError<IO> {
+impl<IO, A> ListenError<IO, A> {
+    /// Whether this is an accept error that pauses accepting: the process or the system is
+    /// out of file descriptors, buffers or memory.
+    pub fn is_resource_exhaustion(&self) -> bool {
+        matches!(self, Self::Accept(e) if accept_error_is_resource_exhaustion(e))
+    }
+}
+
+/// EMFILE, ENFILE, ENOBUFS and ENOMEM (or their Windows socket equivalents): errors that
+/// accepting again at once would meet again.
+fn accept_error_is_resource_exhaustion(error: &io::Error) -> bool {
+    if error.kind() == io::ErrorKind::OutOfMemory {
+        return true;
+    }
+    #[cfg(unix)]
+    let exhausted = [libc::EMFILE, libc::ENFILE, libc::ENOBUFS, libc::ENOMEM];
+    // WSAEMFILE, WSAENOBUFS.
+    #[cfg(windows)]
+    let exhausted = [10024, 10055];
+    #[cfg(not(any(unix, windows)))]
+    let exhausted: [i32; 0] = [];
+    error
+        .raw_os_error()
+        .is_some_and(|code| exhausted.contains(&code))
+}
+
+impl<IO, A: fmt::Debug> fmt::Display for ListenError<IO, A> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::Handshake { peer, error, .. } => write!(f, "{peer}: {error}"),
+            Self::Handshake { peer, error, .. } => write!(f, "{peer:?}: {error}"),
             Self::Accept(e) => write!(f, "accept failed: {e}"),
         }
     }
 }
 
-impl<IO: fmt::Debug> std::error::Error for ListenError<IO> {
+impl<IO: fmt::Debug, A: fmt::Debug> std::error::Error for ListenError<IO, A> {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             Self::Handshake { error, .. } => Some(error),
@@ -109,11 +139,11 @@ pub struct ListenerStats {
     pub accept_errors: u64,
 }
 
-/// What one finished handshake yields.
-pub type Established<IO> = (TlsStream<IO, ServerConnection>, SocketAddr);
+/// What one finished handshake yields: the stream and the peer's address.
+pub type Established<IO, A = SocketAddr> = (TlsStream<IO, ServerConnection>, A);
 
 /// What the listener yields: an established stream, or why there is none this time.
-type Item<IO> = Result<Established<IO>, ListenError<IO>>;
+type Item<IO, A> = Result<Established<IO, A>, ListenError<IO, A>>;
 
 /// Accepts connections and completes their TLS handshakes, each as a task of its own.
 ///
@@ -173,11 +203,14 @@ pub struct TlsListener<I: Incoming, S = Spawn> {
     /// `None` once the connections ended or a drain began.
     incoming: Option<I>,
     /// Accepted, waiting for a slot.
-    waiting: Option<(I::Io, SocketAddr)>,
+    waiting: Option<(I::Io, I::Addr)>,
+    /// Where connections come to, kept from the start (the source goes when a drain begins).
+    local_addr: Option<I::Addr>,
     acceptor: Acceptor,
     tasks: JoinSet<Outcome<I::Io>>,
-    books: Books,
+    books: Books<I::Addr>,
     shared: Arc<Shared>,
+    done: Done<I::Addr>,
     /// The task shed to make room, until its future is dropped.
     evicting: Option<Id>,
     max_in_flight: usize,
@@ -185,7 +218,7 @@ pub struct TlsListener<I: Incoming, S = Spawn> {
     accept_batch: usize,
     backoff: Pin<Box<Sleep>>,
     backing_off: bool,
-    drain: Option<Drain>,
+    drain: Option<Drain<I::Addr>>,
     finished: bool,
     /// How handshakes are spawned; `fn() -> S` keeps the listener `Send` and `Unpin`.
     spawn: PhantomData<fn() -> S>,
@@ -193,10 +226,10 @@ pub struct TlsListener<I: Incoming, S = Spawn> {
 
 /// A drain in progress.
 #[derive(Debug)]
-struct Drain {
+struct Drain<A> {
     grace: Pin<Box<Sleep>>,
     cut: bool,
-    report: DrainReport,
+    report: DrainReport<A>,
 }
 
 impl<I: Incoming, S> fmt::Debug for TlsListener<I, S> {
@@ -221,10 +254,25 @@ impl TlsListener<TcpListener> {
     }
 }
 
-impl<St, IO> TlsListener<StreamIncoming<St>>
+#[cfg(unix)]
+impl TlsListener<tokio::net::UnixListener> {
+    /// A listener accepting from a Unix domain socket; peers' addresses are
+    /// `tokio::net::unix::SocketAddr`.
+    ///
+    /// # Panics
+    ///
+    /// Outside a Tokio runtime with the time driver enabled (see [`TlsListener`]).
+    #[track_caller]
+    pub fn from_unix(unix: tokio::net::UnixListener, acceptor: Acceptor) -> Self {
+        Self::with_incoming(unix, acceptor)
+    }
+}
+
+impl<St, IO, A> TlsListener<StreamIncoming<St>>
 where
-    St: futures::Stream<Item = io::Result<(IO, SocketAddr)>> + Unpin,
+    St: futures::Stream<Item = io::Result<(IO, A)>> + Unpin,
     IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + 'static,
+    A: Clone + fmt::Debug + Send + Sync + Unpin + 'static,
 {
     /// A listener over any stream of `(transport, peer address)`.
     ///
@@ -254,12 +302,14 @@ impl<I: Incoming> TlsListener<I> {
         // ("timers are disabled. Call `enable_time` ..."), not in every handshake.
         let backoff = Box::pin(tokio::time::sleep_until(Instant::now()));
         Self {
+            local_addr: incoming.local_addr().ok(),
             incoming: Some(incoming),
             waiting: None,
             acceptor,
             tasks: JoinSet::new(),
             books: Books::default(),
             shared: Shared::new(),
+            done: Arc::new(tokio::sync::watch::Sender::new(None)),
             evicting: None,
             max_in_flight: DEFAULT_MAX_IN_FLIGHT,
             max_ready: DEFAULT_MAX_READY,
@@ -289,10 +339,12 @@ impl<I: Incoming> TlsListener<I> {
         TlsListener {
             incoming: self.incoming.take(),
             waiting: self.waiting.take(),
+            local_addr: self.local_addr.take(),
             acceptor: self.acceptor.clone(),
             tasks: std::mem::take(&mut self.tasks),
             books: std::mem::take(&mut self.books),
             shared: self.shared.clone(),
+            done: self.done.clone(),
             evicting: self.evicting.take(),
             max_in_flight: self.max_in_flight,
             max_ready: self.max_ready,
@@ -338,8 +390,23 @@ impl<I: Incoming, S> TlsListener<I, S> {
     }
 
     /// A cloneable handle for other tasks: stats, the in-flight count, and a graceful drain.
-    pub fn handle(&self) -> ListenerHandle {
-        ListenerHandle::new(self.shared.clone())
+    pub fn handle(&self) -> ListenerHandle<I::Addr> {
+        ListenerHandle::new(self.shared.clone(), self.done.clone())
+    }
+
+    /// The address connections come to (a `TcpListener`'s or `UnixListener`'s), also after a
+    /// drain closed it.
+    ///
+    /// # Errors
+    ///
+    /// `Unsupported` for a source without one, such as a stream of connections.
+    pub fn local_addr(&self) -> io::Result<I::Addr> {
+        self.local_addr.clone().ok_or_else(|| {
+            io::Error::new(
+                io::ErrorKind::Unsupported,
+                "this listener's connections come from a source without a local address",
+            )
+        })
     }
 
     /// Finished handshakes waiting for the consumer.
@@ -402,7 +469,10 @@ impl<I: Incoming, S> TlsListener<I, S> {
 
     /// Turns a finished task into what the listener yields; `None` for a task it has no
     /// record of (it never happens).
-    fn report(&mut self, joined: Result<(Id, Outcome<I::Io>), JoinError>) -> Option<Item<I::Io>> {
+    fn report(
+        &mut self,
+        joined: Result<(Id, Outcome<I::Io>), JoinError>,
+    ) -> Option<Item<I::Io, I::Addr>> {
         let (id, outcome) = match joined {
             Ok((id, outcome)) => (id, Ok(outcome)),
             Err(error) => (error.id(), Err(error)),
@@ -453,7 +523,7 @@ impl<I: Incoming, S> TlsListener<I, S> {
     fn finish(&mut self) {
         self.finished = true;
         let report = self.drain.take().map(|d| d.report).unwrap_or_default();
-        self.shared.done.send_replace(Some(report));
+        self.done.send_replace(Some(report));
     }
 }
 
@@ -466,7 +536,7 @@ impl<I: Incoming, S: SpawnHandshakes<I::Io>> TlsListener<I, S> {
     ///
     /// Cancel safe: all state lives in the listener, so dropping this future loses no
     /// connection and no handshake.
-    pub async fn accept(&mut self) -> Option<Item<I::Io>> {
+    pub async fn accept(&mut self) -> Option<Item<I::Io, I::Addr>> {
         self.next().await
     }
 
@@ -494,12 +564,16 @@ impl<I: Incoming, S: SpawnHandshakes<I::Io>> TlsListener<I, S> {
                 }
                 Poll::Ready(Some(Err(e))) => {
                     self.shared.count_accept_error();
-                    let until = Instant::now() + ACCEPT_ERROR_BACKOFF;
-                    self.backoff.as_mut().reset(until);
-                    // Registers the timer, so the pause ends with a wake-up.
-                    let _ = self.backoff.as_mut().poll(cx);
-                    self.backing_off = true;
-                    return (Some(e), false);
+                    if accept_error_is_resource_exhaustion(&e) {
+                        let until = Instant::now() + ACCEPT_ERROR_BACKOFF;
+                        self.backoff.as_mut().reset(until);
+                        // Registers the timer, so the pause ends with a wake-up.
+                        let _ = self.backoff.as_mut().poll(cx);
+                        self.backing_off = true;
+                        return (Some(e), false);
+                    }
+                    // One connection's failure: the next may be waiting already.
+                    return (Some(e), true);
                 }
                 Poll::Ready(None) => {
                     self.incoming = None;
@@ -532,7 +606,7 @@ impl<I: Incoming, S: SpawnHandshakes<I::Io>> TlsListener<I, S> {
 }
 
 impl<I: Incoming, S: SpawnHandshakes<I::Io>> Stream for TlsListener<I, S> {
-    type Item = Item<I::Io>;
+    type Item = Item<I::Io, I::Addr>;
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = self.get_mut();
@@ -576,6 +650,6 @@ impl<I: Incoming, S> Drop for TlsListener<I, S> {
         // The JoinSet aborts every task as it drops; their transports close as they end.
         let mut report = self.drain.take().map(|d| d.report).unwrap_or_default();
         report.cut_off.extend(self.books.cut_all());
-        self.shared.done.send_replace(Some(report));
+        self.done.send_replace(Some(report));
     }
 }

@@ -21,7 +21,7 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 /// Implements `AsyncRead` for a wrapper by passing reads to its field `$field`:
 /// `delegate_read!(io for [IO: AsyncRead + Unpin] Live<IO>);` (`[]` when not generic).
 macro_rules! delegate_read {
-    ($field:ident for [$($generics:tt)*] $ty:ty) => {
+    ($field:tt for [$($generics:tt)*] $ty:ty) => {
         impl<$($generics)*> tokio::io::AsyncRead for $ty {
             fn poll_read(
                 mut self: std::pin::Pin<&mut Self>,
@@ -37,7 +37,7 @@ macro_rules! delegate_read {
 /// Implements `AsyncWrite` for a wrapper by passing writes, flushes and shutdowns to its
 /// field `$field`, as [`delegate_read`] does for reads.
 macro_rules! delegate_write {
-    ($field:ident for [$($generics:tt)*] $ty:ty) => {
+    ($field:tt for [$($generics:tt)*] $ty:ty) => {
         impl<$($generics)*> tokio::io::AsyncWrite for $ty {
             fn poll_write(
                 mut self: std::pin::Pin<&mut Self>,
