@@ -3,7 +3,8 @@
 //! - `cargo run --example echo_server -- --addr 127.0.0.1:8443` uses a certificate for
 //!   `localhost` made at start-up and writes its CA to a file it names (one per process, or
 //!   `--ca-out FILE`), for `curl --cacert` or `openssl s_client -CAfile`;
-//! - `--cert FILE --key FILE` serve PEM files instead;
+//! - `--cert FILE --key FILE` serve PEM files instead, and reload them on SIGHUP (new
+//!   connections get the new certificate; a bad file keeps the old one serving);
 //! - logs every handshake (peer, version, cipher suite, ALPN, SNI, duration, bytes) and every
 //!   failure (peer and typed cause); `--max-connections N` exits after N handshakes.
 //!
@@ -18,7 +19,7 @@ use rustls::{
     ServerConfig,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio_tls_handshake::{Acceptor, ListenError, TlsListener};
+use tokio_tls_handshake::{Acceptor, ListenError, ReloadableConfig, TlsListener};
 
 struct Args {
     addr: String,
@@ -85,12 +86,35 @@ fn config(args: &Args) -> Result<ServerConfig, Box<dyn Error>> {
         .with_single_cert(chain, key)?)
 }
 
+/// Reads the certificate and key files again on each SIGHUP.
+#[cfg(unix)]
+async fn reload_on_hangup(config: ReloadableConfig, cert: String, key: String) {
+    use tokio::signal::unix::{signal, SignalKind};
+    let Ok(mut hangups) = signal(SignalKind::hangup()) else {
+        println!("no SIGHUP handler: reloading is off");
+        return;
+    };
+    while hangups.recv().await.is_some() {
+        match config.reload_pem_files(&cert, &key) {
+            Ok(()) => println!("reloaded the certificate from {cert}"),
+            Err(e) => println!("reload failed, still serving the previous certificate: {e}"),
+        }
+    }
+}
+
+#[cfg(not(unix))]
+async fn reload_on_hangup(_: ReloadableConfig, _: String, _: String) {}
+
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn Error>> {
     let args = args()?;
     let tcp = tokio::net::TcpListener::bind(&args.addr).await?;
     println!("listening on {}", tcp.local_addr()?);
-    let mut listener = TlsListener::new(tcp, Acceptor::from(Arc::new(config(&args)?)));
+    let config = ReloadableConfig::new(Arc::new(config(&args)?));
+    if let (Some(cert), Some(key)) = (args.cert.clone(), args.key.clone()) {
+        tokio::spawn(reload_on_hangup(config.clone(), cert, key));
+    }
+    let mut listener = TlsListener::new(tcp, Acceptor::from(config));
     let mut connections = tokio::task::JoinSet::new();
     let mut served = 0u64;
     while let Some(next) = listener.accept().await {

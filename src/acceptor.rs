@@ -5,13 +5,15 @@ use std::{sync::Arc, time::Duration};
 use rustls::{ServerConfig, ServerConnection};
 use tokio::io::{AsyncRead, AsyncWrite};
 
-use crate::{AsyncHandshake, Handshake, StartHandshake};
+use crate::{AsyncHandshake, Handshake, ReloadableConfig, StartHandshake};
 
 /// How long a server handshake may take by default. A server without a deadline can be held
 /// open forever by peers that connect and say nothing.
 pub const DEFAULT_SERVER_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Accepts server handshakes with one configuration.
+/// Accepts server handshakes with one configuration, fixed (`Acceptor::from(Arc<ServerConfig>)`)
+/// or replaced while serving (`Acceptor::from(ReloadableConfig)`: each handshake takes the
+/// configuration current when it starts).
 ///
 /// The drop-in for tokio-rustls' `TlsAcceptor`: `Acceptor::from(config)` and
 /// `acceptor.accept(tcp).await?`. Every handshake has a deadline,
@@ -40,14 +42,24 @@ pub const DEFAULT_SERVER_TIMEOUT: Duration = Duration::from_secs(10);
 /// ```
 #[derive(Debug, Clone)]
 pub struct Acceptor {
-    config: Arc<ServerConfig>,
+    config: Config,
     timeout: Option<Duration>,
     send_alerts: bool,
+}
+
+#[derive(Debug, Clone)]
+enum Config {
+    Fixed(Arc<ServerConfig>),
+    Reloadable(ReloadableConfig),
 }
 
 impl Acceptor {
     /// An acceptor with the [`DEFAULT_SERVER_TIMEOUT`] that sends alerts.
     pub fn new(config: Arc<ServerConfig>) -> Self {
+        Self::with_config(Config::Fixed(config))
+    }
+
+    fn with_config(config: Config) -> Self {
         Self {
             config,
             timeout: Some(DEFAULT_SERVER_TIMEOUT),
@@ -76,14 +88,25 @@ impl Acceptor {
     /// Logs TLS secrets to the file named by the `SSLKEYLOGFILE` environment variable, in
     /// the format Wireshark reads, through rustls' `KeyLogFile`. Does nothing unless the
     /// variable is set. For debugging only: anyone with that file can decrypt the traffic.
+    ///
+    /// With a [`ReloadableConfig`], the current configuration gets the key log (for every
+    /// holder of it); `reload_pem_files` keeps it, `replace` does not.
     pub fn with_key_log_from_env(mut self) -> Self {
-        self.config = crate::key_log::from_env(self.config);
+        match &mut self.config {
+            Config::Fixed(config) => *config = crate::key_log::from_env(config.clone()),
+            Config::Reloadable(reloadable) => {
+                reloadable.replace(crate::key_log::from_env(reloadable.current()));
+            }
+        }
         self
     }
 
-    /// The configuration.
-    pub fn config(&self) -> &Arc<ServerConfig> {
-        &self.config
+    /// The configuration a handshake starting now would use.
+    pub fn config(&self) -> Arc<ServerConfig> {
+        match &self.config {
+            Config::Fixed(config) => config.clone(),
+            Config::Reloadable(reloadable) => reloadable.current(),
+        }
     }
 
     /// Starts a server handshake over `io`.
@@ -91,7 +114,7 @@ impl Acceptor {
     where
         IO: AsyncRead + AsyncWrite + Unpin,
     {
-        AsyncHandshake::start(Handshake::accept(self.config.clone()), io)
+        AsyncHandshake::start(Handshake::accept(self.config()), io)
             .with_defaults(self.timeout, self.send_alerts)
     }
 }
@@ -131,5 +154,13 @@ impl Acceptor {
 impl From<Arc<ServerConfig>> for Acceptor {
     fn from(config: Arc<ServerConfig>) -> Self {
         Self::new(config)
+    }
+}
+
+/// An acceptor whose configuration can be replaced while serving: each handshake uses the one
+/// current when it starts.
+impl From<ReloadableConfig> for Acceptor {
+    fn from(config: ReloadableConfig) -> Self {
+        Self::with_config(Config::Reloadable(config))
     }
 }

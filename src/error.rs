@@ -260,8 +260,10 @@ impl From<HandshakeError> for io::Error {
 /// A failed handshake together with its transport, so the caller can still use it: answer a
 /// plaintext peer (HTTP 400, a redirect), log, or close it its own way.
 ///
-/// Produced by [`AsyncHandshake::recoverable`](crate::AsyncHandshake::recoverable).
+/// Produced by [`AsyncHandshake::recoverable`](crate::AsyncHandshake::recoverable); match it
+/// with `Failed { error, io, .. }` (more may come), or build one with [`Failed::new`].
 #[derive(Debug)]
+#[non_exhaustive]
 pub struct Failed<IO> {
     /// Why the handshake failed.
     pub error: HandshakeError,
@@ -273,6 +275,16 @@ pub struct Failed<IO> {
 }
 
 impl<IO> Failed<IO> {
+    /// A failure of `error` on `io`, with what the handshake had `report`ed, for code that
+    /// wraps handshakes of its own.
+    pub fn new(error: HandshakeError, io: IO, report: HandshakeReport) -> Self {
+        Self {
+            error,
+            io,
+            report: Box::new(report),
+        }
+    }
+
     /// Drops the transport and keeps the error.
     pub fn into_error(self) -> HandshakeError {
         self.error

@@ -126,18 +126,18 @@ where
     ///
     /// Polling the future panics outside a Tokio runtime with the time driver enabled, as
     /// `tokio::time::sleep` does.
-    pub fn timeout(self, timeout: Duration) -> Self {
+    pub fn with_timeout(self, timeout: Duration) -> Self {
         let deadline = Instant::now().checked_add(timeout);
-        self.with_deadline(deadline)
+        self.set_deadline(deadline)
     }
 
     /// Fails the handshake with [`HandshakeError::TimedOut`] unless it completes by
     /// `deadline`.
-    pub fn deadline(self, deadline: Instant) -> Self {
-        self.with_deadline(Some(deadline))
+    pub fn with_deadline(self, deadline: Instant) -> Self {
+        self.set_deadline(Some(deadline))
     }
 
-    pub(crate) fn with_deadline(mut self, deadline: Option<Instant>) -> Self {
+    pub(crate) fn set_deadline(mut self, deadline: Option<Instant>) -> Self {
         self.deadline = Deadline::new(deadline);
         self
     }
@@ -159,13 +159,13 @@ where
     /// Applies an entry point's defaults: a timeout from now, and the alert policy.
     pub(crate) fn with_defaults(self, timeout: Option<Duration>, send_alerts: bool) -> Self {
         let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
-        self.with_deadline(deadline).send_alerts(send_alerts)
+        self.set_deadline(deadline).with_alerts(send_alerts)
     }
 
     /// Whether a fatal alert goes to the peer when this side rejects it (default: yes).
-    pub fn send_alerts(mut self, send: bool) -> Self {
+    pub fn with_alerts(mut self, send: bool) -> Self {
         if let State::Handshaking { handshake, .. } = &mut self.state {
-            handshake.set_send_alerts(send);
+            handshake.send_alerts = send;
         }
         self
     }

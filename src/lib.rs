@@ -82,7 +82,7 @@
 //! use tokio_tls_handshake::{Acceptor, ListenError, TlsListener};
 //!
 //! let tcp = tokio::net::TcpListener::bind("127.0.0.1:8443").await?;
-//! let mut listener = TlsListener::new(tcp, Acceptor::from(config)).max_in_flight(1024);
+//! let mut listener = TlsListener::new(tcp, Acceptor::from(config)).with_max_in_flight(1024);
 //! let handle = listener.handle();
 //! tokio::spawn(async move {
 //!     let _ = tokio::signal::ctrl_c().await;
@@ -123,6 +123,7 @@ mod handshake;
 mod key_log;
 mod listener;
 mod records;
+mod reload;
 mod report;
 mod side;
 mod start;
@@ -140,6 +141,7 @@ pub use listener::{
     Spawn, SpawnHandshakes, SpawnLocal, StreamIncoming, TlsListener, ACCEPT_ERROR_BACKOFF,
     DEFAULT_ACCEPT_BATCH, DEFAULT_MAX_IN_FLIGHT, DEFAULT_MAX_READY,
 };
+pub use reload::{ReloadError, ReloadableConfig};
 pub use report::HandshakeReport;
 pub use side::{Role, TlsConnection};
 pub use start::{ClientHelloReceived, StartHandshake};

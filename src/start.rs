@@ -227,8 +227,8 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> ClientHelloReceived<IO> {
             Ok(conn) => {
                 let handshake = Handshake::after_client_hello(conn, peer, cost, started);
                 AsyncHandshake::start(Ok(handshake), io)
-                    .with_deadline(deadline)
-                    .send_alerts(send_alerts)
+                    .set_deadline(deadline)
+                    .with_alerts(send_alerts)
             }
             Err((error, alert)) => {
                 let alert = OutgoingAlert::from_accepted(alert, &error).filter(|_| send_alerts);
@@ -236,7 +236,7 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> ClientHelloReceived<IO> {
                 report.cost = cost;
                 report.cost.bytes_read = peer.received();
                 AsyncHandshake::failed(io, HandshakeError::protocol(error, None), alert, report)
-                    .with_deadline(deadline)
+                    .set_deadline(deadline)
             }
         }
     }

@@ -53,8 +53,10 @@ pub enum Step {
     WantWrite,
 }
 
-/// What a handshake cost on the wire, as seen by the step.
+/// What a handshake cost on the wire, as seen by the step. More figures may come; read the
+/// fields, or start from `HandshakeCost::default()`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct HandshakeCost {
     /// Bytes read from the transport.
     pub bytes_read: u64,
@@ -110,7 +112,7 @@ pub struct Handshake<C> {
     unprocessed: bool,
     /// The peer's end of the stream was read after the handshake (the stream reports it).
     peer_eof: bool,
-    send_alerts: bool,
+    pub(crate) send_alerts: bool,
     alert: Option<OutgoingAlert>,
     started: Option<Instant>,
     /// The name a client asked for, for its report.
@@ -299,8 +301,9 @@ impl<C: TlsConnection> Handshake<C> {
 
     /// Whether a fatal alert is written to the peer when this side rejects it (the default).
     /// Some servers stay silent instead so as to tell a scanner less.
-    pub fn set_send_alerts(&mut self, send: bool) {
+    pub fn with_alerts(mut self, send: bool) -> Self {
         self.send_alerts = send;
+        self
     }
 
     /// The role chosen at construction.

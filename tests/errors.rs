@@ -595,3 +595,82 @@ async fn a_client_refused_alpn_claims_no_alert_it_did_not_send() {
         );
     }
 }
+
+/// One spelling per setting: `with_alerts(false)` silences the alert from every entry point
+/// (`Acceptor`, `Connector`, `AsyncHandshake`, the sync `Handshake`), and `with_timeout` /
+/// `with_deadline` bound every one.
+#[tokio::test]
+async fn with_alerts_false_sends_nothing_from_every_entry_point() {
+    use tokio_tls_handshake::{AsyncHandshake, Handshake};
+    const GARBAGE: [u8; 9] = [22, 3, 1, 0, 4, 1, 0, 0, 0];
+    let world = World::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    let quiet_server = |io| {
+        AsyncHandshake::accept(world.server().build(), io)
+            .with_alerts(false)
+            .with_deadline(deadline)
+    };
+    let servers: Vec<Box<dyn Fn(tokio::io::DuplexStream) -> _>> = vec![
+        Box::new(|io| {
+            Acceptor::from(world.server().build())
+                .with_alerts(false)
+                .with_timeout(Duration::from_secs(5))
+                .accept(io)
+        }),
+        Box::new(quiet_server),
+    ];
+    for server in servers {
+        let (mut peer, io) = tokio::io::duplex(4096);
+        peer.write_all(&GARBAGE).await.expect("send");
+        let error = bounded(server(io)).await.map(drop).expect_err("garbage");
+        assert!(
+            matches!(
+                error,
+                HandshakeError::Protocol {
+                    alert_sent: None,
+                    ..
+                }
+            ),
+            "{error:?}"
+        );
+        let mut got = Vec::new();
+        bounded(peer.read_to_end(&mut got)).await.expect("EOF");
+        assert!(got.is_empty(), "nothing was written back: {got:?}");
+    }
+    // The client, against a server answering with garbage.
+    let (mut peer, io) = tokio::io::duplex(4096);
+    let client = Connector::from(world.client().build())
+        .with_alerts(false)
+        .with_timeout(Duration::from_secs(5))
+        .connect(name("localhost"), io);
+    let answer = async {
+        let mut hello = vec![0u8; 5];
+        peer.read_exact(&mut hello).await.expect("hello header");
+        let len = usize::from(u16::from_be_bytes([hello[3], hello[4]]));
+        let mut body = vec![0u8; len];
+        peer.read_exact(&mut body).await.expect("hello body");
+        peer.write_all(&GARBAGE).await.expect("garbage");
+        let mut got = Vec::new();
+        let _ = peer.read_to_end(&mut got).await;
+        got
+    };
+    let (error, got) = bounded(async { tokio::join!(client, answer) }).await;
+    assert!(matches!(
+        error.map(drop),
+        Err(HandshakeError::Protocol {
+            alert_sent: None,
+            ..
+        })
+    ));
+    assert!(got.is_empty(), "nothing after the hello: {got:?}");
+    // The sync step.
+    let (mut peer, mut io) = std::os::unix::net::UnixStream::pair().expect("pair");
+    std::io::Write::write_all(&mut peer, &GARBAGE).expect("send");
+    io.set_read_timeout(Some(support::LIMIT)).expect("timeout");
+    let mut step = Handshake::accept(world.server().build())
+        .expect("step")
+        .with_alerts(false);
+    let error = step.do_handshake(&mut io).expect_err("garbage");
+    assert_eq!(error.alert_sent(), None);
+    assert_eq!(step.pending_alert(), None, "nothing left to send either");
+}

@@ -68,13 +68,18 @@ impl Running {
 
     /// Sends SIGINT, as Ctrl-C in a terminal does.
     async fn interrupt(&self) {
+        self.signal("-INT").await;
+    }
+
+    /// Sends a signal (`-INT`, `-HUP`) with the `kill` program.
+    async fn signal(&self, which: &str) {
         let pid = self.child.id().expect("still running").to_string();
         let status = tokio::process::Command::new("kill")
-            .args(["-INT", &pid])
+            .args([which, &pid])
             .status()
             .await
             .expect("run kill");
-        assert!(status.success(), "kill -INT {pid}");
+        assert!(status.success(), "kill {which} {pid}");
     }
 
     /// Waits (bounded) for the example to exit by itself.
@@ -326,4 +331,70 @@ async fn echo_servers_side_by_side_keep_their_own_ca() {
     assert_ne!(a, b, "each file holds its own server's CA");
     let _ = std::fs::remove_file(first_ca);
     let _ = std::fs::remove_file(second_ca);
+}
+
+/// echo_server serving `--cert`/`--key` files reloads them on SIGHUP: a new client sees the
+/// new certificate while a connection made before goes on; a corrupt file keeps the
+/// certificate in use.
+#[tokio::test]
+async fn echo_server_reloads_its_certificate_on_sighup() {
+    let world = support::World::new();
+    let files = openssl::Files::new();
+    let (cert, key) = (files.path("cert.pem"), files.path("key.pem"));
+    let write = |identity: &support::Identity| {
+        let chain = format!("{}{}", identity.cert_pem, world.ca.cert_pem());
+        std::fs::write(&cert, chain).expect("cert");
+        std::fs::write(&key, &identity.key_pem).expect("key");
+    };
+    let a = world.ca.issue(&["localhost"], support::Leaf::Server);
+    let b = world.ca.issue(&["localhost"], support::Leaf::Server);
+    write(&a);
+    let mut server = Running::start(
+        "echo_server",
+        &["--addr", "127.0.0.1:0", "--cert", &cert, "--key", &key],
+    );
+    let addr: std::net::SocketAddr = server
+        .line_after("listening on ")
+        .await
+        .parse()
+        .expect("address");
+    let connect = || async {
+        let tcp = tokio::net::TcpStream::connect(addr).await.expect("connect");
+        support::bounded(
+            tokio_rustls::TlsConnector::from(world.client().build())
+                .connect(name("localhost"), tcp),
+        )
+        .await
+        .expect("handshake")
+    };
+    let leaf = |tls: &tokio_rustls::client::TlsStream<tokio::net::TcpStream>| {
+        tls.get_ref().1.peer_certificates().expect("certs")[0].to_vec()
+    };
+    let mut old = connect().await;
+    assert_eq!(leaf(&old), a.chain[0].to_vec());
+
+    write(&b);
+    server.signal("-HUP").await;
+    assert!(server
+        .line_after("reloaded the certificate")
+        .await
+        .contains("cert.pem"));
+    let new = connect().await;
+    assert_eq!(leaf(&new), b.chain[0].to_vec(), "a new client sees B");
+    old.write_all(b"still").await.expect("write");
+    let mut buf = [0u8; 5];
+    support::bounded(old.read_exact(&mut buf))
+        .await
+        .expect("the old connection echoes");
+    assert_eq!(&buf, b"still");
+
+    std::fs::write(&cert, "corrupt").expect("corrupt");
+    server.signal("-HUP").await;
+    let failed = server.line_after("reload failed").await;
+    assert!(failed.contains("no certificate"), "{failed}");
+    assert_eq!(
+        leaf(&connect().await),
+        b.chain[0].to_vec(),
+        "B still serves"
+    );
 }

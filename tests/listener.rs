@@ -109,7 +109,7 @@ async fn a_full_listener_sheds_idle_and_slow_peers_for_a_good_client() {
     let (tcp, addr) = listen().await;
     let deadline = Duration::from_secs(10);
     let acceptor = Acceptor::from(world.server().build()).with_timeout(deadline);
-    let mut reports = serve(TlsListener::new(tcp, acceptor).max_in_flight(8));
+    let mut reports = serve(TlsListener::new(tcp, acceptor).with_max_in_flight(8));
 
     // Fill the cap twice over: 8 silent peers, then 8 slowloris peers (a byte a second).
     let mut peers = Vec::new();
@@ -493,8 +493,8 @@ async fn one_wake_up_accepts_at_most_a_batch_then_yields() {
             Ok::<_, io::Error>((server, peer_addr(7)))
         })
     };
-    let mut listener =
-        TlsListener::from_stream(supply, Acceptor::from(world.server().build())).accept_batch(5);
+    let mut listener = TlsListener::from_stream(supply, Acceptor::from(world.server().build()))
+        .with_accept_batch(5);
     let woken = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let waker = futures::task::waker(Arc::new(Flag(woken.clone())));
     let mut cx = Context::from_waker(&waker);

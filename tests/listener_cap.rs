@@ -63,7 +63,7 @@ async fn a_burst_of_good_clients_sheds_the_slow_peers_and_not_itself() {
     let world = World::new();
     let (connections, incoming) = memory_incoming::<Reported>();
     let acceptor = Acceptor::from(world.server().build());
-    let mut listener = TlsListener::from_stream(incoming, acceptor).max_in_flight(4);
+    let mut listener = TlsListener::from_stream(incoming, acceptor).with_max_in_flight(4);
     let (reads, mut read) = mpsc::unbounded_channel();
 
     let mut slow_peers = Vec::new();
@@ -167,7 +167,7 @@ async fn under_a_flood_open_transports_never_exceed_the_cap() {
     let supply = futures::stream::iter(servers)
         .map(move |(server, port)| Ok((Live::new(server, &counter), peer_addr(port))));
     let acceptor = Acceptor::from(world.server().build());
-    let mut listener = TlsListener::from_stream(supply, acceptor).max_in_flight(4);
+    let mut listener = TlsListener::from_stream(supply, acceptor).with_max_in_flight(4);
 
     for _ in 0..10 {
         match bounded(listener.accept()).await.expect("an item") {
@@ -189,7 +189,7 @@ async fn under_a_flood_open_transports_never_exceed_the_cap() {
 }
 
 /// A consumer that takes its results slowly makes the listener stop accepting: finished
-/// handshakes waiting to be taken are bounded by `max_ready`, so open transports stay within
+/// handshakes waiting to be taken are bounded by `with_max_ready`, so open transports stay within
 /// `max_in_flight + max_ready` (+ the one waiting for a slot) while 40 clients come through.
 #[tokio::test]
 async fn a_slow_consumer_makes_the_listener_stop_accepting() {
@@ -201,8 +201,8 @@ async fn a_slow_consumer_makes_the_listener_stop_accepting() {
     let incoming = incoming.map(move |c| c.map(|(io, peer)| (Live::new(io, &counter), peer)));
     let acceptor = Acceptor::from(world.server().build());
     let mut listener = TlsListener::from_stream(incoming, acceptor)
-        .max_in_flight(4)
-        .max_ready(2);
+        .with_max_in_flight(4)
+        .with_max_ready(2);
     let connector = Connector::from(world.client().build());
     let mut clients = Vec::new();
     for port in 0..40 {

@@ -124,8 +124,9 @@ impl<IO: fmt::Debug, A: fmt::Debug> std::error::Error for ListenError<IO, A> {
     }
 }
 
-/// What a listener has done so far.
+/// What a listener has done so far. More counters may come; read the fields.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ListenerStats {
     /// Connections accepted.
     pub accepted: u64,
@@ -153,7 +154,7 @@ type Item<IO, A> = Result<Established<IO, A>, ListenError<IO, A>>;
 ///   task polls it. Transports that are not `Send` use [`TlsListener::spawn_local`].
 /// - **A deadline**: each handshake runs under the [`Acceptor`]'s (10 s by default).
 /// - **A cap that sheds the slow, not the new.** At most
-///   [`max_in_flight`](TlsListener::max_in_flight) handshakes run at once. When a new
+///   [`with_max_in_flight`](TlsListener::with_max_in_flight) handshakes run at once. When a new
 ///   connection finds them all taken, the listener sheds one whose *peer* is slowest: of the
 ///   handshakes waiting on their peer, the one whose peer delivered the fewest bytes of
 ///   complete TLS records per second of the time it had the turn (a peer dripping a byte at
@@ -164,10 +165,10 @@ type Item<IO, A> = Result<Established<IO, A>, ListenError<IO, A>>;
 ///   listener stops accepting until one is or a slot frees, and the kernel's backlog holds
 ///   the newcomers.
 /// - **Bounded everywhere.** Open transports never exceed `max_in_flight` running
-///   handshakes, plus at most [`max_ready`](TlsListener::max_ready) finished ones waiting for
+///   handshakes, plus at most [`with_max_ready`](TlsListener::with_max_ready) finished ones waiting for
 ///   [`accept`](TlsListener::accept), plus the one connection accepted and waiting for a
 ///   slot. A consumer that does not keep up makes the listener stop accepting.
-/// - One wake-up accepts at most [`accept_batch`](TlsListener::accept_batch) connections,
+/// - One wake-up accepts at most [`with_accept_batch`](TlsListener::with_accept_batch) connections,
 ///   then yields.
 /// - Accept errors are reported, followed by a short pause in accepting; they never end the
 ///   listener. A panicking handshake task fails that handshake only
@@ -361,20 +362,20 @@ impl<I: Incoming> TlsListener<I> {
 impl<I: Incoming, S> TlsListener<I, S> {
     /// At most `max` handshakes in flight (at least 1); beyond that, a new connection sheds
     /// the slowest peer's handshake.
-    pub fn max_in_flight(mut self, max: usize) -> Self {
+    pub fn with_max_in_flight(mut self, max: usize) -> Self {
         self.max_in_flight = max.max(1);
         self
     }
 
     /// At most `max` finished handshakes waiting for [`accept`](TlsListener::accept) (at
     /// least 1); beyond that the listener stops accepting until the consumer catches up.
-    pub fn max_ready(mut self, max: usize) -> Self {
+    pub fn with_max_ready(mut self, max: usize) -> Self {
         self.max_ready = max.max(1);
         self
     }
 
     /// At most `batch` accepts per wake-up (at least 1).
-    pub fn accept_batch(mut self, batch: usize) -> Self {
+    pub fn with_accept_batch(mut self, batch: usize) -> Self {
         self.accept_batch = batch.max(1);
         self
     }
