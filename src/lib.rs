@@ -98,6 +98,46 @@
 //! # Ok(()) }
 //! ```
 //!
+//! # Serving HTTPS
+//!
+//! - **hyper**: hand each established stream to `hyper_util`'s auto builder (HTTP/1.1 and
+//!   HTTP/2 by ALPN):
+//!
+//! ```no_run
+//! # async fn run(mut config: rustls::ServerConfig) -> std::io::Result<()> {
+//! use hyper::{body::Incoming, service::service_fn, Request, Response};
+//! use hyper_util::{rt::{TokioExecutor, TokioIo}, server::conn::auto};
+//! use tokio_tls_handshake::{Acceptor, TlsListener};
+//!
+//! config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+//! let tcp = tokio::net::TcpListener::bind("127.0.0.1:8443").await?;
+//! let mut listener = TlsListener::new(tcp, Acceptor::from(std::sync::Arc::new(config)));
+//! while let Some(next) = listener.accept().await {
+//!     let Ok((tls, _peer)) = next else { continue };
+//!     tokio::spawn(async move {
+//!         let hello = service_fn(|_: Request<Incoming>| async {
+//!             Ok::<_, std::convert::Infallible>(Response::new("hello\n".to_string()))
+//!         });
+//!         let _ = auto::Builder::new(TokioExecutor::new())
+//!             .serve_connection(TokioIo::new(tls), hello)
+//!             .await;
+//!     });
+//! }
+//! # Ok(()) }
+//! ```
+//!
+//! - **axum** (feature `axum`): `TlsListener` implements `axum::serve::Listener`, so
+//!   `axum::serve(listener, router)` serves HTTPS; `TlsConnectInfo` gives handlers the peer
+//!   and the handshake's report. The example is on that implementation.
+//! - **Certificate reload**: [`ReloadableConfig`] replaces the configuration new handshakes
+//!   use, from a signal handler say; `reload_pem_files` reads a new certificate and key and
+//!   keeps the old ones serving if they are bad.
+//! - **Graceful drain**: [`ListenerHandle::drain`], shown above.
+//! - **Unix domain sockets**: [`TlsListener::from_unix`]; the listener's peer address type
+//!   follows its source ([`Incoming::Addr`]).
+//! - **Accept errors by kind**: running out of descriptors or memory pauses accepting;
+//!   one connection's failure does not ([`ListenError::is_resource_exhaustion`]).
+//!
 //! # Features
 //!
 //! - `aws-lc-rs` (default): rustls' aws-lc-rs crypto provider.
@@ -107,8 +147,11 @@
 //! - `logging` (default): rustls logs through the `log` crate.
 //! - `tracing`: a `tracing` span per handshake (`tls_handshake`, with the report's fields:
 //!   version, cipher suite, key exchange, ALPN, SNI, kind, duration, bytes, flights), an info
-//!   event when it completes and a warn event with the typed cause when it fails. Nothing
-//!   secret is recorded.
+//!   event when it completes and a warn event with the typed cause when it fails (debug for a
+//!   peer that left without a byte), and a `tls_connection{peer}` span around each handshake
+//!   a [`TlsListener`] runs. Nothing secret is recorded.
+//! - `axum`: [`TlsListener`] as an `axum::serve::Listener` (axum 0.8), and `TlsConnectInfo`
+//!   for `ConnectInfo`.
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
@@ -116,6 +159,8 @@
 mod acceptor;
 mod adapter;
 mod alert;
+#[cfg(feature = "axum")]
+mod axum_listener;
 mod connector;
 mod deadline;
 mod error;
@@ -133,6 +178,8 @@ mod trace;
 mod wire;
 
 pub use acceptor::{Acceptor, DEFAULT_SERVER_TIMEOUT};
+#[cfg(feature = "axum")]
+pub use axum_listener::TlsConnectInfo;
 pub use connector::Connector;
 pub use error::{Failed, HandshakeError};
 pub use handshake::{AsyncHandshake, Recoverable};

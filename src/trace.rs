@@ -75,10 +75,46 @@ impl Trace {
         tracing::info!(report = %report, "tls handshake completed");
     }
 
+    /// A warn event, or a debug one for a peer that left without a byte (a health check or
+    /// a port scanner, not worth a warning).
     pub(crate) fn failed(&self, error: &HandshakeError, report: &HandshakeReport) {
         self.record(report);
-        tracing::warn!(error = %error, report = %report, "tls handshake failed");
+        if error.is_silent_close() {
+            tracing::debug!(error = %error, report = %report, "tls handshake failed");
+        } else {
+            tracing::warn!(error = %error, report = %report, "tls handshake failed");
+        }
     }
+}
+
+/// A listener's `tls_connection{peer}` span around each handshake it runs, so the handshake's
+/// span and events say which peer they are about.
+#[derive(Debug)]
+pub(crate) struct ConnectionSpan {
+    #[cfg(feature = "tracing")]
+    span: tracing::Span,
+}
+
+#[cfg(feature = "tracing")]
+impl ConnectionSpan {
+    pub(crate) fn new(peer: &dyn std::fmt::Debug) -> Self {
+        Self {
+            span: tracing::info_span!("tls_connection", peer = ?peer),
+        }
+    }
+
+    pub(crate) fn enter(&self) -> tracing::span::Entered<'_> {
+        self.span.enter()
+    }
+}
+
+#[cfg(not(feature = "tracing"))]
+impl ConnectionSpan {
+    pub(crate) fn new(_peer: &dyn std::fmt::Debug) -> Self {
+        Self {}
+    }
+
+    pub(crate) fn enter(&self) {}
 }
 
 #[cfg(not(feature = "tracing"))]

@@ -4,125 +4,13 @@
 
 mod support;
 
-use std::{
-    path::PathBuf,
-    process::{Command, Stdio},
-    sync::Arc,
-    time::Duration,
+use std::sync::Arc;
+
+use support::{
+    examples::{curl, curl_available, example, Running},
+    name, openssl,
 };
-
-use support::{name, openssl};
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
-
-/// An example binary: `cargo test` builds the examples next to the test binaries; a run of
-/// this test file alone builds the one it needs.
-fn example(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().expect("test binary path");
-    let dir = exe
-        .parent()
-        .and_then(|deps| deps.parent())
-        .expect("target directory");
-    let path = dir.join("examples").join(name);
-    if !path.exists() {
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let built = Command::new(cargo)
-            .args(["build", "--quiet", "--example", name])
-            .status()
-            .expect("run cargo build");
-        assert!(built.success(), "cargo build --example {name}");
-    }
-    path
-}
-
-/// A running example; killed on drop.
-struct Running {
-    child: tokio::process::Child,
-    lines: tokio::io::Lines<tokio::io::BufReader<tokio::process::ChildStdout>>,
-}
-
-impl Running {
-    fn start(name: &str, args: &[&str]) -> Self {
-        let mut child = tokio::process::Command::new(example(name))
-            .args(args)
-            .stdout(Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()
-            .unwrap_or_else(|e| panic!("run example {name} (built by cargo test): {e}"));
-        let stdout = child.stdout.take().expect("piped stdout");
-        let lines = tokio::io::BufReader::new(stdout).lines();
-        Self { child, lines }
-    }
-
-    /// The rest of the first printed line starting with `prefix`.
-    async fn line_after(&mut self, prefix: &str) -> String {
-        loop {
-            let line = support::bounded(self.lines.next_line())
-                .await
-                .expect("example output")
-                .unwrap_or_else(|| panic!("no line starting with {prefix:?}"));
-            if let Some(rest) = line.strip_prefix(prefix) {
-                return rest.trim().to_string();
-            }
-        }
-    }
-
-    /// Sends SIGINT, as Ctrl-C in a terminal does.
-    async fn interrupt(&self) {
-        self.signal("-INT").await;
-    }
-
-    /// Sends a signal (`-INT`, `-HUP`) with the `kill` program.
-    async fn signal(&self, which: &str) {
-        let pid = self.child.id().expect("still running").to_string();
-        let status = tokio::process::Command::new("kill")
-            .args([which, &pid])
-            .status()
-            .await
-            .expect("run kill");
-        assert!(status.success(), "kill {which} {pid}");
-    }
-
-    /// Waits (bounded) for the example to exit by itself.
-    async fn exits(mut self) -> bool {
-        match tokio::time::timeout(Duration::from_secs(10), self.child.wait()).await {
-            Ok(Ok(status)) => status.success(),
-            _ => false,
-        }
-    }
-}
-
-/// Runs curl against `https://localhost:PORT/` with `ca`; returns its stdout.
-async fn curl(ca: &str, port: &str, flag: &str) -> String {
-    let output = tokio::process::Command::new("curl")
-        .args([
-            "-sS",
-            "--max-time",
-            "20",
-            "--cacert",
-            ca,
-            flag,
-            "-w",
-            "\n%{http_version}",
-        ])
-        .args(["--resolve", &format!("localhost:{port}:127.0.0.1")])
-        .arg(format!("https://localhost:{port}/"))
-        .kill_on_drop(true)
-        .output();
-    let output = support::bounded(output).await.expect("run curl");
-    assert!(
-        output.status.success(),
-        "curl {flag}: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
-
-fn curl_available() -> bool {
-    Command::new("curl")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success())
-}
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 #[tokio::test]
 async fn https_server_answers_curl_over_http1_and_http2() {

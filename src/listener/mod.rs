@@ -260,6 +260,22 @@ impl TlsListener<tokio::net::UnixListener> {
     /// A listener accepting from a Unix domain socket; peers' addresses are
     /// `tokio::net::unix::SocketAddr`.
     ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # async fn run(config: std::sync::Arc<rustls::ServerConfig>) -> std::io::Result<()> {
+    /// use tokio_tls_handshake::{Acceptor, TlsListener};
+    ///
+    /// let unix = tokio::net::UnixListener::bind("/run/app/tls.sock")?;
+    /// let mut listener = TlsListener::from_unix(unix, Acceptor::from(config));
+    /// while let Some(next) = listener.accept().await {
+    ///     if let Ok((tls, peer)) = next {
+    ///         eprintln!("{peer:?}: {:?}", tls.connection().protocol_version());
+    ///     }
+    /// }
+    /// # Ok(()) }
+    /// ```
+    ///
     /// # Panics
     ///
     /// Outside a Tokio runtime with the time driver enabled (see [`TlsListener`]).
@@ -598,7 +614,7 @@ impl<I: Incoming, S: SpawnHandshakes<I::Io>> TlsListener<I, S> {
         }
         if let Some((io, peer)) = self.waiting.take() {
             let progress = Arc::new(Progress::new(self.shared.clone()));
-            let task = HandshakeTask::new(self.acceptor.accept(io), progress.clone());
+            let task = HandshakeTask::new(self.acceptor.accept(io), progress.clone(), &peer);
             let abort = S::spawn(&mut self.tasks, task);
             self.books.insert(abort, peer, progress);
         }

@@ -26,7 +26,7 @@ use tokio::{
 };
 
 use super::books::Shared;
-use crate::{AsyncHandshake, Failed, ServerTlsStream};
+use crate::{trace::ConnectionSpan, AsyncHandshake, Failed, ServerTlsStream};
 
 /// What a handshake task ends with.
 pub(crate) type Outcome<IO> = Result<ServerTlsStream<IO>, Failed<IO>>;
@@ -149,12 +149,14 @@ pub struct HandshakeTask<IO> {
     handshake: AsyncHandshake<IO, ServerConnection>,
     progress: Arc<Progress>,
     waker: Waker,
+    span: ConnectionSpan,
 }
 
 impl<IO> HandshakeTask<IO> {
     pub(crate) fn new(
         handshake: AsyncHandshake<IO, ServerConnection>,
         progress: Arc<Progress>,
+        peer: &dyn std::fmt::Debug,
     ) -> Self {
         progress.shared.task_started();
         let waker = Waker::from(progress.clone());
@@ -162,6 +164,7 @@ impl<IO> HandshakeTask<IO> {
             handshake,
             progress,
             waker,
+            span: ConnectionSpan::new(peer),
         }
     }
 }
@@ -171,6 +174,8 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Future for HandshakeTask<IO> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Outcome<IO>> {
         let me = self.get_mut();
+        #[cfg_attr(not(feature = "tracing"), allow(clippy::let_unit_value))]
+        let _entered = me.span.enter();
         me.progress.task.register(cx.waker());
         me.progress.poll_begins();
         let mut own = Context::from_waker(&me.waker);

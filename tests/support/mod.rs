@@ -11,6 +11,7 @@
 /// The examples' BIO pair (`examples/common/bio.rs`), one copy for both.
 #[path = "../../examples/common/bio.rs"]
 pub mod bio;
+pub mod examples;
 pub mod openssl;
 pub mod pki;
 pub mod transports;

@@ -1,0 +1,210 @@
+//! The `axum` feature: `axum::serve` over `TlsListener`, the peer's address and the
+//! handshake in handlers, failed handshakes that never end the server, and the axum example
+//! against curl (HTTP/1.1 and HTTP/2) with its drain on Ctrl-C.
+#![cfg(feature = "axum")]
+
+mod support;
+
+use std::{future::IntoFuture, net::SocketAddr};
+
+use axum::{extract::ConnectInfo, routing::get, serve::ListenerExt, Router};
+use support::{
+    bounded,
+    examples::{curl, curl_available, Running},
+    listen, name, openssl, World,
+};
+use tokio::{
+    io::{AsyncReadExt, AsyncWriteExt},
+    net::TcpStream,
+};
+use tokio_tls_handshake::{Acceptor, Connector, TlsConnectInfo, TlsListener};
+
+/// One HTTP/1.1 request over our client; returns the response.
+async fn request(world: &World, addr: SocketAddr) -> (SocketAddr, String) {
+    let tcp = TcpStream::connect(addr).await.expect("connect");
+    let local = tcp.local_addr().expect("local address");
+    let mut tls = bounded(Connector::from(world.client().build()).connect(name("localhost"), tcp))
+        .await
+        .expect("handshake");
+    tls.write_all(b"GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+        .await
+        .expect("request");
+    let mut response = Vec::new();
+    let _ = bounded(tls.read_to_end(&mut response)).await;
+    (local, String::from_utf8_lossy(&response).into_owned())
+}
+
+#[tokio::test]
+async fn axum_serves_https_with_the_peer_and_the_handshake_in_connect_info() {
+    let world = World::new();
+    let (tcp, addr) = listen().await;
+    let listener = TlsListener::new(tcp, Acceptor::from(world.server().build()));
+    let handle = listener.handle();
+    let app = Router::new().route(
+        "/",
+        get(|ConnectInfo(tls): ConnectInfo<TlsConnectInfo>| async move {
+            format!(
+                "peer={} sni={:?} version={:?}",
+                tls.peer,
+                tls.report.server_name.as_deref(),
+                tls.report.version
+            )
+        }),
+    );
+    let server = tokio::spawn(
+        axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<TlsConnectInfo>(),
+        )
+        .into_future(),
+    );
+
+    // A plaintext client and a client that leaves before its hello fail; the server goes on.
+    drop(TcpStream::connect(addr).await.expect("connect"));
+    let mut plaintext = TcpStream::connect(addr).await.expect("connect");
+    plaintext
+        .write_all(b"GET / HTTP/1.1\r\n\r\n")
+        .await
+        .expect("send");
+    // Its socket is closed once the listener has reported (and counted) the failure.
+    let mut rest = Vec::new();
+    let _ = bounded(plaintext.read_to_end(&mut rest)).await;
+
+    let (local, response) = request(&world, addr).await;
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+    assert!(response.contains(&format!("peer={local}")), "{response}");
+    assert!(response.contains("sni=Some(\"localhost\")"), "{response}");
+    assert!(response.contains("TLSv1_3"), "{response}");
+    let stats = handle.stats();
+    assert!(stats.failed >= 1, "{stats:?}");
+    assert!(
+        !server.is_finished(),
+        "failed handshakes never end the server"
+    );
+    server.abort();
+}
+
+/// The bare `ConnectInfo<SocketAddr>` through axum's `tap_io`.
+#[tokio::test]
+async fn connect_info_socket_addr_through_tap_io() {
+    let world = World::new();
+    let (tcp, addr) = listen().await;
+    let listener = TlsListener::new(tcp, Acceptor::from(world.server().build())).tap_io(|_| ());
+    let app = Router::new().route(
+        "/",
+        get(|ConnectInfo(peer): ConnectInfo<SocketAddr>| async move { format!("peer={peer}") }),
+    );
+    let server = tokio::spawn(
+        axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .into_future(),
+    );
+    let (local, response) = request(&world, addr).await;
+    assert!(response.contains(&format!("peer={local}")), "{response}");
+    server.abort();
+}
+
+/// The example, as a user runs it: curl over HTTP/1.1 and HTTP/2, then Ctrl-C drains it and it
+/// exits cleanly.
+#[tokio::test]
+async fn axum_server_example_answers_curl_and_drains_on_ctrl_c() {
+    if !curl_available() {
+        eprintln!("skipping: curl was not found on PATH");
+        return;
+    }
+    let files = openssl::Files::new();
+    let ca = files.path("ca.pem");
+    let mut server = Running::start("axum_server", &["--addr", "127.0.0.1:0", "--ca-out", &ca]);
+    let addr: SocketAddr = server
+        .line_after("listening on ")
+        .await
+        .parse()
+        .expect("address");
+    let port = addr.port().to_string();
+    for (flag, version, alpn) in [
+        ("--http1.1", "HTTP/1.1", "http/1.1"),
+        ("--http2", "HTTP/2.0", "h2"),
+    ] {
+        let stdout = curl(&ca, &port, flag).await;
+        assert!(
+            stdout.contains(&format!("hello over {version} from 127.0.0.1:")),
+            "{stdout}"
+        );
+        assert!(stdout.contains("(sni \"localhost\""), "{stdout}");
+        assert!(stdout.contains(&format!("alpn \"{alpn}\")")), "{stdout}");
+    }
+    server.interrupt().await;
+    assert_eq!(server.line_after("draining").await, "");
+    let report = server.line_after("listener drained: ").await;
+    assert!(report.ends_with("0 cut off"), "{report}");
+    assert!(server.exits().await, "axum_server exits 0 after the drain");
+}
+
+/// With the `tracing` feature, a failed handshake under `axum::serve` is logged with the
+/// peer's address (the listener's `tls_connection` span), at warn; a peer that left without a
+/// byte (a health check) only at debug.
+#[cfg(feature = "tracing")]
+#[tokio::test(flavor = "current_thread")]
+async fn failed_handshakes_are_logged_with_the_peer() {
+    #[derive(Clone, Default)]
+    struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+    impl std::io::Write for Captured {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            if let Ok(mut log) = self.0.lock() {
+                log.extend_from_slice(buf);
+            }
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(move || writer.clone())
+        .with_max_level(tracing::Level::DEBUG)
+        .with_ansi(false)
+        .finish();
+    let _default = tracing::subscriber::set_default(subscriber);
+
+    let world = World::new();
+    let (tcp, addr) = listen().await;
+    let listener = TlsListener::new(tcp, Acceptor::from(world.server().build()));
+    let handle = listener.handle();
+    let app = Router::new().route("/", get(|| async { "hello" }));
+    let server = tokio::spawn(axum::serve(listener, app).into_future());
+    let silent = TcpStream::connect(addr).await.expect("connect");
+    let silent_addr = silent.local_addr().expect("addr");
+    drop(silent);
+    let mut plaintext = TcpStream::connect(addr).await.expect("connect");
+    let plaintext_addr = plaintext.local_addr().expect("addr");
+    plaintext
+        .write_all(b"GET / HTTP/1.1\r\n\r\n")
+        .await
+        .expect("send");
+    bounded(async {
+        while handle.stats().failed < 2 {
+            tokio::task::yield_now().await;
+        }
+    })
+    .await;
+    server.abort();
+    let log = String::from_utf8(captured.0.lock().expect("lock").clone()).expect("utf-8");
+    let line = |peer: SocketAddr| {
+        log.lines()
+            .find(|l| l.contains("tls handshake failed") && l.contains(&peer.to_string()))
+            .unwrap_or_else(|| panic!("no failure logged for {peer}: {log}"))
+            .to_string()
+    };
+    let plaintext_line = line(plaintext_addr);
+    assert!(plaintext_line.contains("WARN"), "{plaintext_line}");
+    assert!(
+        plaintext_line.contains("did not speak tls"),
+        "{plaintext_line}"
+    );
+    let silent_line = line(silent_addr);
+    assert!(silent_line.contains("DEBUG"), "{silent_line}");
+}
