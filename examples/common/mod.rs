@@ -29,3 +29,21 @@ pub(crate) fn configs_with(
         .with_no_client_auth();
     Ok((server, client))
 }
+
+/// A server configuration for HTTPS on `localhost` (HTTP/2 and HTTP/1.1 by ALPN) with a
+/// certificate made now; its CA is written to `ca_out` when given, for `curl --cacert`.
+pub(crate) fn https_config(
+    ca_name: &str,
+    ca_out: Option<&str>,
+) -> Result<ServerConfig, Box<dyn Error>> {
+    let ca = pki::Ca::new(ca_name)?;
+    let leaf = ca.issue(&["localhost"])?;
+    if let Some(path) = ca_out {
+        std::fs::write(path, ca.cert_pem())?;
+    }
+    let mut config = ServerConfig::builder()
+        .with_no_client_auth()
+        .with_single_cert(leaf.chain, leaf.key)?;
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    Ok(config)
+}
