@@ -174,6 +174,7 @@ mod side;
 mod start;
 mod step;
 mod stream;
+mod tickets;
 mod trace;
 mod wire;
 
@@ -194,6 +195,7 @@ pub use side::{Role, TlsConnection};
 pub use start::{ClientHelloReceived, StartHandshake};
 pub use step::{Handshake, HandshakeCost, Step};
 pub use stream::{ClientTlsStream, ServerTlsStream, TlsStream};
+pub use tickets::{TicketKeyError, TicketKeys, TICKET_KEYS_HEADER, TICKET_KEY_LEN};
 
 pub use rustls;
 

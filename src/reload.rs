@@ -101,6 +101,25 @@ impl ReloadableConfig {
     }
 }
 
+impl ReloadableConfig {
+    /// Seals new session tickets with `keys` from now on (and opens those they can), keeping
+    /// every other setting: the rotation step of a fleet sharing ticket keys.
+    ///
+    /// # Errors
+    ///
+    /// As [`TicketKeys::install`](crate::TicketKeys::install); the current configuration
+    /// then stays in use.
+    pub fn reload_ticket_keys(
+        &self,
+        keys: &crate::TicketKeys,
+    ) -> Result<(), crate::TicketKeyError> {
+        let mut next = ServerConfig::clone(&self.current());
+        keys.install(&mut next)?;
+        self.replace(Arc::new(next));
+        Ok(())
+    }
+}
+
 /// The certificate and key in PEM files, checked against each other with `config`'s crypto
 /// provider.
 fn certified_key_from_pem_files(

@@ -1,0 +1,166 @@
+//! Session tickets shared by a fleet: a client that got a ticket from one server resumes on
+//! another configured with the same keys, in TLS 1.3 and TLS 1.2; after a rotation, old
+//! tickets are accepted while their key stays in the file and refused once it is gone (a full
+//! handshake, not an error).
+
+mod support;
+
+use std::sync::Arc;
+
+use support::{bounded, name, tcp_pair, Version, World};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio_tls_handshake::{
+    Acceptor, Connector, HandshakeReport, ReloadableConfig, TicketKeyError, TicketKeys,
+};
+
+fn key_file(keys: &[u8]) -> String {
+    let mut text = String::from("tokio-tls-handshake ticket keys v1\n# current first\n");
+    for key in keys {
+        text.push_str(&format!("{key:02x}").repeat(32));
+        text.push('\n');
+    }
+    text
+}
+
+/// A server configuration of its own (its own session store), with `keys` installed.
+fn server(world: &World, version: Version, keys: Option<&str>) -> Arc<rustls::ServerConfig> {
+    let mut config = (*world.server().version(version).build()).clone();
+    if let Some(keys) = keys {
+        TicketKeys::parse(keys)
+            .expect("key file")
+            .install(&mut config)
+            .expect("install");
+    }
+    Arc::new(config)
+}
+
+/// One handshake; the server writes a byte that the client reads, so that a TLS 1.3 client has
+/// taken in its tickets. Returns both reports.
+async fn handshake(
+    client: &Arc<rustls::ClientConfig>,
+    server: &Arc<rustls::ServerConfig>,
+) -> (HandshakeReport, HandshakeReport) {
+    let (client_tcp, server_tcp) = tcp_pair().await;
+    let (c, s) = bounded(async {
+        tokio::join!(
+            Connector::from(client.clone()).connect(name("localhost"), client_tcp),
+            Acceptor::from(server.clone()).accept(server_tcp)
+        )
+    })
+    .await;
+    let (mut c, mut s) = (c.expect("client handshake"), s.expect("server handshake"));
+    s.write_all(b"x").await.expect("write");
+    s.flush().await.expect("flush");
+    let mut byte = [0u8; 1];
+    bounded(c.read_exact(&mut byte)).await.expect("read");
+    (c.report(), s.report())
+}
+
+#[tokio::test]
+async fn a_ticket_from_one_server_resumes_on_another_with_the_same_keys() {
+    let world = World::new();
+    let keys = key_file(&[1]);
+    for version in [Version::Tls13, Version::Tls12] {
+        let client = world.client().version(version).build();
+        let (a, b) = (
+            server(&world, version, Some(&keys)),
+            server(&world, version, Some(&keys)),
+        );
+        let (first, _) = handshake(&client, &a).await;
+        assert!(!first.is_resumed(), "{version:?}: a full handshake first");
+        let (on_b, b_side) = handshake(&client, &b).await;
+        assert!(on_b.is_resumed(), "{version:?}: client on B: {on_b}");
+        assert!(b_side.is_resumed(), "{version:?}: server B: {b_side}");
+    }
+}
+
+/// The control: two servers with rustls' own random ticket keys do not resume each other's
+/// tickets, which is what shared keys fix.
+#[tokio::test]
+async fn without_shared_keys_another_server_does_a_full_handshake() {
+    let world = World::new();
+    let client = world.client().version(Version::Tls13).build();
+    let a = server(&world, Version::Tls13, None);
+    let b = server(&world, Version::Tls13, None);
+    let (first, _) = handshake(&client, &a).await;
+    assert!(!first.is_resumed());
+    let (on_b, _) = handshake(&client, &b).await;
+    assert!(!on_b.is_resumed(), "{on_b}");
+}
+
+#[tokio::test]
+async fn after_a_rotation_old_tickets_resume_during_the_overlap_and_not_after() {
+    let world = World::new();
+    for version in [Version::Tls13, Version::Tls12] {
+        let client = world.client().version(version).build();
+        let before = server(&world, version, Some(&key_file(&[1])));
+        // Rotation: the new key first, the old one kept for the overlap...
+        let overlap = server(&world, version, Some(&key_file(&[2, 1])));
+        // ...then the old one dropped.
+        let after = server(&world, version, Some(&key_file(&[2])));
+
+        handshake(&client, &before).await;
+        let (resumed, _) = handshake(&client, &overlap).await;
+        assert!(
+            resumed.is_resumed(),
+            "{version:?}: an old ticket during the overlap"
+        );
+
+        handshake(&client, &before).await; // a fresh ticket under the old key
+        let (full, server_side) = handshake(&client, &after).await;
+        assert!(
+            !full.is_resumed() && !server_side.is_resumed(),
+            "{version:?}: after the overlap, a full handshake (not an error)"
+        );
+    }
+}
+
+/// A rotation done on a live server: `ReloadableConfig::reload_ticket_keys`.
+#[tokio::test]
+async fn a_live_server_rotates_its_keys() {
+    let world = World::new();
+    let client = world.client().version(Version::Tls13).build();
+    let issuer = server(&world, Version::Tls13, Some(&key_file(&[1])));
+    let live = ReloadableConfig::new(server(&world, Version::Tls13, Some(&key_file(&[3]))));
+    handshake(&client, &issuer).await;
+    let (full, _) = handshake(&client, &live.current()).await;
+    assert!(
+        !full.is_resumed(),
+        "key 1 is unknown to the live server yet"
+    );
+    handshake(&client, &issuer).await;
+    let keys = TicketKeys::parse(&key_file(&[3, 1])).expect("keys");
+    live.reload_ticket_keys(&keys).expect("reload");
+    let (resumed, _) = handshake(&client, &live.current()).await;
+    assert!(resumed.is_resumed(), "after the reload, key 1 is accepted");
+}
+
+#[tokio::test]
+async fn a_bad_key_file_is_a_typed_error_that_shows_no_key() {
+    let good = "ab".repeat(32);
+    let cases: [(String, fn(&TicketKeyError) -> bool); 4] = [
+        (format!("{good}\n"), |e| {
+            matches!(e, TicketKeyError::Format { line: 1, .. })
+        }),
+        (
+            format!("tokio-tls-handshake ticket keys v1\n{good}\nxyz\n"),
+            |e| matches!(e, TicketKeyError::Format { line: 3, .. }),
+        ),
+        ("tokio-tls-handshake ticket keys v1\n# none\n".into(), |e| {
+            matches!(e, TicketKeyError::NoKey)
+        }),
+        (
+            format!("tokio-tls-handshake ticket keys v1\n{}\n", &good[..62]),
+            |e| matches!(e, TicketKeyError::Format { line: 2, .. }),
+        ),
+    ];
+    for (text, expected) in cases {
+        let error = TicketKeys::parse(&text).expect_err("bad");
+        assert!(expected(&error), "{error:?}");
+        assert!(!error.to_string().contains("abab"), "{error}");
+    }
+    let missing = TicketKeys::from_file("/nonexistent/ticket.keys").expect_err("missing");
+    assert!(matches!(missing, TicketKeyError::Io { .. }));
+    let keys = TicketKeys::parse(&key_file(&[0xab])).expect("keys");
+    assert!(!format!("{keys:?}").contains("ab"), "{keys:?}");
+}
