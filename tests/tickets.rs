@@ -138,7 +138,8 @@ async fn a_live_server_rotates_its_keys() {
 #[tokio::test]
 async fn a_bad_key_file_is_a_typed_error_that_shows_no_key() {
     let good = "ab".repeat(32);
-    let cases: [(String, fn(&TicketKeyError) -> bool); 4] = [
+    type Expected = fn(&TicketKeyError) -> bool;
+    let cases: [(String, Expected); 4] = [
         (format!("{good}\n"), |e| {
             matches!(e, TicketKeyError::Format { line: 1, .. })
         }),
