@@ -45,6 +45,8 @@ pub struct Acceptor {
     config: Config,
     timeout: Option<Duration>,
     send_alerts: bool,
+    #[cfg(feature = "proxy-protocol")]
+    proxy: Option<crate::ProxyProtocol>,
 }
 
 #[derive(Debug, Clone)]
@@ -64,6 +66,8 @@ impl Acceptor {
             config,
             timeout: Some(DEFAULT_SERVER_TIMEOUT),
             send_alerts: true,
+            #[cfg(feature = "proxy-protocol")]
+            proxy: None,
         }
     }
 
@@ -82,6 +86,34 @@ impl Acceptor {
     /// Whether to tell a rejected client why with a fatal alert (default: yes).
     pub fn with_alerts(mut self, send: bool) -> Self {
         self.send_alerts = send;
+        self
+    }
+
+    /// Reads a PROXY protocol header (HAProxy's v1 or v2, as load balancers send it) before
+    /// the TLS bytes of every connection, under the same deadline as the handshake. Its client
+    /// address becomes the peer a [`TlsListener`](crate::TlsListener) reports, and the
+    /// report's `proxy_source`. The header never reaches rustls; TLS bytes that came with it
+    /// are kept.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # async fn run(config: std::sync::Arc<rustls::ServerConfig>) -> std::io::Result<()> {
+    /// use tokio_tls_handshake::{Acceptor, ProxyProtocol, TlsListener};
+    ///
+    /// let acceptor = Acceptor::from(config).with_proxy_protocol(ProxyProtocol::Required);
+    /// let tcp = tokio::net::TcpListener::bind("127.0.0.1:8443").await?;
+    /// let mut listener = TlsListener::new(tcp, acceptor);
+    /// while let Some(next) = listener.accept().await {
+    ///     if let Ok((tls, client)) = next {
+    ///         // `client` is the address behind the load balancer.
+    ///     }
+    /// }
+    /// # Ok(()) }
+    /// ```
+    #[cfg(feature = "proxy-protocol")]
+    pub fn with_proxy_protocol(mut self, mode: crate::ProxyProtocol) -> Self {
+        self.proxy = Some(mode);
         self
     }
 
@@ -114,8 +146,13 @@ impl Acceptor {
     where
         IO: AsyncRead + AsyncWrite + Unpin,
     {
-        AsyncHandshake::start(Handshake::accept(self.config()), io)
-            .with_defaults(self.timeout, self.send_alerts)
+        let handshake = Handshake::accept(self.config());
+        #[cfg(feature = "proxy-protocol")]
+        let handshake = handshake.map(|h| match self.proxy {
+            Some(mode) => h.with_proxy_protocol(mode),
+            None => h,
+        });
+        AsyncHandshake::start(handshake, io).with_defaults(self.timeout, self.send_alerts)
     }
 }
 
@@ -147,7 +184,10 @@ impl Acceptor {
         let deadline = self
             .timeout
             .and_then(|t| tokio::time::Instant::now().checked_add(t));
-        StartHandshake::new(io, deadline, self.send_alerts)
+        let start = StartHandshake::new(io, deadline, self.send_alerts);
+        #[cfg(feature = "proxy-protocol")]
+        let start = start.with_proxy_protocol(self.proxy);
+        start
     }
 }
 

@@ -74,6 +74,35 @@ pub enum HandshakeError {
     /// A [`TlsListener`](crate::TlsListener) was draining and its grace period ended before
     /// this handshake did ([`ListenerHandle::drain`](crate::ListenerHandle::drain)).
     Drained,
+    /// The server reads a PROXY protocol header before TLS (the `proxy-protocol` feature) and
+    /// the connection's was missing, malformed or too long. Nothing was sent; the transport is
+    /// handed back.
+    ProxyHeader(ProxyHeaderError),
+}
+
+/// What was wrong with a PROXY protocol header ([`HandshakeError::ProxyHeader`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ProxyHeaderError {
+    /// A header is required and the connection began with something else.
+    Missing,
+    /// The header does not parse: a bad version, command, address family or addresses.
+    Malformed,
+    /// The header is longer than accepted (v1: 107 bytes, v2: 4096).
+    TooLong {
+        /// Its length, as far as it was read or declared.
+        len: usize,
+    },
+}
+
+impl fmt::Display for ProxyHeaderError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Missing => f.write_str("proxy protocol header missing"),
+            Self::Malformed => f.write_str("proxy protocol header malformed"),
+            Self::TooLong { len } => write!(f, "proxy protocol header too long ({len} bytes)"),
+        }
+    }
 }
 
 impl HandshakeError {
@@ -113,7 +142,9 @@ impl HandshakeError {
     pub fn kind(&self) -> io::ErrorKind {
         match self {
             Self::PeerClosed { .. } => io::ErrorKind::UnexpectedEof,
-            Self::Protocol { .. } | Self::NotTls { .. } => io::ErrorKind::InvalidData,
+            Self::Protocol { .. } | Self::NotTls { .. } | Self::ProxyHeader(_) => {
+                io::ErrorKind::InvalidData
+            }
             Self::Transport(e) => e.kind(),
             Self::TimedOut => io::ErrorKind::TimedOut,
             Self::Config(_) => io::ErrorKind::InvalidInput,
@@ -174,6 +205,7 @@ impl fmt::Display for HandshakeError {
             Self::Drained => f.write_str(
                 "tls handshake cut off: the listener was draining and its grace period ended",
             ),
+            Self::ProxyHeader(e) => write!(f, "{e}, before the tls handshake"),
         }
     }
 }
@@ -226,6 +258,7 @@ impl fmt::Debug for HandshakeError {
             Self::Evicted => f.write_str("Evicted"),
             Self::Panicked => f.write_str("Panicked"),
             Self::Drained => f.write_str("Drained"),
+            Self::ProxyHeader(e) => f.debug_tuple("ProxyHeader").field(e).finish(),
         }
     }
 }
@@ -349,6 +382,7 @@ mod tests {
             HandshakeError::Evicted,
             HandshakeError::Panicked,
             HandshakeError::Drained,
+            HandshakeError::ProxyHeader(ProxyHeaderError::TooLong { len: 5000 }),
         ]
     }
 
@@ -397,7 +431,8 @@ mod tests {
                 InvalidInput,
                 ConnectionAborted,
                 Other,
-                ConnectionAborted
+                ConnectionAborted,
+                InvalidData
             ]
         );
         let io_err = io::Error::from(HandshakeError::TimedOut);

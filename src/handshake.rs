@@ -55,6 +55,10 @@ pub struct AsyncHandshake<IO, C> {
 }
 
 #[derive(Debug)]
+#[allow(
+    clippy::large_enum_variant,
+    reason = "a handshake spends nearly all its life in Handshaking; boxing it would cost an allocation per handshake to save bytes in states that last a moment"
+)]
 enum State<IO, C> {
     Handshaking {
         io: IO,

@@ -167,6 +167,8 @@ mod error;
 mod handshake;
 mod key_log;
 mod listener;
+#[cfg(feature = "proxy-protocol")]
+mod proxy;
 mod records;
 mod reload;
 mod report;
@@ -182,12 +184,12 @@ pub use acceptor::{Acceptor, DEFAULT_SERVER_TIMEOUT};
 #[cfg(feature = "axum")]
 pub use axum_listener::TlsConnectInfo;
 pub use connector::Connector;
-pub use error::{Failed, HandshakeError};
+pub use error::{Failed, HandshakeError, ProxyHeaderError};
 pub use handshake::{AsyncHandshake, Recoverable};
 pub use listener::{
     Connection, DrainReport, Established, Incoming, ListenError, ListenerHandle, ListenerStats,
-    Spawn, SpawnHandshakes, SpawnLocal, StreamIncoming, TlsListener, ACCEPT_ERROR_BACKOFF,
-    DEFAULT_ACCEPT_BATCH, DEFAULT_MAX_IN_FLIGHT, DEFAULT_MAX_READY,
+    PeerAddr, Spawn, SpawnHandshakes, SpawnLocal, StreamIncoming, TlsListener,
+    ACCEPT_ERROR_BACKOFF, DEFAULT_ACCEPT_BATCH, DEFAULT_MAX_IN_FLIGHT, DEFAULT_MAX_READY,
 };
 pub use reload::{ReloadError, ReloadableConfig};
 pub use report::HandshakeReport;
@@ -196,6 +198,9 @@ pub use start::{ClientHelloReceived, StartHandshake};
 pub use step::{Handshake, HandshakeCost, Step};
 pub use stream::{ClientTlsStream, ServerTlsStream, TlsStream};
 pub use tickets::{TicketKeyError, TicketKeys, TICKET_KEYS_HEADER, TICKET_KEY_LEN};
+
+#[cfg(feature = "proxy-protocol")]
+pub use proxy::{ProxyProtocol, MAX_PROXY_V2_LEN};
 
 pub use rustls;
 

@@ -1,6 +1,6 @@
 //! [`HandshakeReport`]: what a handshake negotiated and what it cost, for logs and metrics.
 
-use std::fmt;
+use std::{fmt, net::SocketAddr};
 
 use rustls::{CipherSuite, HandshakeKind, NamedGroup, ProtocolVersion};
 
@@ -42,6 +42,9 @@ pub struct HandshakeReport {
     /// Whether TLS 1.3 early data (0-RTT) was accepted: the client's by the server, or on a
     /// server, the client's early data is there to read (`TlsStream::take_early_data`).
     pub early_data_accepted: bool,
+    /// Server behind a load balancer: the client's address, as the PROXY protocol header in
+    /// front of the TLS bytes gave it (the `proxy-protocol` feature).
+    pub proxy_source: Option<SocketAddr>,
     /// Bytes, transport calls, flights and duration.
     pub cost: HandshakeCost,
 }
@@ -70,6 +73,7 @@ impl HandshakeReport {
                 .and_then(|leaf| subject(leaf)),
             early_data_offered: false,
             early_data_accepted,
+            proxy_source: None,
             cost,
         }
     }
@@ -88,6 +92,7 @@ impl HandshakeReport {
             peer_subject: None,
             early_data_offered: false,
             early_data_accepted: false,
+            proxy_source: None,
             cost: HandshakeCost::default(),
         }
     }
@@ -133,6 +138,9 @@ impl fmt::Display for HandshakeReport {
         write!(f, " {kind} peer_certs={}", self.peer_certificates)?;
         if let Some(subject) = &self.peer_subject {
             write!(f, " peer={subject:?}")?;
+        }
+        if let Some(source) = &self.proxy_source {
+            write!(f, " proxy_source={source}")?;
         }
         match (self.early_data_offered, self.early_data_accepted) {
             (_, true) => f.write_str(" early_data=accepted")?,

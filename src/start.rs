@@ -7,6 +7,7 @@
 use std::{
     future::Future,
     io::{Read, Write},
+    net::SocketAddr,
     pin::Pin,
     sync::Arc,
     task::{Context, Poll},
@@ -26,7 +27,7 @@ use crate::{
     alert::OutgoingAlert,
     deadline::Deadline,
     records::PeerRecords,
-    wire::{read_peer, PeerRead},
+    wire::{read_peer, PeerRead, Prefixed},
     AsyncHandshake, Failed, Handshake, HandshakeCost, HandshakeError, HandshakeReport, Role,
 };
 
@@ -37,6 +38,12 @@ struct HelloReader {
     peer: PeerRecords,
     cost: HandshakeCost,
     started: Option<Instant>,
+    /// Reads a PROXY protocol header first.
+    #[cfg(feature = "proxy-protocol")]
+    proxy: Option<crate::proxy::ProxyReader>,
+    proxy_source: Option<SocketAddr>,
+    /// TLS bytes read with the PROXY header.
+    pending: Vec<u8>,
 }
 
 impl std::fmt::Debug for HelloReader {
@@ -53,6 +60,7 @@ impl HelloReader {
         let mut report = HandshakeReport::empty(Role::Server);
         report.cost = self.cost;
         report.cost.bytes_read = self.peer.received();
+        report.proxy_source = self.proxy_source;
         if let Some(started) = self.started {
             report.cost.duration = started.elapsed();
         }
@@ -65,6 +73,10 @@ impl HelloReader {
             peer: PeerRecords::new(),
             cost: HandshakeCost::default(),
             started: None,
+            #[cfg(feature = "proxy-protocol")]
+            proxy: None,
+            proxy_source: None,
+            pending: Vec::new(),
         }
     }
 
@@ -81,11 +93,29 @@ impl HelloReader {
         io: &mut IO,
     ) -> Result<Option<Accepted>, (HandshakeError, Option<OutgoingAlert>)> {
         self.started.get_or_insert_with(Instant::now);
+        #[cfg(feature = "proxy-protocol")]
+        if let Some(reader) = &mut self.proxy {
+            match reader.read(io, &mut self.cost).map_err(|e| (e, None))? {
+                crate::proxy::ProxyRead::WouldBlock => return Ok(None),
+                crate::proxy::ProxyRead::Done { source, leftover } => {
+                    self.proxy_source = source;
+                    self.pending = leftover;
+                    self.proxy = None;
+                }
+            }
+        }
         loop {
             let acceptor = &mut self.acceptor;
-            let read = read_peer(io, &mut self.peer, &mut self.cost, |rd| {
-                acceptor.read_tls(rd)
-            })
+            let read_tls = |rd: &mut dyn Read| acceptor.read_tls(rd);
+            let read = if self.pending.is_empty() {
+                read_peer(io, &mut self.peer, &mut self.cost, read_tls)
+            } else {
+                let mut io = Prefixed {
+                    pending: &mut self.pending,
+                    io,
+                };
+                read_peer(&mut io, &mut self.peer, &mut self.cost, read_tls)
+            }
             .map_err(|e| (e, None))?;
             match read {
                 PeerRead::Bytes => self.cost.flights_received = 1,
@@ -138,6 +168,13 @@ impl<IO> StartHandshake<IO> {
             send_alerts,
         }
     }
+
+    /// Reads a PROXY protocol header before the ClientHello.
+    #[cfg(feature = "proxy-protocol")]
+    pub(crate) fn with_proxy_protocol(mut self, mode: Option<crate::ProxyProtocol>) -> Self {
+        self.reader.proxy = mode.map(crate::proxy::ProxyReader::new);
+        self
+    }
 }
 
 impl<IO: AsyncRead + AsyncWrite + Unpin> Future for StartHandshake<IO> {
@@ -165,6 +202,8 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Future for StartHandshake<IO> {
                     started: reader.started,
                     deadline: me.deadline.instant(),
                     send_alerts: me.send_alerts,
+                    proxy_source: reader.proxy_source,
+                    pending: reader.pending,
                 }));
             }
             Ok(None) if !me.deadline.poll_expired(cx) => return Poll::Pending,
@@ -193,9 +232,17 @@ pub struct ClientHelloReceived<IO> {
     started: Option<Instant>,
     deadline: Option<Instant>,
     send_alerts: bool,
+    proxy_source: Option<SocketAddr>,
+    /// TLS bytes read with a PROXY header and not yet given to rustls.
+    pending: Vec<u8>,
 }
 
 impl<IO: AsyncRead + AsyncWrite + Unpin> ClientHelloReceived<IO> {
+    /// The client's address, as a PROXY protocol header in front of the hello gave it.
+    pub fn proxy_source(&self) -> Option<SocketAddr> {
+        self.proxy_source
+    }
+
     /// What the client offered: SNI, ALPN, cipher suites, signature schemes.
     pub fn client_hello(&self) -> ClientHello<'_> {
         self.accepted.client_hello()
@@ -222,10 +269,13 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> ClientHelloReceived<IO> {
             started,
             deadline,
             send_alerts,
+            proxy_source,
+            pending,
         } = self;
         match accepted.into_connection(config) {
             Ok(conn) => {
-                let handshake = Handshake::after_client_hello(conn, peer, cost, started);
+                let handshake =
+                    Handshake::after_client_hello(conn, peer, cost, started, proxy_source, pending);
                 AsyncHandshake::start(Ok(handshake), io)
                     .set_deadline(deadline)
                     .with_alerts(send_alerts)
@@ -235,6 +285,7 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> ClientHelloReceived<IO> {
                 let mut report = HandshakeReport::empty(Role::Server);
                 report.cost = cost;
                 report.cost.bytes_read = peer.received();
+                report.proxy_source = proxy_source;
                 AsyncHandshake::failed(io, HandshakeError::protocol(error, None), alert, report)
                     .set_deadline(deadline)
             }

@@ -8,6 +8,7 @@
 use std::{
     fmt,
     io::{self, Read, Write},
+    net::SocketAddr,
     sync::Arc,
     time::Duration,
 };
@@ -21,7 +22,7 @@ use tokio::time::Instant;
 use crate::{
     alert::OutgoingAlert,
     records::PeerRecords,
-    wire::{read_once, read_peer, write_out, Counted, PeerRead},
+    wire::{read_once, read_peer, write_out, Counted, PeerRead, Prefixed},
     HandshakeError, HandshakeReport, Role, TlsConnection,
 };
 
@@ -119,6 +120,13 @@ pub struct Handshake<C> {
     server_name: Option<ServerName<'static>>,
     early_data: Option<EarlyData>,
     early_data_offered: bool,
+    /// Server: reads a PROXY protocol header before the TLS bytes.
+    #[cfg(feature = "proxy-protocol")]
+    proxy: Option<crate::proxy::ProxyReader>,
+    /// The client's address, as a PROXY protocol header gave it.
+    proxy_source: Option<SocketAddr>,
+    /// Bytes read with the PROXY header that belong to TLS: read before the transport.
+    pending: Vec<u8>,
 }
 
 /// Client: application data offered with the ClientHello.
@@ -172,6 +180,15 @@ impl Handshake<ClientConnection> {
 }
 
 impl Handshake<ServerConnection> {
+    /// Reads a PROXY protocol header (v1 or v2) before the TLS bytes, under `mode`; its client
+    /// address is then [`Handshake::proxy_source`] and in the report. The header is read
+    /// within the same steps (and, in the future, the same deadline) as the handshake.
+    #[cfg(feature = "proxy-protocol")]
+    pub fn with_proxy_protocol(mut self, mode: crate::ProxyProtocol) -> Self {
+        self.proxy = Some(crate::proxy::ProxyReader::new(mode));
+        self
+    }
+
     /// Starts a server handshake.
     ///
     /// # Errors
@@ -241,11 +258,15 @@ impl Handshake<ServerConnection> {
         peer: PeerRecords,
         cost: HandshakeCost,
         started: Option<Instant>,
+        proxy_source: Option<SocketAddr>,
+        pending: Vec<u8>,
     ) -> Self {
         Self {
             peer,
             cost,
             started,
+            proxy_source,
+            pending,
             reading: true,
             // Records that came in the same read as the hello wait in the connection.
             unprocessed: true,
@@ -274,6 +295,10 @@ impl<C: TlsConnection> Handshake<C> {
             server_name: None,
             early_data: None,
             early_data_offered: false,
+            #[cfg(feature = "proxy-protocol")]
+            proxy: None,
+            proxy_source: None,
+            pending: Vec::new(),
         }
     }
 
@@ -288,7 +313,14 @@ impl<C: TlsConnection> Handshake<C> {
         let name = self.server_name.as_ref().map(ServerName::to_str);
         let mut report = HandshakeReport::new(&self.conn, name.as_deref(), false, self.cost());
         report.early_data_offered = self.early_data_offered;
+        report.proxy_source = self.proxy_source;
         report
+    }
+
+    /// The client's address, as the PROXY protocol header in front of the TLS bytes gave it
+    /// (`None` without one, or for a header of the balancer's own connection).
+    pub fn proxy_source(&self) -> Option<SocketAddr> {
+        self.proxy_source
     }
 
     pub(crate) fn early_data_offered(&self) -> bool {
@@ -411,6 +443,17 @@ impl<C: TlsConnection> Handshake<C> {
     }
 
     fn drive<IO: Read + Write + ?Sized>(&mut self, io: &mut IO) -> Result<Step, HandshakeError> {
+        #[cfg(feature = "proxy-protocol")]
+        if let Some(reader) = &mut self.proxy {
+            match reader.read(io, &mut self.cost)? {
+                crate::proxy::ProxyRead::WouldBlock => return Ok(Step::WantRead),
+                crate::proxy::ProxyRead::Done { source, leftover } => {
+                    self.proxy_source = source;
+                    self.pending = leftover;
+                    self.proxy = None;
+                }
+            }
+        }
         if std::mem::take(&mut self.unprocessed) {
             self.process()?;
         }
@@ -436,7 +479,17 @@ impl<C: TlsConnection> Handshake<C> {
     /// Reads once from the peer and processes what arrived.
     fn read<IO: Read + Write + ?Sized>(&mut self, io: &mut IO) -> Result<PeerRead, HandshakeError> {
         let conn = &mut self.conn;
-        let read = read_peer(io, &mut self.peer, &mut self.cost, |rd| conn.read_tls(rd))?;
+        let read = if self.pending.is_empty() {
+            read_peer(io, &mut self.peer, &mut self.cost, |rd| conn.read_tls(rd))?
+        } else {
+            let mut io = Prefixed {
+                pending: &mut self.pending,
+                io,
+            };
+            read_peer(&mut io, &mut self.peer, &mut self.cost, |rd| {
+                conn.read_tls(rd)
+            })?
+        };
         if read == PeerRead::Bytes {
             if !self.reading {
                 self.reading = true;

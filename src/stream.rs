@@ -3,6 +3,7 @@
 
 use std::{
     io::{self, BufRead, Write},
+    net::SocketAddr,
     pin::Pin,
     task::{ready, Context, Poll, Waker},
 };
@@ -50,6 +51,7 @@ pub struct TlsStream<IO, C> {
     writer: Option<Waker>,
     /// Why the connection is over, once a read found a fatal error: writes fail with it.
     failed: Option<String>,
+    proxy_source: Option<SocketAddr>,
 }
 
 /// A client's established connection.
@@ -89,6 +91,7 @@ impl<IO, C: TlsConnection> TlsStream<IO, C> {
         let cost = handshake.cost();
         let server_name = handshake.server_name().cloned();
         let early_data_offered = handshake.early_data_offered();
+        let proxy_source = handshake.proxy_source();
         let mut conn = handshake.into_connection();
         let early_data_accepted = conn.early_data_was_accepted();
         Self {
@@ -103,7 +106,14 @@ impl<IO, C: TlsConnection> TlsStream<IO, C> {
             confirmed: false,
             writer: None,
             failed: None,
+            proxy_source,
         }
+    }
+
+    /// Server behind a load balancer: the client's address, as the PROXY protocol header in
+    /// front of the TLS bytes gave it (see `Acceptor::with_proxy_protocol`).
+    pub fn proxy_source(&self) -> Option<SocketAddr> {
+        self.proxy_source
     }
 
     /// The transport.
@@ -153,6 +163,7 @@ impl<IO, C: TlsConnection> TlsStream<IO, C> {
             self.cost,
         );
         report.early_data_offered = self.early_data_offered;
+        report.proxy_source = self.proxy_source;
         report
     }
 

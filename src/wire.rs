@@ -230,3 +230,33 @@ impl<IO: Write + ?Sized> Write for Counted<'_, IO> {
         self.note(result)
     }
 }
+
+/// A transport seen through the bytes already read from it: reads take those first.
+pub(crate) struct Prefixed<'a, IO: ?Sized> {
+    pub(crate) pending: &'a mut Vec<u8>,
+    pub(crate) io: &'a mut IO,
+}
+
+impl<IO: Read + ?Sized> Read for Prefixed<'_, IO> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.pending.is_empty() {
+            return self.io.read(buf);
+        }
+        let n = buf.len().min(self.pending.len());
+        buf[..n].copy_from_slice(&self.pending[..n]);
+        self.pending.drain(..n);
+        Ok(n)
+    }
+}
+
+impl<IO: io::Write + ?Sized> io::Write for Prefixed<'_, IO> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.io.write(buf)
+    }
+    fn write_vectored(&mut self, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
+        self.io.write_vectored(bufs)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.io.flush()
+    }
+}

@@ -17,13 +17,33 @@ use tokio::{
 /// An accepted transport and its peer's address; `None` when no more will come.
 pub type Connection<IO, A = SocketAddr> = Option<io::Result<(IO, A)>>;
 
+/// A peer address a listener reports. With the PROXY protocol (the `proxy-protocol` feature),
+/// the client address a header carried replaces the transport's when the type can hold it.
+pub trait PeerAddr: Clone + fmt::Debug + Send + Sync + Unpin + 'static {
+    /// `source` as this type, if it can be one (`None` by default: the transport's address
+    /// stays).
+    fn from_proxied(source: SocketAddr) -> Option<Self> {
+        let _ = source;
+        None
+    }
+}
+
+impl PeerAddr for SocketAddr {
+    fn from_proxied(source: SocketAddr) -> Option<Self> {
+        Some(source)
+    }
+}
+
+#[cfg(unix)]
+impl PeerAddr for tokio::net::unix::SocketAddr {}
+
 /// A source of accepted transports, each with its peer's address.
 pub trait Incoming: Unpin {
     /// The transport.
     type Io: AsyncRead + AsyncWrite + Unpin + 'static;
     /// The peer's address: `std::net::SocketAddr` for TCP, `tokio::net::unix::SocketAddr`
     /// for a Unix socket.
-    type Addr: Clone + fmt::Debug + Send + Sync + Unpin + 'static;
+    type Addr: PeerAddr;
     /// Polls for the next connection; `Ready(None)` when there will be no more.
     fn poll_incoming(&mut self, cx: &mut Context<'_>) -> Poll<Connection<Self::Io, Self::Addr>>;
     /// The address connections come to, where there is one.
@@ -67,7 +87,7 @@ impl<S, IO, A> Incoming for StreamIncoming<S>
 where
     S: Stream<Item = io::Result<(IO, A)>> + Unpin,
     IO: AsyncRead + AsyncWrite + Unpin + 'static,
-    A: Clone + fmt::Debug + Send + Sync + Unpin + 'static,
+    A: PeerAddr,
 {
     type Io = IO;
     type Addr = A;

@@ -39,7 +39,7 @@ use self::{
 };
 pub use self::{
     handle::{DrainReport, ListenerHandle},
-    incoming::{Connection, Incoming, StreamIncoming},
+    incoming::{Connection, Incoming, PeerAddr, StreamIncoming},
     task::{Spawn, SpawnHandshakes, SpawnLocal},
 };
 use crate::{Acceptor, Failed, HandshakeError, HandshakeReport, TlsStream};
@@ -289,7 +289,7 @@ impl<St, IO, A> TlsListener<StreamIncoming<St>>
 where
     St: futures::Stream<Item = io::Result<(IO, A)>> + Unpin,
     IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + 'static,
-    A: Clone + fmt::Debug + Send + Sync + Unpin + 'static,
+    A: PeerAddr,
 {
     /// A listener over any stream of `(transport, peer address)`.
     ///
@@ -495,11 +495,19 @@ impl<I: Incoming, S> TlsListener<I, S> {
             Err(error) => (error.id(), Err(error)),
         };
         let entry = self.books.remove(id)?;
-        let peer = entry.peer;
+        // Behind a load balancer, the client's address from the PROXY header.
+        let peer = |proxied: Option<std::net::SocketAddr>| {
+            proxied
+                .and_then(I::Addr::from_proxied)
+                .unwrap_or_else(|| entry.peer.clone())
+        };
         let item = match outcome {
-            Ok(Ok(tls)) => Ok((tls, peer)),
+            Ok(Ok(tls)) => {
+                let peer = peer(tls.proxy_source());
+                Ok((tls, peer))
+            }
             Ok(Err(Failed { error, io, report })) => Err(ListenError::Handshake {
-                peer,
+                peer: peer(report.proxy_source),
                 error,
                 io: Some(io),
                 report: Some(report),
@@ -513,7 +521,7 @@ impl<I: Incoming, S> TlsListener<I, S> {
                     HandshakeError::Drained
                 };
                 Err(ListenError::Handshake {
-                    peer,
+                    peer: entry.peer.clone(),
                     error,
                     io: None,
                     report: None,

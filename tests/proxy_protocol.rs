@@ -1,0 +1,308 @@
+//! The `proxy-protocol` feature: a PROXY v1 or v2 header before the TLS bytes, its client
+//! address reported as the peer (listener items, failures, reports), the modes, the TLS bytes
+//! that come with the header, and hostile headers: each a typed error within the deadline.
+#![cfg(feature = "proxy-protocol")]
+
+mod support;
+
+use std::{net::SocketAddr, time::Duration};
+
+use support::{bounded, client_hello, memory_incoming, name, peer_addr, World};
+use tokio::io::{duplex, AsyncReadExt, AsyncWriteExt, DuplexStream};
+use tokio_tls_handshake::{
+    Acceptor, Connector, HandshakeError, ListenError, ProxyHeaderError, ProxyProtocol, TlsListener,
+};
+
+const CLIENT: &str = "198.51.100.7:41000";
+
+fn v1_header() -> Vec<u8> {
+    b"PROXY TCP4 198.51.100.7 203.0.113.1 41000 443\r\n".to_vec()
+}
+
+/// A v2 header for TCP over IPv4 from `CLIENT`, with a TLV of `tlv_len` bytes.
+fn v2_header(tlv_len: usize) -> Vec<u8> {
+    let mut header = b"\r\n\r\n\0\r\nQUIT\n".to_vec();
+    let len = u16::try_from(12 + 3 + tlv_len).expect("fits");
+    header.extend_from_slice(&[0x21, 0x11]);
+    header.extend_from_slice(&len.to_be_bytes());
+    header.extend_from_slice(&[198, 51, 100, 7, 203, 0, 113, 1]);
+    header.extend_from_slice(&41000u16.to_be_bytes());
+    header.extend_from_slice(&443u16.to_be_bytes());
+    // A NOOP TLV (type 4), as balancers pad with.
+    header.push(4);
+    header.extend_from_slice(&u16::try_from(tlv_len).expect("fits").to_be_bytes());
+    header.extend(std::iter::repeat_n(0, tlv_len));
+    header
+}
+
+fn client_addr() -> SocketAddr {
+    CLIENT.parse().expect("address")
+}
+
+/// Our client over a pipe whose first bytes are `header`; the server side is returned.
+fn client_behind(world: &World, header: Vec<u8>) -> (DuplexStream, tokio::task::JoinHandle<()>) {
+    let (mut client, server) = duplex(64 * 1024);
+    let connector = Connector::from(world.client().build());
+    let task = tokio::spawn(async move {
+        client.write_all(&header).await.expect("header");
+        let mut tls = connector
+            .connect(name("localhost"), client)
+            .await
+            .expect("client handshake");
+        tls.write_all(b"ping").await.expect("write");
+        let mut buf = [0u8; 4];
+        tls.read_exact(&mut buf).await.expect("echo");
+    });
+    (server, task)
+}
+
+#[tokio::test]
+async fn the_listener_reports_the_client_behind_the_header_v1_and_v2() {
+    let world = World::new();
+    let (connections, incoming) = memory_incoming();
+    let acceptor =
+        Acceptor::from(world.server().build()).with_proxy_protocol(ProxyProtocol::Required);
+    let mut listener = TlsListener::from_stream(incoming, acceptor);
+    for header in [v1_header(), v2_header(0), v2_header(300)] {
+        let (server, client) = client_behind(&world, header);
+        connections.send(Ok((server, peer_addr(1)))).expect("queue");
+        let (mut tls, peer) = bounded(listener.accept())
+            .await
+            .expect("an item")
+            .expect("established");
+        assert_eq!(
+            peer,
+            client_addr(),
+            "the balancer's client, not the transport's peer"
+        );
+        assert_eq!(tls.proxy_source(), Some(client_addr()));
+        assert_eq!(tls.report().proxy_source, Some(client_addr()));
+        assert!(tls
+            .report()
+            .to_string()
+            .contains("proxy_source=198.51.100.7:41000"));
+        let mut buf = [0u8; 4];
+        tls.read_exact(&mut buf).await.expect("read");
+        tls.write_all(&buf).await.expect("write");
+        tls.flush().await.expect("flush");
+        bounded(client).await.expect("client");
+    }
+}
+
+/// The header and the ClientHello in one write, so the first read holds both: the header never
+/// reaches rustls and the TLS bytes after it are not lost. `start` sees the source too.
+#[tokio::test]
+async fn tls_bytes_read_with_the_header_are_kept_and_start_sees_the_source() {
+    let world = World::new();
+    let acceptor =
+        Acceptor::from(world.server().build()).with_proxy_protocol(ProxyProtocol::Required);
+    for header in [v1_header(), v2_header(16)] {
+        let mut segment = header;
+        segment.extend_from_slice(&client_hello(&world));
+        let (mut peer, io) = duplex(64 * 1024);
+        peer.write_all(&segment).await.expect("send");
+        let hello = bounded(acceptor.start(io))
+            .await
+            .expect("the hello came through");
+        assert_eq!(hello.proxy_source(), Some(client_addr()));
+        assert_eq!(hello.client_hello().server_name(), Some("localhost"));
+    }
+}
+
+#[tokio::test]
+async fn required_without_a_header_is_a_typed_error_with_the_transport_back() {
+    let world = World::new();
+    let (connections, incoming) = memory_incoming();
+    let acceptor =
+        Acceptor::from(world.server().build()).with_proxy_protocol(ProxyProtocol::Required);
+    let mut listener = TlsListener::from_stream(incoming, acceptor);
+    let (server, _client) = client_behind(&world, Vec::new());
+    connections.send(Ok((server, peer_addr(2)))).expect("queue");
+    match bounded(listener.accept()).await.expect("an item") {
+        Err(ListenError::Handshake {
+            peer,
+            error: HandshakeError::ProxyHeader(ProxyHeaderError::Missing),
+            io: Some(_),
+            ..
+        }) => assert_eq!(peer, peer_addr(2), "no header: the transport's peer"),
+        other => panic!("expected a missing header, got {:?}", other.map(|(_, p)| p)),
+    }
+}
+
+#[tokio::test]
+async fn optional_goes_straight_to_tls_without_a_header_and_reads_one_when_there() {
+    let world = World::new();
+    let (connections, incoming) = memory_incoming();
+    let acceptor =
+        Acceptor::from(world.server().build()).with_proxy_protocol(ProxyProtocol::Optional);
+    let mut listener = TlsListener::from_stream(incoming, acceptor);
+    for (header, expected) in [(Vec::new(), peer_addr(3)), (v1_header(), client_addr())] {
+        let (server, client) = client_behind(&world, header);
+        connections.send(Ok((server, peer_addr(3)))).expect("queue");
+        let (mut tls, peer) = bounded(listener.accept())
+            .await
+            .expect("an item")
+            .expect("established");
+        assert_eq!(peer, expected);
+        let mut buf = [0u8; 4];
+        tls.read_exact(&mut buf).await.expect("read");
+        tls.write_all(&buf).await.expect("write");
+        tls.flush().await.expect("flush");
+        bounded(client).await.expect("client");
+    }
+}
+
+/// A failure after the header is reported with the client's address too.
+#[tokio::test]
+async fn a_failure_after_the_header_names_the_client() {
+    let world = World::new();
+    let (connections, incoming) = memory_incoming();
+    let acceptor =
+        Acceptor::from(world.server().build()).with_proxy_protocol(ProxyProtocol::Required);
+    let mut listener = TlsListener::from_stream(incoming, acceptor);
+    let (mut peer, server) = duplex(4096);
+    let mut bytes = v1_header();
+    bytes.extend_from_slice(b"GET / HTTP/1.1\r\n\r\n");
+    peer.write_all(&bytes).await.expect("send");
+    connections.send(Ok((server, peer_addr(4)))).expect("queue");
+    match bounded(listener.accept()).await.expect("an item") {
+        Err(ListenError::Handshake {
+            peer,
+            error: HandshakeError::NotTls { prefix },
+            report: Some(report),
+            ..
+        }) => {
+            assert_eq!(peer, client_addr());
+            assert_eq!(report.proxy_source, Some(client_addr()));
+            assert!(prefix.starts_with(b"GET /"), "the header is not part of it");
+        }
+        other => panic!("expected NotTls, got {:?}", other.map(|(_, p)| p)),
+    }
+}
+
+/// Without the PROXY protocol configured, a header is what it looks like to TLS: not TLS.
+#[tokio::test]
+async fn a_header_on_a_listener_not_configured_for_it_is_not_tls() {
+    let world = World::new();
+    let (mut peer, io) = duplex(4096);
+    peer.write_all(&v2_header(0)).await.expect("send");
+    let error = bounded(Acceptor::from(world.server().build()).accept(io))
+        .await
+        .map(drop)
+        .expect_err("refused");
+    assert!(matches!(error, HandshakeError::NotTls { .. }), "{error:?}");
+}
+
+/// Hostile headers: each ends in a typed error within the deadline, never a panic; one split
+/// into 1-byte reads is read whole.
+#[tokio::test(start_paused = true)]
+async fn hostile_headers_end_in_typed_errors_within_the_deadline() {
+    let world = World::new();
+    let acceptor = Acceptor::from(world.server().build())
+        .with_proxy_protocol(ProxyProtocol::Required)
+        .with_timeout(Duration::from_secs(5));
+    let v1 = v1_header();
+    let mut v2_bogus_length = v2_header(0);
+    v2_bogus_length[14..16].copy_from_slice(&[0xff, 0xff]);
+    let mut v2_short_addresses = v2_header(0);
+    v2_short_addresses[14..16].copy_from_slice(&[0, 4]);
+    let mut wrong_signature = v2_header(0);
+    wrong_signature[5] = b'X';
+    let oversized_v1 = [b"PROXY TCP4 ".as_slice(), &[b'1'; 300]].concat();
+    type Expected = fn(&HandshakeError) -> bool;
+    let cases: Vec<(&str, Vec<u8>, bool, Expected)> = vec![
+        ("truncated, then FIN", v1[..20].to_vec(), true, |e| {
+            matches!(e, HandshakeError::PeerClosed { received: 20, .. })
+        }),
+        ("truncated, then silence", v1[..20].to_vec(), false, |e| {
+            matches!(e, HandshakeError::TimedOut)
+        }),
+        ("oversized v1", oversized_v1, false, |e| {
+            matches!(
+                e,
+                HandshakeError::ProxyHeader(ProxyHeaderError::TooLong { .. })
+            )
+        }),
+        ("v2 with a bogus length", v2_bogus_length, false, |e| {
+            matches!(
+                e,
+                HandshakeError::ProxyHeader(ProxyHeaderError::TooLong { len: 65551 })
+            )
+        }),
+        (
+            "v2 with too short addresses",
+            v2_short_addresses,
+            false,
+            |e| matches!(e, HandshakeError::ProxyHeader(ProxyHeaderError::Malformed)),
+        ),
+        ("wrong signature", wrong_signature, false, |e| {
+            matches!(e, HandshakeError::ProxyHeader(ProxyHeaderError::Missing))
+        }),
+    ];
+    for (label, bytes, fin, expected) in cases {
+        let (mut peer, io) = duplex(64 * 1024);
+        peer.write_all(&bytes).await.expect("send");
+        if fin {
+            peer.shutdown().await.expect("FIN");
+        }
+        let started = tokio::time::Instant::now();
+        let failed = acceptor
+            .accept(io)
+            .recoverable()
+            .await
+            .map(drop)
+            .expect_err(label);
+        assert!(expected(&failed.error), "{label}: {:?}", failed.error);
+        assert!(started.elapsed() <= Duration::from_secs(5), "{label}");
+        assert_eq!(failed.error.alert_sent(), None, "{label}: nothing sent");
+    }
+
+    // Split into 1-byte writes, read as they come: the header arrives whole.
+    let (mut peer, io) = duplex(1);
+    let handshake = tokio::spawn(acceptor.accept(io).recoverable());
+    let header = v2_header(40);
+    for byte in header {
+        peer.write_all(&[byte]).await.expect("byte");
+    }
+    drop(peer);
+    let failed = bounded(handshake)
+        .await
+        .expect("task")
+        .map(drop)
+        .expect_err("no TLS followed");
+    assert!(
+        matches!(failed.error, HandshakeError::PeerClosed { .. }),
+        "{:?}",
+        failed.error
+    );
+    assert_eq!(failed.report.proxy_source, Some(client_addr()));
+}
+
+mod fuzz {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Any bytes after a PROXY signature: a verdict, never a panic or a hang.
+        #[test]
+        fn random_headers_end_in_a_verdict(v2 in any::<bool>(), tail in proptest::collection::vec(any::<u8>(), 0..300)) {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .start_paused(true)
+                .build()
+                .expect("runtime");
+            let world = World::new();
+            runtime.block_on(async {
+                let mut bytes = if v2 { b"\r\n\r\n\0\r\nQUIT\n".to_vec() } else { b"PROXY ".to_vec() };
+                bytes.extend_from_slice(&tail);
+                let (mut peer, io) = duplex(64 * 1024);
+                peer.write_all(&bytes).await.expect("send");
+                drop(peer);
+                let acceptor = Acceptor::from(world.server().build())
+                    .with_proxy_protocol(ProxyProtocol::Required)
+                    .with_timeout(Duration::from_secs(5));
+                let _ = acceptor.accept(io).await;
+            });
+        }
+    }
+}
