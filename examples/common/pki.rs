@@ -36,6 +36,20 @@ impl ServerKey {
 pub(crate) struct Identity {
     pub(crate) chain: Vec<CertificateDer<'static>>,
     pub(crate) key: PrivateKeyDer<'static>,
+    chain_pem: String,
+    key_pem: String,
+}
+
+impl Identity {
+    /// The chain as PEM (leaf, then the CA), as servers read it from a file.
+    pub(crate) fn cert_pem(&self) -> &str {
+        &self.chain_pem
+    }
+
+    /// The private key as PKCS#8 PEM.
+    pub(crate) fn key_pem(&self) -> &str {
+        &self.key_pem
+    }
 }
 
 /// A certificate authority made for one run.
@@ -90,6 +104,8 @@ impl Ca {
         Ok(Identity {
             chain: vec![cert.der().clone(), self.issuer.der().clone()],
             key: PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der())),
+            chain_pem: format!("{}{}", cert.pem(), self.issuer.pem()),
+            key_pem: key.serialize_pem(),
         })
     }
 }

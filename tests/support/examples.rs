@@ -21,8 +21,15 @@ pub fn example(name: &str) -> PathBuf {
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
         let mut build = Command::new(cargo);
         build.args(["build", "--quiet", "--example", name]);
-        if cfg!(feature = "axum") {
-            build.args(["--features", "axum"]);
+        let features: Vec<&str> = [
+            ("axum", cfg!(feature = "axum")),
+            ("proxy-protocol", cfg!(feature = "proxy-protocol")),
+        ]
+        .into_iter()
+        .filter_map(|(name, on)| on.then_some(name))
+        .collect();
+        if !features.is_empty() {
+            build.args(["--features", &features.join(",")]);
         }
         let built = build.status().expect("run cargo build");
         assert!(built.success(), "cargo build --example {name}");

@@ -12,6 +12,7 @@
 #[path = "../../examples/common/bio.rs"]
 pub mod bio;
 pub mod examples;
+pub mod haproxy;
 pub mod openssl;
 pub mod pki;
 pub mod transports;

@@ -1,0 +1,194 @@
+//! One server of a fleet behind a load balancer: it reads the PROXY protocol header that
+//! HAProxy (or an AWS NLB, Envoy, ...) puts in front of each connection, so it logs and serves
+//! the real client's address, and it shares session-ticket keys with the other instances, so a
+//! client resumes on whichever instance it reaches.
+//!
+//! - `cargo run --example fleet --features proxy-protocol -- --init demo` writes `demo/`: a CA
+//!   and a certificate for `localhost` (`ca.pem`, `cert.pem`, `key.pem`), a fresh ticket key
+//!   file (`ticket.keys`), and `haproxy.cfg` for two instances behind 127.0.0.1:8443.
+//! - `... -- --addr 127.0.0.1:9001 --cert demo/cert.pem --key demo/key.pem --ticket-keys
+//!   demo/ticket.keys --proxy-protocol required` serves echo; a second instance on :9002.
+//! - `haproxy -f demo/haproxy.cfg` in front of both.
+//! - each connection is logged as `connection from ADDR: REPORT` (full or resumed);
+//! - SIGHUP reloads the certificate and the ticket keys (rotation), keeping the old ones if a
+//!   file is bad.
+
+mod common;
+
+use std::{error::Error, path::Path, sync::Arc};
+
+use rustls::pki_types::{pem::PemObject, CertificateDer, PrivateKeyDer};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio_tls_handshake::{
+    Acceptor, ListenError, ProxyProtocol, ReloadableConfig, TicketKeys, TlsListener,
+    TICKET_KEYS_HEADER,
+};
+
+#[derive(Default)]
+struct Args {
+    init: Option<String>,
+    addr: Option<String>,
+    cert: Option<String>,
+    key: Option<String>,
+    ticket_keys: Option<String>,
+    proxy: Option<ProxyProtocol>,
+}
+
+fn args() -> Result<Args, Box<dyn Error>> {
+    let mut args = Args::default();
+    let mut it = std::env::args().skip(1);
+    while let Some(flag) = it.next() {
+        let value = it.next().ok_or(format!("{flag} needs a value"))?;
+        match flag.as_str() {
+            "--init" => args.init = Some(value),
+            "--addr" => args.addr = Some(value),
+            "--cert" => args.cert = Some(value),
+            "--key" => args.key = Some(value),
+            "--ticket-keys" => args.ticket_keys = Some(value),
+            "--proxy-protocol" => {
+                args.proxy = Some(match value.as_str() {
+                    "required" => ProxyProtocol::Required,
+                    "optional" => ProxyProtocol::Optional,
+                    other => {
+                        return Err(format!(
+                            "--proxy-protocol takes required or optional, not {other}"
+                        )
+                        .into())
+                    }
+                })
+            }
+            other => return Err(format!("unknown argument {other}").into()),
+        }
+    }
+    Ok(args)
+}
+
+/// `--init DIR`: everything two instances and HAProxy need, made now.
+fn init(dir: &Path) -> Result<(), Box<dyn Error>> {
+    std::fs::create_dir_all(dir)?;
+    let ca = common::pki::Ca::new("fleet CA")?;
+    let leaf = ca.issue(&["localhost", "127.0.0.1"])?;
+    std::fs::write(dir.join("ca.pem"), ca.cert_pem())?;
+    std::fs::write(dir.join("cert.pem"), leaf.cert_pem())?;
+    std::fs::write(dir.join("key.pem"), leaf.key_pem())?;
+    // 32 random bytes from the crypto provider configurations get by default, as 64 hex
+    // digits (`openssl rand -hex 32` makes one too). The file is a secret: only its owner may
+    // read it.
+    let config = rustls::ServerConfig::builder()
+        .with_no_client_auth()
+        .with_single_cert(leaf.chain, leaf.key)?;
+    let mut key = [0u8; 32];
+    config
+        .crypto_provider()
+        .secure_random
+        .fill(&mut key)
+        .map_err(|_| "no random bytes from the crypto provider")?;
+    let hex: String = key.iter().map(|b| format!("{b:02x}")).collect();
+    std::fs::write(
+        dir.join("ticket.keys"),
+        format!("{TICKET_KEYS_HEADER}\n{hex}\n"),
+    )?;
+    #[cfg(unix)]
+    for secret in ["key.pem", "ticket.keys"] {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(dir.join(secret), std::fs::Permissions::from_mode(0o600))?;
+    }
+    std::fs::write(
+        dir.join("haproxy.cfg"),
+        "defaults\n    mode tcp\n    timeout connect 5s\n    timeout client 30s\n    \
+         timeout server 30s\nfrontend tls\n    bind 127.0.0.1:8443\n    default_backend fleet\n\
+         backend fleet\n    balance roundrobin\n    server a 127.0.0.1:9001 send-proxy-v2\n    \
+         server b 127.0.0.1:9002 send-proxy-v2\n",
+    )?;
+    println!("wrote {}", dir.display());
+    Ok(())
+}
+
+fn server_config(args: &Args) -> Result<rustls::ServerConfig, Box<dyn Error>> {
+    let (Some(cert), Some(key)) = (&args.cert, &args.key) else {
+        return Err("--cert and --key are needed (make them with --init DIR)".into());
+    };
+    let chain = CertificateDer::pem_file_iter(cert)?.collect::<Result<Vec<_>, _>>()?;
+    let mut config = rustls::ServerConfig::builder()
+        .with_no_client_auth()
+        .with_single_cert(chain, PrivateKeyDer::from_pem_file(key)?)?;
+    if let Some(keys) = &args.ticket_keys {
+        TicketKeys::from_file(keys)?.install(&mut config)?;
+    }
+    Ok(config)
+}
+
+/// Reads the certificate and the ticket keys again on each SIGHUP.
+#[cfg(unix)]
+async fn reload_on_hangup(
+    config: ReloadableConfig,
+    cert: String,
+    key: String,
+    keys: Option<String>,
+) {
+    use tokio::signal::unix::{signal, SignalKind};
+    let Ok(mut hangups) = signal(SignalKind::hangup()) else {
+        return;
+    };
+    while hangups.recv().await.is_some() {
+        if let Err(e) = config.reload_pem_files(&cert, &key) {
+            println!("certificate reload failed, keeping the previous one: {e}");
+        }
+        if let Some(path) = &keys {
+            let rotated = TicketKeys::from_file(path).and_then(|k| config.reload_ticket_keys(&k));
+            match rotated {
+                Ok(()) => println!("ticket keys reloaded"),
+                Err(e) => println!("ticket key reload failed, keeping the previous ones: {e}"),
+            }
+        }
+    }
+}
+
+#[cfg(not(unix))]
+async fn reload_on_hangup(_: ReloadableConfig, _: String, _: String, _: Option<String>) {}
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn Error>> {
+    let args = args()?;
+    if let Some(dir) = &args.init {
+        return init(Path::new(dir));
+    }
+    let config = ReloadableConfig::new(Arc::new(server_config(&args)?));
+    if let (Some(cert), Some(key)) = (args.cert.clone(), args.key.clone()) {
+        tokio::spawn(reload_on_hangup(
+            config.clone(),
+            cert,
+            key,
+            args.ticket_keys.clone(),
+        ));
+    }
+    let mut acceptor = Acceptor::from(config);
+    if let Some(mode) = args.proxy {
+        acceptor = acceptor.with_proxy_protocol(mode);
+    }
+    let tcp =
+        tokio::net::TcpListener::bind(args.addr.as_deref().unwrap_or("127.0.0.1:9001")).await?;
+    println!("listening on {}", tcp.local_addr()?);
+    let mut listener = TlsListener::new(tcp, acceptor);
+    let mut connections = tokio::task::JoinSet::new();
+    while let Some(next) = listener.accept().await {
+        while connections.try_join_next().is_some() {}
+        match next {
+            Ok((mut tls, client)) => {
+                println!("connection from {client}: {}", tls.report());
+                connections.spawn(async move {
+                    let mut buf = vec![0u8; 16 * 1024];
+                    while let Ok(n) = tls.read(&mut buf).await {
+                        if n == 0 || tls.write_all(&buf[..n]).await.is_err() {
+                            break;
+                        }
+                    }
+                    let _ = tls.shutdown().await;
+                });
+            }
+            Err(ListenError::Handshake { peer, error, .. }) => println!("{peer}: failed: {error}"),
+            Err(e) => println!("{e}"),
+        }
+    }
+    Ok(())
+}

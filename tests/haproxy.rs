@@ -1,0 +1,149 @@
+//! A real HAProxy in front of our server, in TCP mode with `send-proxy` (v1) and
+//! `send-proxy-v2`: a client connects through it, and the server reports the client's real
+//! address and port, not HAProxy's.
+#![cfg(feature = "proxy-protocol")]
+
+mod support;
+
+use support::{bounded, haproxy, listen, name, World};
+use tokio::{
+    io::{AsyncReadExt, AsyncWriteExt},
+    net::TcpStream,
+};
+use tokio_tls_handshake::{Acceptor, Connector, ProxyProtocol, TlsListener};
+
+#[tokio::test]
+async fn through_haproxy_the_server_sees_the_real_client() {
+    if !haproxy::available() {
+        return;
+    }
+    let world = World::new();
+    for options in ["send-proxy", "send-proxy-v2"] {
+        let (tcp, backend) = listen().await;
+        let acceptor =
+            Acceptor::from(world.server().build()).with_proxy_protocol(ProxyProtocol::Required);
+        let mut listener = TlsListener::new(tcp, acceptor);
+        let balancer = haproxy::HaProxy::start(&[backend], options).await;
+
+        let tcp = TcpStream::connect(balancer.addr)
+            .await
+            .expect("connect to haproxy");
+        let client_addr = tcp.local_addr().expect("client address");
+        let client = tokio::spawn({
+            let connector = Connector::from(world.client().build());
+            async move {
+                let mut tls = connector
+                    .connect(name("localhost"), tcp)
+                    .await
+                    .expect("handshake through haproxy");
+                tls.write_all(b"ping").await.expect("write");
+                let mut buf = [0u8; 4];
+                tls.read_exact(&mut buf).await.expect("echo");
+                buf
+            }
+        });
+        let (mut tls, peer) = bounded(listener.accept())
+            .await
+            .expect("an item")
+            .expect("established behind haproxy");
+        assert_eq!(
+            peer, client_addr,
+            "{options}: the client's address and port"
+        );
+        assert_ne!(
+            tls.get_ref().peer_addr().expect("transport peer"),
+            client_addr,
+            "{options}: the transport's peer is HAProxy"
+        );
+        assert_eq!(tls.report().proxy_source, Some(client_addr));
+        let mut buf = [0u8; 4];
+        tls.read_exact(&mut buf).await.expect("read");
+        tls.write_all(&buf).await.expect("write");
+        tls.flush().await.expect("flush");
+        assert_eq!(&bounded(client).await.expect("client"), b"ping");
+    }
+}
+
+/// The fleet example, as the README runs it: two instances sharing a certificate and ticket
+/// keys behind HAProxy (round robin, `send-proxy-v2`). The first connection reaches one
+/// instance and gets a ticket; the second reaches the other and resumes with it. Each logs
+/// the client's real address.
+#[tokio::test]
+async fn two_fleet_instances_behind_haproxy_resume_each_others_tickets() {
+    use support::examples::Running;
+    if !haproxy::available() {
+        return;
+    }
+    let files = support::openssl::Files::new();
+    let dir = files.dir.join("demo");
+    let dir = dir.to_string_lossy().into_owned();
+    let mut init = Running::start("fleet", &["--init", &dir]);
+    init.line_after("wrote ").await;
+    assert!(init.exits().await, "--init exits 0");
+
+    let (cert, key, keys) = (
+        format!("{dir}/cert.pem"),
+        format!("{dir}/key.pem"),
+        format!("{dir}/ticket.keys"),
+    );
+    let instance = || {
+        Running::start(
+            "fleet",
+            &[
+                "--addr",
+                "127.0.0.1:0",
+                "--cert",
+                &cert,
+                "--key",
+                &key,
+                "--ticket-keys",
+                &keys,
+                "--proxy-protocol",
+                "required",
+            ],
+        )
+    };
+    let (mut a, mut b) = (instance(), instance());
+    let addr = |line: String| line.parse::<std::net::SocketAddr>().expect("address");
+    let a_addr = addr(a.line_after("listening on ").await);
+    let b_addr = addr(b.line_after("listening on ").await);
+    let balancer = haproxy::HaProxy::start(&[a_addr, b_addr], "send-proxy-v2").await;
+
+    let pem = std::fs::read(format!("{dir}/ca.pem")).expect("CA");
+    let mut roots = rustls::RootCertStore::empty();
+    use rustls::pki_types::{pem::PemObject, CertificateDer};
+    roots
+        .add(CertificateDer::from_pem_slice(&pem).expect("CA PEM"))
+        .expect("root");
+    let client = std::sync::Arc::new(
+        rustls::ClientConfig::builder_with_provider(support::provider())
+            .with_safe_default_protocol_versions()
+            .expect("versions")
+            .with_root_certificates(roots)
+            .with_no_client_auth(),
+    );
+    let mut seen = Vec::new();
+    for _ in 0..2 {
+        let tcp = TcpStream::connect(balancer.addr).await.expect("connect");
+        let local = tcp.local_addr().expect("address");
+        let mut tls = bounded(Connector::from(client.clone()).connect(name("localhost"), tcp))
+            .await
+            .expect("handshake");
+        tls.write_all(b"ping").await.expect("write");
+        let mut buf = [0u8; 4];
+        bounded(tls.read_exact(&mut buf)).await.expect("echo");
+        seen.push((local, tls.report().is_resumed()));
+    }
+    assert_eq!(
+        seen.iter().map(|s| s.1).collect::<Vec<_>>(),
+        [false, true],
+        "full on one instance, resumed on the other"
+    );
+    // Round robin: the first went to A, the second to B; each logged the real client.
+    let first = a.line_after("connection from ").await;
+    assert!(first.starts_with(&format!("{}: ", seen[0].0)), "{first}");
+    assert!(first.contains(" full "), "{first}");
+    let second = b.line_after("connection from ").await;
+    assert!(second.starts_with(&format!("{}: ", seen[1].0)), "{second}");
+    assert!(second.contains(" resumed "), "{second}");
+}
