@@ -108,6 +108,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     if args.iter().any(|a| a == "--listener") {
         return listener_section(quick);
     }
+    if args.iter().any(|a| a == "--fleet") {
+        return fleet_section(quick);
+    }
     let value = |flag: &str| {
         args.iter()
             .position(|a| a == flag)
@@ -258,7 +261,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "limit (in-memory rustls pair): {limit:.0}/s; bare TCP connect/accept/close: {tcp:.0}/s"
     );
     println!();
-    listener_section(quick)
+    listener_section(quick)?;
+    println!();
+    fleet_section(quick)
 }
 
 /// `--only ours|ours-without-deadline|tokio-rustls [--tickets]`: 1000 full handshakes one at
@@ -716,7 +721,15 @@ enum Server {
     AcceptorSpawn,
     /// tokio-rustls' `TlsAcceptor::accept` inside a task spawned per connection.
     TokioRustlsSpawn,
+    /// `TlsListener` reading a PROXY v2 header before each handshake.
+    ListenerBehindProxy,
 }
+
+/// A PROXY v2 header for TCP over IPv4 from 198.51.100.7:41000, as HAProxy sends it.
+const PROXY_V2_HEADER: &[u8] = &[
+    b'\r', b'\n', b'\r', b'\n', 0, b'\r', b'\n', b'Q', b'U', b'I', b'T', b'\n', 0x21, 0x11, 0, 12,
+    198, 51, 100, 7, 203, 0, 113, 1, 0xa0, 0x28, 0x01, 0xbb,
+];
 
 const SERVERS: [Server; 3] = [
     Server::Listener,
@@ -828,6 +841,7 @@ fn serve_and_measure(
 ) -> Result<(f64, f64), Box<dyn std::error::Error>> {
     let tcp = runtime.block_on(TcpListener::bind("127.0.0.1:0"))?;
     let addr = tcp.local_addr()?;
+    let proxy_header = (how == Server::ListenerBehindProxy).then_some(PROXY_V2_HEADER);
     let serving = runtime.spawn(serve(how, tcp, server.clone()));
     let client = client.clone();
     let cpu_before = server_cpu_seconds();
@@ -836,7 +850,7 @@ fn serve_and_measure(
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()?;
-        runtime.block_on(drive_clients(addr, client, count, 64))
+        runtime.block_on(drive_clients(addr, client, count, 64, proxy_header))
     });
     let driven = clients
         .join()
@@ -858,8 +872,14 @@ async fn serve(how: Server, tcp: TcpListener, config: Arc<ServerConfig>) {
         }
     }
     match how {
-        Server::Listener => {
+        Server::Listener | Server::ListenerBehindProxy => {
             let acceptor = tokio_tls_handshake::Acceptor::from(config);
+            #[cfg(feature = "proxy-protocol")]
+            let acceptor = if how == Server::ListenerBehindProxy {
+                acceptor.with_proxy_protocol(tokio_tls_handshake::ProxyProtocol::Required)
+            } else {
+                acceptor
+            };
             let mut listener = tokio_tls_handshake::TlsListener::new(tcp, acceptor);
             while let Some(next) = listener.accept().await {
                 if let Ok((tls, _)) = next {
@@ -902,6 +922,7 @@ async fn drive_clients(
     config: Arc<ClientConfig>,
     count: usize,
     width: usize,
+    proxy_header: Option<&'static [u8]>,
 ) -> io::Result<()> {
     let connector = tokio_rustls::TlsConnector::from(config);
     let mut lanes = Vec::with_capacity(width);
@@ -912,6 +933,12 @@ async fn drive_clients(
             for _ in 0..share {
                 let tcp = TcpStream::connect(addr).await?;
                 tcp.set_nodelay(true)?;
+                // With a PROXY header, it goes in the same write as the ClientHello, so that
+                // the client thread pays no extra syscall for it: the server's cost is measured.
+                let tcp = HeaderFirst {
+                    io: tcp,
+                    header: proxy_header.unwrap_or_default(),
+                };
                 let name = "localhost".try_into().map_err(io::Error::other)?;
                 let mut tls = connector.connect(name, tcp).await?;
                 tls.write_all(b"x").await?;
@@ -952,4 +979,155 @@ fn server_cpu_seconds() -> f64 {
         ticks += field(14).unwrap_or(0) + field(15).unwrap_or(0);
     }
     ticks as f64 / 100.0
+}
+
+/// The fleet section: the PROXY protocol's cost in the listener (ECDSA P-256 and RSA-2048
+/// server keys, as the listener section measures), and resumption across two acceptors that
+/// share ticket keys against resumption on one.
+fn fleet_section(quick: bool) -> Result<(), Box<dyn std::error::Error>> {
+    use common::pki::ServerKey;
+    let reps = if quick { 3 } else { 5 };
+    println!("fleet: {reps} repetitions");
+    println!();
+    if cfg!(feature = "proxy-protocol") {
+        println!(
+            "| server key | TlsListener hs/s | TlsListener + PROXY v2 hs/s | with / without |"
+        );
+        println!("|---|---|---|---|");
+        let server_runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name(SERVER_THREAD)
+            .enable_all()
+            .build()?;
+        for (key, label, count) in [
+            (ServerKey::EcdsaP256, "ECDSA P-256", 6000),
+            (ServerKey::Rsa2048, "RSA-2048", 3000),
+        ] {
+            let count = if quick { count / 4 } else { count };
+            let (mut server, client) = common::configs_with("bench CA", key)?;
+            server.send_tls13_tickets = 0;
+            let (server, client) = (Arc::new(server), Arc::new(client));
+            let (mut plain, mut proxied) = (Vec::new(), Vec::new());
+            for _ in 0..reps {
+                let how = Server::Listener;
+                plain.push(serve_and_measure(&server_runtime, how, &server, &client, count)?.0);
+                let how = Server::ListenerBehindProxy;
+                proxied.push(serve_and_measure(&server_runtime, how, &server, &client, count)?.0);
+            }
+            let (p, x) = (median(&mut plain), median(&mut proxied));
+            println!("| {label} | {p:.0} | {x:.0} | {:.2} |", x / p);
+        }
+        println!();
+    } else {
+        println!("(the PROXY protocol rows need `--features proxy-protocol`)");
+        println!();
+    }
+
+    // Resumed handshakes one at a time, both acceptors sharing one key file's keys: every
+    // handshake on one, or alternating between two (each with its own session store).
+    let count = if quick { 200 } else { 1000 };
+    let keys = tokio_tls_handshake::TicketKeys::new([7; 32], []);
+    let shared = |client: Option<&Arc<ClientConfig>>| -> Result<Setup, Box<dyn std::error::Error>> {
+        let (mut server, mut fresh) = common::configs("bench CA")?;
+        keys.install(&mut server)?;
+        fresh.resumption = rustls::client::Resumption::in_memory_sessions(256);
+        Ok(Setup {
+            server: Arc::new(server),
+            client: client.cloned().unwrap_or_else(|| Arc::new(fresh)),
+            resumed: true,
+        })
+    };
+    let current = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let (mut one, mut two) = (Vec::new(), Vec::new());
+    for _ in 0..reps {
+        let a = shared(None)?;
+        one.push(current.block_on(resumed_across(&[&a], count))?);
+        let a = shared(None)?;
+        let b = shared(Some(&a.client))?;
+        two.push(current.block_on(resumed_across(&[&a, &b], count))?);
+    }
+    let (o, t) = (median(&mut one), median(&mut two));
+    println!("| resumed handshakes/s, one at a time | one acceptor | two acceptors sharing ticket keys | two / one |");
+    println!("|---|---|---|---|");
+    println!("| TLS 1.3, ECDSA P-256 | {o:.0} | {t:.0} | {:.2} |", t / o);
+    Ok(())
+}
+
+/// `count` resumed handshakes one at a time, the i-th against `servers[i % len]` (each with a
+/// listener of its own), every one of them required to resume.
+async fn resumed_across(servers: &[&Setup], count: usize) -> io::Result<f64> {
+    let mut listeners = Vec::new();
+    for _ in servers {
+        listeners.push(TcpListener::bind("127.0.0.1:0").await?);
+    }
+    // A first, full handshake gives the client its tickets.
+    let (client, server) = tcp_pair(&listeners[0]).await?;
+    handshake(servers[0], Contender::Ours, client, server).await?;
+    let start = Instant::now();
+    for i in 0..count {
+        let which = i % servers.len();
+        let (client, server) = tcp_pair(&listeners[which]).await?;
+        if !handshake(servers[which], Contender::Ours, client, server).await? {
+            return Err(io::Error::other(format!("handshake {i} did not resume")));
+        }
+    }
+    Ok(rate(count, start.elapsed()))
+}
+
+/// A client transport whose first write begins with `header` (a PROXY header, as a load
+/// balancer puts it in front of the client's bytes).
+struct HeaderFirst<IO> {
+    io: IO,
+    header: &'static [u8],
+}
+
+impl<IO: AsyncRead + Unpin> AsyncRead for HeaderFirst<IO> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<io::Result<()>> {
+        Pin::new(&mut self.io).poll_read(cx, buf)
+    }
+}
+
+impl<IO: AsyncWrite + Unpin> AsyncWrite for HeaderFirst<IO> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<io::Result<usize>> {
+        let me = &mut *self;
+        while !me.header.is_empty() {
+            let parts = [io::IoSlice::new(me.header), io::IoSlice::new(buf)];
+            let n = std::task::ready!(Pin::new(&mut me.io).poll_write_vectored(cx, &parts))?;
+            if n == 0 {
+                return std::task::Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
+            }
+            if n >= me.header.len() {
+                let data = n - me.header.len();
+                me.header = &[];
+                if data > 0 {
+                    return std::task::Poll::Ready(Ok(data));
+                }
+            } else {
+                me.header = &me.header[n..];
+            }
+        }
+        Pin::new(&mut me.io).poll_write(cx, buf)
+    }
+    fn poll_flush(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> std::task::Poll<io::Result<()>> {
+        Pin::new(&mut self.io).poll_flush(cx)
+    }
+    fn poll_shutdown(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> std::task::Poll<io::Result<()>> {
+        Pin::new(&mut self.io).poll_shutdown(cx)
+    }
 }
