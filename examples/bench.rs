@@ -753,20 +753,14 @@ fn listener_section(quick: bool) -> Result<(), Box<dyn std::error::Error>> {
     println!();
     println!("| server key | TlsListener hs/s (cores) | Acceptor + spawn hs/s (cores) | tokio-rustls + spawn hs/s (cores) | listener / spawn | listener / tokio-rustls |");
     println!("|---|---|---|---|---|---|");
-    let server_runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .thread_name(SERVER_THREAD)
-        .enable_all()
-        .build()?;
+    let server_runtime = server_runtime()?;
     for (key, label, count) in [
         (ServerKey::EcdsaP256, "ECDSA P-256", 6000),
         (ServerKey::Rsa2048, "RSA-2048", 3000),
         (ServerKey::Rsa4096, "RSA-4096", 1200),
     ] {
         let count = if quick { count / 4 } else { count };
-        let (mut server, client) = common::configs_with("bench CA", key)?;
-        server.send_tls13_tickets = 0;
-        let (server, client) = (Arc::new(server), Arc::new(client));
+        let (server, client) = full_handshake_configs(key)?;
         let mut rates = [Vec::new(), Vec::new(), Vec::new()];
         let mut cores = [Vec::new(), Vec::new(), Vec::new()];
         for rep in 1..=reps {
@@ -817,17 +811,29 @@ fn serve_only(how: &str, key: &str) -> Result<(), Box<dyn std::error::Error>> {
         "rsa4096" => ServerKey::Rsa4096,
         other => return Err(format!("--key takes ecdsa, rsa2048 or rsa4096, not {other}").into()),
     };
-    let (mut server, client) = common::configs_with("bench CA", key)?;
-    server.send_tls13_tickets = 0;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
+    let (server, client) = full_handshake_configs(key)?;
+    let runtime = server_runtime()?;
+    let (rate, cores) = serve_and_measure(&runtime, how, &server, &client, 10_000)?;
+    println!("{how:?}: {rate:.0} handshakes/s, server {cores:.2} cores");
+    Ok(())
+}
+
+/// The server side's runtime: 2 workers, named so that their CPU time can be read.
+fn server_runtime() -> io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .thread_name(SERVER_THREAD)
         .enable_all()
-        .build()?;
-    let (rate, cores) =
-        serve_and_measure(&runtime, how, &Arc::new(server), &Arc::new(client), 10_000)?;
-    println!("{how:?}: {rate:.0} handshakes/s, server {cores:.2} cores");
-    Ok(())
+        .build()
+}
+
+/// Configurations for full handshakes (no tickets) with a server key of type `key`.
+fn full_handshake_configs(
+    key: common::pki::ServerKey,
+) -> Result<(Arc<ServerConfig>, Arc<ClientConfig>), Box<dyn std::error::Error>> {
+    let (mut server, client) = common::configs_with("bench CA", key)?;
+    server.send_tls13_tickets = 0;
+    Ok((Arc::new(server), Arc::new(client)))
 }
 
 /// Runs a server of kind `how` on `runtime`, drives `count` handshakes at it from a client
@@ -994,19 +1000,13 @@ fn fleet_section(quick: bool) -> Result<(), Box<dyn std::error::Error>> {
             "| server key | TlsListener hs/s | TlsListener + PROXY v2 hs/s | with / without |"
         );
         println!("|---|---|---|---|");
-        let server_runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .thread_name(SERVER_THREAD)
-            .enable_all()
-            .build()?;
+        let server_runtime = server_runtime()?;
         for (key, label, count) in [
             (ServerKey::EcdsaP256, "ECDSA P-256", 6000),
             (ServerKey::Rsa2048, "RSA-2048", 3000),
         ] {
             let count = if quick { count / 4 } else { count };
-            let (mut server, client) = common::configs_with("bench CA", key)?;
-            server.send_tls13_tickets = 0;
-            let (server, client) = (Arc::new(server), Arc::new(client));
+            let (server, client) = full_handshake_configs(key)?;
             let (mut plain, mut proxied) = (Vec::new(), Vec::new());
             for _ in 0..reps {
                 let how = Server::Listener;
@@ -1023,13 +1023,23 @@ fn fleet_section(quick: bool) -> Result<(), Box<dyn std::error::Error>> {
         println!();
     }
 
-    // Resumed handshakes one at a time, both acceptors sharing one key file's keys: every
-    // handshake on one, or alternating between two (each with its own session store).
+    // Resumed handshakes one at a time, on one acceptor with rustls' own resumption (its
+    // in-memory session cache; its own ticketer), and with shared ticket keys: every
+    // handshake on one acceptor, or alternating between two (each with its own session
+    // state, the same keys).
     let count = if quick { 200 } else { 1000 };
     let keys = tokio_tls_handshake::TicketKeys::new([7; 32], []);
-    let shared = |client: Option<&Arc<ClientConfig>>| -> Result<Setup, Box<dyn std::error::Error>> {
+    let setup = |resumption: Resumption,
+                 client: Option<&Arc<ClientConfig>>|
+     -> Result<Setup, Box<dyn std::error::Error>> {
         let (mut server, mut fresh) = common::configs("bench CA")?;
-        keys.install(&mut server)?;
+        match resumption {
+            Resumption::SessionCache => {}
+            Resumption::RustlsTicketer => {
+                server.ticketer = rustls::crypto::aws_lc_rs::Ticketer::new()?;
+            }
+            Resumption::TicketKeys => keys.install(&mut server)?,
+        }
         fresh.resumption = rustls::client::Resumption::in_memory_sessions(256);
         Ok(Setup {
             server: Arc::new(server),
@@ -1040,19 +1050,43 @@ fn fleet_section(quick: bool) -> Result<(), Box<dyn std::error::Error>> {
     let current = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    let (mut one, mut two) = (Vec::new(), Vec::new());
+    let mut rates = [Vec::new(), Vec::new(), Vec::new(), Vec::new()];
     for _ in 0..reps {
-        let a = shared(None)?;
-        one.push(current.block_on(resumed_across(&[&a], count))?);
-        let a = shared(None)?;
-        let b = shared(Some(&a.client))?;
-        two.push(current.block_on(resumed_across(&[&a, &b], count))?);
+        let one_acceptor = [
+            Resumption::SessionCache,
+            Resumption::RustlsTicketer,
+            Resumption::TicketKeys,
+        ];
+        for (rates, resumption) in rates.iter_mut().zip(one_acceptor) {
+            let a = setup(resumption, None)?;
+            rates.push(current.block_on(resumed_across(&[&a], count))?);
+        }
+        let a = setup(Resumption::TicketKeys, None)?;
+        let b = setup(Resumption::TicketKeys, Some(&a.client))?;
+        rates[3].push(current.block_on(resumed_across(&[&a, &b], count))?);
     }
-    let (o, t) = (median(&mut one), median(&mut two));
-    println!("| resumed handshakes/s, one at a time | one acceptor | two acceptors sharing ticket keys | two / one |");
-    println!("|---|---|---|---|");
-    println!("| TLS 1.3, ECDSA P-256 | {o:.0} | {t:.0} | {:.2} |", t / o);
+    let [cache, ticketer, one, two] = rates.map(|mut r| median(&mut r));
+    println!(
+        "| resumed TLS 1.3 handshakes/s, one at a time, ECDSA P-256 | hs/s | / rustls' ticketer |"
+    );
+    println!("|---|---|---|");
+    for (label, rate) in [
+        ("one acceptor, rustls' session cache (its default)", cache),
+        ("one acceptor, rustls' own ticketer", ticketer),
+        ("one acceptor, `TicketKeys`", one),
+        ("two acceptors sharing `TicketKeys`, alternating", two),
+    ] {
+        println!("| {label} | {rate:.0} | {:.2} |", rate / ticketer);
+    }
     Ok(())
+}
+
+/// How a fleet section server resumes sessions.
+#[derive(Clone, Copy)]
+enum Resumption {
+    SessionCache,
+    RustlsTicketer,
+    TicketKeys,
 }
 
 /// `count` resumed handshakes one at a time, the i-th against `servers[i % len]` (each with a

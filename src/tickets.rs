@@ -37,6 +37,8 @@ const KEY_ID_LEN: usize = 8;
 const SALT_LEN: usize = 16;
 const HEADER_LEN: usize = 1 + KEY_ID_LEN + SALT_LEN;
 const TAG_LEN: usize = 16;
+/// The AEAD's nonce, derived per ticket with its key.
+const NONCE_LEN: usize = 12;
 /// rustls keeps a ticket's lifetime as seconds in a `u32`; 12 hours, as its own ticketer.
 const DEFAULT_LIFETIME: Duration = Duration::from_secs(12 * 60 * 60);
 
@@ -442,21 +444,23 @@ impl Seal {
         key
     }
 
-    /// The AEAD key for one ticket, from the ticket key and the ticket's salt.
+    /// The AEAD key for one ticket, from the ticket key and the ticket's salt: key and nonce
+    /// from one HKDF extract and one expand.
     fn packet_key(
         &self,
         key: &[u8; TICKET_KEY_LEN],
         salt: &[u8],
     ) -> Option<Box<dyn rustls::quic::PacketKey>> {
-        let mut aead_key = [0u8; TICKET_KEY_LEN];
-        let mut iv = [0u8; 12];
+        let mut okm = [0u8; TICKET_KEY_LEN + NONCE_LEN];
         self.expand(
             salt,
             key,
-            b"tokio-tls-handshake ticket aead key",
-            &mut aead_key,
+            b"tokio-tls-handshake ticket aead key and iv",
+            &mut okm,
         )?;
-        self.expand(salt, key, b"tokio-tls-handshake ticket aead iv", &mut iv)?;
+        let (aead_key, iv) = okm.split_at(TICKET_KEY_LEN);
+        let aead_key: [u8; TICKET_KEY_LEN] = aead_key.try_into().ok()?;
+        let iv: [u8; NONCE_LEN] = iv.try_into().ok()?;
         Some(self.quic.packet_key(AeadKey::from(aead_key), Iv::new(iv)))
     }
 

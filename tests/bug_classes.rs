@@ -395,14 +395,17 @@ async fn write_until_blocked_then_on<W: AsyncWrite + Unpin>(
     writer.flush().await
 }
 
-/// Split halves in two tasks: the writer is blocked on a full socket when the reader receives
-/// a corrupt record. The reader ends with the error, and the writer is woken and ends too (a
-/// reader that sent its alert with its own waker used to strand a writer waiting to write).
-#[tokio::test]
-async fn split_halves_both_end_when_the_reader_meets_a_corrupt_record() {
-    let world = World::new();
+/// Our client (split into halves) against a tokio-rustls server over TCP with small buffers.
+async fn split_against_tokio_rustls(
+    world: &World,
+) -> (
+    tokio::io::ReadHalf<tokio_tls_handshake::ClientTlsStream<TcpStream>>,
+    tokio::io::WriteHalf<tokio_tls_handshake::ClientTlsStream<TcpStream>>,
+    tokio_rustls::server::TlsStream<TcpStream>,
+) {
     let (client_tcp, server_tcp) = small_buffer_pair().await;
-    let acceptor = tokio_rustls::TlsAcceptor::from(world.server().build());
+    let acceptor =
+        tokio_rustls::TlsAcceptor::from(world.server().version(support::Version::Tls13).build());
     let (ours, theirs) = bounded(async {
         tokio::join!(
             Connector::from(world.client().build()).connect(name("localhost"), client_tcp),
@@ -410,8 +413,17 @@ async fn split_halves_both_end_when_the_reader_meets_a_corrupt_record() {
         )
     })
     .await;
-    let (ours, mut theirs) = (ours.expect("ours"), theirs.expect("theirs"));
-    let (mut reader, mut writer) = tokio::io::split(ours);
+    let (reader, writer) = tokio::io::split(ours.expect("ours"));
+    (reader, writer, theirs.expect("theirs"))
+}
+
+/// Split halves in two tasks: the writer is blocked on a full socket when the reader receives
+/// a corrupt record. The reader ends with the error, and the writer is woken and ends too (a
+/// reader that sent its alert with its own waker used to strand a writer waiting to write).
+#[tokio::test]
+async fn split_halves_both_end_when_the_reader_meets_a_corrupt_record() {
+    let world = World::new();
+    let (mut reader, mut writer, mut theirs) = split_against_tokio_rustls(&world).await;
     let (blocked, is_blocked) = tokio::sync::oneshot::channel();
     let writer_task = tokio::spawn(async move {
         write_until_blocked_then_on(&mut writer, 64 * 1024 * 1024, blocked).await
@@ -451,18 +463,7 @@ async fn split_halves_both_end_when_the_reader_meets_a_corrupt_record() {
 async fn split_halves_both_end_after_a_key_update_request() {
     const TOTAL: usize = 4 * 1024 * 1024;
     let world = World::new();
-    let (client_tcp, server_tcp) = small_buffer_pair().await;
-    let acceptor =
-        tokio_rustls::TlsAcceptor::from(world.server().version(support::Version::Tls13).build());
-    let (ours, theirs) = bounded(async {
-        tokio::join!(
-            Connector::from(world.client().build()).connect(name("localhost"), client_tcp),
-            acceptor.accept(server_tcp)
-        )
-    })
-    .await;
-    let (ours, mut theirs) = (ours.expect("ours"), theirs.expect("theirs"));
-    let (mut reader, mut writer) = tokio::io::split(ours);
+    let (mut reader, mut writer, mut theirs) = split_against_tokio_rustls(&world).await;
     let (blocked, is_blocked) = tokio::sync::oneshot::channel();
     let writer_task = tokio::spawn(async move {
         write_until_blocked_then_on(&mut writer, TOTAL, blocked).await?;

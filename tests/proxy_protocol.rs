@@ -35,6 +35,14 @@ fn v2_header(tlv_len: usize) -> Vec<u8> {
     header
 }
 
+/// Answers the client's one `ping`.
+async fn echo_once(tls: &mut tokio_tls_handshake::ServerTlsStream<DuplexStream>) {
+    let mut buf = [0u8; 4];
+    tls.read_exact(&mut buf).await.expect("read");
+    tls.write_all(&buf).await.expect("write");
+    tls.flush().await.expect("flush");
+}
+
 fn client_addr() -> SocketAddr {
     CLIENT.parse().expect("address")
 }
@@ -81,10 +89,7 @@ async fn the_listener_reports_the_client_behind_the_header_v1_and_v2() {
             .report()
             .to_string()
             .contains("proxy_source=198.51.100.7:41000"));
-        let mut buf = [0u8; 4];
-        tls.read_exact(&mut buf).await.expect("read");
-        tls.write_all(&buf).await.expect("write");
-        tls.flush().await.expect("flush");
+        echo_once(&mut tls).await;
         bounded(client).await.expect("client");
     }
 }
@@ -144,10 +149,7 @@ async fn optional_goes_straight_to_tls_without_a_header_and_reads_one_when_there
             .expect("an item")
             .expect("established");
         assert_eq!(peer, expected);
-        let mut buf = [0u8; 4];
-        tls.read_exact(&mut buf).await.expect("read");
-        tls.write_all(&buf).await.expect("write");
-        tls.flush().await.expect("flush");
+        echo_once(&mut tls).await;
         bounded(client).await.expect("client");
     }
 }
