@@ -5,7 +5,7 @@ mod support;
 
 use std::sync::Arc;
 
-use support::{bounded, name, tcp_pair, Version, World};
+use support::{bounded, handshake_storing_tickets, name, tcp_pair, Version, World};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_tls_handshake::{Acceptor, Connector, ServerTlsStream};
 
@@ -23,23 +23,6 @@ fn server_config(world: &World, early: bool) -> Arc<rustls::ServerConfig> {
         config.max_early_data_size = 16 * 1024;
     }
     Arc::new(config)
-}
-
-/// A full handshake whose tickets reach the client (the server writes, the client reads).
-async fn prime(client: &Arc<rustls::ClientConfig>, server: &Arc<rustls::ServerConfig>) {
-    let (client_tcp, server_tcp) = tcp_pair().await;
-    let (c, s) = bounded(async {
-        tokio::join!(
-            Connector::from(client.clone()).connect(name("localhost"), client_tcp),
-            Acceptor::from(server.clone()).accept(server_tcp)
-        )
-    })
-    .await;
-    let (mut c, mut s) = (c.expect("client"), s.expect("server"));
-    s.write_all(b"t").await.expect("write");
-    s.flush().await.expect("flush");
-    let mut byte = [0u8; 1];
-    bounded(c.read_exact(&mut byte)).await.expect("tickets");
 }
 
 /// A connection offering `REQUEST` as early data; returns whether the client saw it
@@ -74,7 +57,7 @@ async fn offer(
 async fn accepted_early_data_is_read_once_through_take_early_data() {
     let world = World::new();
     let (client, server) = (client_config(&world), server_config(&world, true));
-    prime(&client, &server).await;
+    handshake_storing_tickets(&client, &server).await;
     let (accepted, mut s, mut c) = offer(&client, &server).await;
     assert!(accepted, "the server took the early data");
     assert!(c.early_data_accepted());
@@ -94,7 +77,7 @@ async fn accepted_early_data_is_read_once_through_take_early_data() {
 async fn rejected_early_data_is_resent_after_the_handshake() {
     let world = World::new();
     let client = client_config(&world);
-    prime(&client, &server_config(&world, true)).await;
+    handshake_storing_tickets(&client, &server_config(&world, true)).await;
     // Another server (another session store): the ticket is unknown, early data rejected.
     let (accepted, mut s, c) = offer(&client, &server_config(&world, true)).await;
     assert!(!accepted);
@@ -180,7 +163,7 @@ async fn early_data_of_any_size_arrives_once_and_in_full() {
             received.len()
         );
         // Accepted: up to the server's 16 KiB early, the rest after.
-        prime(&client, &server).await;
+        handshake_storing_tickets(&client, &server).await;
         let (accepted, received) = offer_and_close(&client, &server, data.clone()).await;
         assert!(accepted, "{len} bytes: the server took some early");
         assert!(
@@ -189,7 +172,7 @@ async fn early_data_of_any_size_arrives_once_and_in_full() {
             received.len()
         );
         // Rejected (a ticket the other server does not know): all of it after.
-        prime(&client, &server).await;
+        handshake_storing_tickets(&client, &server).await;
         let (accepted, received) = offer_and_close(&client, &other_server, data.clone()).await;
         assert!(!accepted);
         assert!(

@@ -5,11 +5,8 @@
 
 mod support;
 
-use support::{bounded, haproxy, listen, name, World};
-use tokio::{
-    io::{AsyncReadExt, AsyncWriteExt},
-    net::TcpStream,
-};
+use support::{bounded, echo_ping, haproxy, listen, name, ping, World};
+use tokio::net::TcpStream;
 use tokio_tls_handshake::{Acceptor, Connector, ProxyProtocol, TlsListener};
 
 #[tokio::test]
@@ -36,10 +33,7 @@ async fn through_haproxy_the_server_sees_the_real_client() {
                     .connect(name("localhost"), tcp)
                     .await
                     .expect("handshake through haproxy");
-                tls.write_all(b"ping").await.expect("write");
-                let mut buf = [0u8; 4];
-                tls.read_exact(&mut buf).await.expect("echo");
-                buf
+                ping(&mut tls).await;
             }
         });
         let (mut tls, peer) = bounded(listener.accept())
@@ -56,11 +50,8 @@ async fn through_haproxy_the_server_sees_the_real_client() {
             "{options}: the transport's peer is HAProxy"
         );
         assert_eq!(tls.report().proxy_source, Some(client_addr));
-        let mut buf = [0u8; 4];
-        tls.read_exact(&mut buf).await.expect("read");
-        tls.write_all(&buf).await.expect("write");
-        tls.flush().await.expect("flush");
-        assert_eq!(&bounded(client).await.expect("client"), b"ping");
+        echo_ping(&mut tls).await;
+        bounded(client).await.expect("client");
     }
 }
 
@@ -129,9 +120,7 @@ async fn two_fleet_instances_behind_haproxy_resume_each_others_tickets() {
         let mut tls = bounded(Connector::from(client.clone()).connect(name("localhost"), tcp))
             .await
             .expect("handshake");
-        tls.write_all(b"ping").await.expect("write");
-        let mut buf = [0u8; 4];
-        bounded(tls.read_exact(&mut buf)).await.expect("echo");
+        ping(&mut tls).await;
         seen.push((local, tls.report().is_resumed()));
     }
     assert_eq!(

@@ -13,7 +13,7 @@ use std::{
 };
 
 use futures::StreamExt;
-use support::{bounded, listen, memory_incoming, name, peer_addr, Leaf, World};
+use support::{bounded, echo_ping, listen, memory_incoming, name, peer_addr, ping, Leaf, World};
 use tokio::{
     io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, DuplexStream, ReadBuf},
     net::TcpStream,
@@ -275,9 +275,7 @@ async fn sni_routing_from_the_client_hello() {
             .expect("verified for the name asked");
         let presented = tls.connection().peer_certificates().expect("certs")[0].clone();
         assert_eq!(presented, leaf, "{host} got its own certificate");
-        tls.write_all(b"ping").await.expect("write");
-        let mut buf = [0u8; 4];
-        tls.read_exact(&mut buf).await.expect("echo");
+        ping(&mut tls).await;
     }
     bounded(server).await.expect("server task");
 }
@@ -590,10 +588,7 @@ async fn tls_over_a_unix_socket() {
             .connect(name("localhost"), unix)
             .await
             .expect("client handshake");
-        tls.write_all(b"ping").await.expect("write");
-        let mut buf = [0u8; 4];
-        tls.read_exact(&mut buf).await.expect("echo");
-        buf
+        ping(&mut tls).await;
     });
     let (mut tls, peer) = bounded(listener.accept())
         .await
@@ -603,9 +598,6 @@ async fn tls_over_a_unix_socket() {
         peer.is_unnamed(),
         "the client's socket has no name: {peer:?}"
     );
-    let mut buf = [0u8; 4];
-    tls.read_exact(&mut buf).await.expect("read");
-    tls.write_all(&buf).await.expect("write");
-    tls.flush().await.expect("flush");
-    assert_eq!(&bounded(client).await.expect("client task"), b"ping");
+    echo_ping(&mut tls).await;
+    bounded(client).await.expect("client task");
 }

@@ -7,8 +7,8 @@ mod support;
 
 use std::{net::SocketAddr, time::Duration};
 
-use support::{bounded, client_hello, memory_incoming, name, peer_addr, World};
-use tokio::io::{duplex, AsyncReadExt, AsyncWriteExt, DuplexStream};
+use support::{bounded, client_hello, echo_ping, memory_incoming, name, peer_addr, ping, World};
+use tokio::io::{duplex, AsyncWriteExt, DuplexStream};
 use tokio_tls_handshake::{
     Acceptor, Connector, HandshakeError, ListenError, ProxyHeaderError, ProxyProtocol, TlsListener,
 };
@@ -35,14 +35,6 @@ fn v2_header(tlv_len: usize) -> Vec<u8> {
     header
 }
 
-/// Answers the client's one `ping`.
-async fn echo_once(tls: &mut tokio_tls_handshake::ServerTlsStream<DuplexStream>) {
-    let mut buf = [0u8; 4];
-    tls.read_exact(&mut buf).await.expect("read");
-    tls.write_all(&buf).await.expect("write");
-    tls.flush().await.expect("flush");
-}
-
 fn client_addr() -> SocketAddr {
     CLIENT.parse().expect("address")
 }
@@ -57,9 +49,7 @@ fn client_behind(world: &World, header: Vec<u8>) -> (DuplexStream, tokio::task::
             .connect(name("localhost"), client)
             .await
             .expect("client handshake");
-        tls.write_all(b"ping").await.expect("write");
-        let mut buf = [0u8; 4];
-        tls.read_exact(&mut buf).await.expect("echo");
+        ping(&mut tls).await;
     });
     (server, task)
 }
@@ -89,7 +79,7 @@ async fn the_listener_reports_the_client_behind_the_header_v1_and_v2() {
             .report()
             .to_string()
             .contains("proxy_source=198.51.100.7:41000"));
-        echo_once(&mut tls).await;
+        echo_ping(&mut tls).await;
         bounded(client).await.expect("client");
     }
 }
@@ -149,7 +139,7 @@ async fn optional_goes_straight_to_tls_without_a_header_and_reads_one_when_there
             .expect("an item")
             .expect("established");
         assert_eq!(peer, expected);
-        echo_once(&mut tls).await;
+        echo_ping(&mut tls).await;
         bounded(client).await.expect("client");
     }
 }

@@ -5,7 +5,7 @@ mod support;
 
 use std::path::Path;
 
-use support::{bounded, listen, name, openssl::Files, Identity, Leaf, World};
+use support::{bounded, listen, name, openssl::Files, ping, Identity, Leaf, World};
 use tokio::{
     io::{AsyncReadExt, AsyncWriteExt},
     net::TcpStream,
@@ -50,13 +50,6 @@ fn leaf(tls: &ClientTlsStream<TcpStream>) -> Vec<u8> {
     tls.connection().peer_certificates().expect("certs")[0].to_vec()
 }
 
-async fn echo(tls: &mut ClientTlsStream<TcpStream>) {
-    tls.write_all(b"ping").await.expect("write");
-    let mut buf = [0u8; 4];
-    bounded(tls.read_exact(&mut buf)).await.expect("echo");
-    assert_eq!(&buf, b"ping");
-}
-
 #[tokio::test]
 async fn a_reload_serves_the_new_certificate_to_new_clients_while_old_connections_go_on() {
     let world = World::new();
@@ -73,7 +66,7 @@ async fn a_reload_serves_the_new_certificate_to_new_clients_while_old_connection
 
     let mut old = connect(&world, addr).await;
     assert_eq!(leaf(&old), a.chain[0].to_vec(), "certificate A first");
-    echo(&mut old).await;
+    ping(&mut old).await;
 
     write_pem(&world, &b, &cert, &key);
     config.reload_pem_files(&cert, &key).expect("reload");
@@ -81,8 +74,8 @@ async fn a_reload_serves_the_new_certificate_to_new_clients_while_old_connection
     let mut new = connect(&world, addr).await;
     assert_eq!(leaf(&new), b.chain[0].to_vec(), "a new client sees B");
     assert_eq!(new.connection().alpn_protocol(), Some(&b"h2"[..]));
-    echo(&mut new).await;
-    echo(&mut old).await; // the connection made before the reload still works
+    ping(&mut new).await;
+    ping(&mut old).await; // the connection made before the reload still works
 }
 
 #[tokio::test]
@@ -130,5 +123,5 @@ async fn a_bad_file_is_a_typed_error_and_the_old_certificate_stays() {
 
     let mut tls = connect(&world, addr).await;
     assert_eq!(leaf(&tls), a.chain[0].to_vec(), "still certificate A");
-    echo(&mut tls).await;
+    ping(&mut tls).await;
 }

@@ -7,11 +7,8 @@ mod support;
 
 use std::sync::Arc;
 
-use support::{bounded, name, tcp_pair, Version, World};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio_tls_handshake::{
-    Acceptor, Connector, HandshakeReport, ReloadableConfig, TicketKeyError, TicketKeys,
-};
+use support::{handshake_storing_tickets, Version, World};
+use tokio_tls_handshake::{ReloadableConfig, TicketKeyError, TicketKeys};
 
 fn key_file(keys: &[u8]) -> String {
     let mut text = String::from("tokio-tls-handshake ticket keys v1\n# current first\n");
@@ -34,28 +31,6 @@ fn server(world: &World, version: Version, keys: Option<&str>) -> Arc<rustls::Se
     Arc::new(config)
 }
 
-/// One handshake; the server writes a byte that the client reads, so that a TLS 1.3 client has
-/// taken in its tickets. Returns both reports.
-async fn handshake(
-    client: &Arc<rustls::ClientConfig>,
-    server: &Arc<rustls::ServerConfig>,
-) -> (HandshakeReport, HandshakeReport) {
-    let (client_tcp, server_tcp) = tcp_pair().await;
-    let (c, s) = bounded(async {
-        tokio::join!(
-            Connector::from(client.clone()).connect(name("localhost"), client_tcp),
-            Acceptor::from(server.clone()).accept(server_tcp)
-        )
-    })
-    .await;
-    let (mut c, mut s) = (c.expect("client handshake"), s.expect("server handshake"));
-    s.write_all(b"x").await.expect("write");
-    s.flush().await.expect("flush");
-    let mut byte = [0u8; 1];
-    bounded(c.read_exact(&mut byte)).await.expect("read");
-    (c.report(), s.report())
-}
-
 #[tokio::test]
 async fn a_ticket_from_one_server_resumes_on_another_with_the_same_keys() {
     let world = World::new();
@@ -66,9 +41,9 @@ async fn a_ticket_from_one_server_resumes_on_another_with_the_same_keys() {
             server(&world, version, Some(&keys)),
             server(&world, version, Some(&keys)),
         );
-        let (first, _) = handshake(&client, &a).await;
+        let (first, _) = handshake_storing_tickets(&client, &a).await;
         assert!(!first.is_resumed(), "{version:?}: a full handshake first");
-        let (on_b, b_side) = handshake(&client, &b).await;
+        let (on_b, b_side) = handshake_storing_tickets(&client, &b).await;
         assert!(on_b.is_resumed(), "{version:?}: client on B: {on_b}");
         assert!(b_side.is_resumed(), "{version:?}: server B: {b_side}");
     }
@@ -82,9 +57,9 @@ async fn without_shared_keys_another_server_does_a_full_handshake() {
     let client = world.client().version(Version::Tls13).build();
     let a = server(&world, Version::Tls13, None);
     let b = server(&world, Version::Tls13, None);
-    let (first, _) = handshake(&client, &a).await;
+    let (first, _) = handshake_storing_tickets(&client, &a).await;
     assert!(!first.is_resumed());
-    let (on_b, _) = handshake(&client, &b).await;
+    let (on_b, _) = handshake_storing_tickets(&client, &b).await;
     assert!(!on_b.is_resumed(), "{on_b}");
 }
 
@@ -99,15 +74,15 @@ async fn after_a_rotation_old_tickets_resume_during_the_overlap_and_not_after() 
         // ...then the old one dropped.
         let after = server(&world, version, Some(&key_file(&[2])));
 
-        handshake(&client, &before).await;
-        let (resumed, _) = handshake(&client, &overlap).await;
+        handshake_storing_tickets(&client, &before).await;
+        let (resumed, _) = handshake_storing_tickets(&client, &overlap).await;
         assert!(
             resumed.is_resumed(),
             "{version:?}: an old ticket during the overlap"
         );
 
-        handshake(&client, &before).await; // a fresh ticket under the old key
-        let (full, server_side) = handshake(&client, &after).await;
+        handshake_storing_tickets(&client, &before).await; // a fresh ticket under the old key
+        let (full, server_side) = handshake_storing_tickets(&client, &after).await;
         assert!(
             !full.is_resumed() && !server_side.is_resumed(),
             "{version:?}: after the overlap, a full handshake (not an error)"
@@ -122,16 +97,16 @@ async fn a_live_server_rotates_its_keys() {
     let client = world.client().version(Version::Tls13).build();
     let issuer = server(&world, Version::Tls13, Some(&key_file(&[1])));
     let live = ReloadableConfig::new(server(&world, Version::Tls13, Some(&key_file(&[3]))));
-    handshake(&client, &issuer).await;
-    let (full, _) = handshake(&client, &live.current()).await;
+    handshake_storing_tickets(&client, &issuer).await;
+    let (full, _) = handshake_storing_tickets(&client, &live.current()).await;
     assert!(
         !full.is_resumed(),
         "key 1 is unknown to the live server yet"
     );
-    handshake(&client, &issuer).await;
+    handshake_storing_tickets(&client, &issuer).await;
     let keys = TicketKeys::parse(&key_file(&[3, 1])).expect("keys");
     live.reload_ticket_keys(&keys).expect("reload");
-    let (resumed, _) = handshake(&client, &live.current()).await;
+    let (resumed, _) = handshake_storing_tickets(&client, &live.current()).await;
     assert!(resumed.is_resumed(), "after the reload, key 1 is accepted");
 }
 

@@ -291,3 +291,56 @@ where
     .await;
     (client.expect("client"), server.expect("server"))
 }
+
+/// A handshake over loopback TCP between `client` and `server` in which the server writes a
+/// byte and the client reads it, so that the tickets the server wrote are in the client's
+/// session store before this returns; both sides' reports.
+pub async fn handshake_storing_tickets(
+    client: &Arc<ClientConfig>,
+    server: &Arc<ServerConfig>,
+) -> (
+    tokio_tls_handshake::HandshakeReport,
+    tokio_tls_handshake::HandshakeReport,
+) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let (client_tcp, server_tcp) = tcp_pair().await;
+    let (c, s) = bounded(async {
+        tokio::join!(
+            tokio_tls_handshake::Connector::from(client.clone())
+                .connect(name("localhost"), client_tcp),
+            tokio_tls_handshake::Acceptor::from(server.clone()).accept(server_tcp)
+        )
+    })
+    .await;
+    let (mut c, mut s) = (c.expect("client handshake"), s.expect("server handshake"));
+    s.write_all(b"t").await.expect("write");
+    s.flush().await.expect("flush");
+    let mut byte = [0u8; 1];
+    bounded(c.read_exact(&mut byte)).await.expect("tickets");
+    (c.report(), s.report())
+}
+
+/// The client side of one echo: writes `ping` and checks that it comes back.
+pub async fn ping<S>(stream: &mut S)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    stream.write_all(b"ping").await.expect("write");
+    stream.flush().await.expect("flush");
+    let mut buf = [0u8; 4];
+    bounded(stream.read_exact(&mut buf)).await.expect("echo");
+    assert_eq!(&buf, b"ping", "the echo");
+}
+
+/// The server side of [`ping`]: reads four bytes and writes them back.
+pub async fn echo_ping<S>(stream: &mut S)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut buf = [0u8; 4];
+    bounded(stream.read_exact(&mut buf)).await.expect("read");
+    stream.write_all(&buf).await.expect("write");
+    stream.flush().await.expect("flush");
+}
