@@ -84,6 +84,54 @@ async fn the_listener_reports_the_client_behind_the_header_v1_and_v2() {
     }
 }
 
+/// IPv6 clients (v1 `TCP6` and v2 `AF_INET6`) become the peer; a v2 LOCAL header (the
+/// balancer's own health check, which carries no addresses) keeps the transport's.
+#[tokio::test]
+async fn ipv6_clients_are_reported_and_a_local_header_keeps_the_transport_address() {
+    let world = World::new();
+    let (connections, incoming) = memory_incoming();
+    let acceptor =
+        Acceptor::from(world.server().build()).with_proxy_protocol(ProxyProtocol::Required);
+    let mut listener = TlsListener::from_stream(incoming, acceptor);
+    let v6: SocketAddr = "[2001:db8::7]:41000".parse().expect("address");
+    let v1 = b"PROXY TCP6 2001:db8::7 2001:db8::1 41000 443\r\n".to_vec();
+    let mut v2 = b"\r\n\r\n\0\r\nQUIT\n".to_vec();
+    v2.extend_from_slice(&[0x21, 0x21, 0, 36]); // PROXY, TCP over IPv6, 36 bytes
+    v2.extend_from_slice(
+        &"2001:db8::7"
+            .parse::<std::net::Ipv6Addr>()
+            .expect("ip")
+            .octets(),
+    );
+    v2.extend_from_slice(
+        &"2001:db8::1"
+            .parse::<std::net::Ipv6Addr>()
+            .expect("ip")
+            .octets(),
+    );
+    v2.extend_from_slice(&41000u16.to_be_bytes());
+    v2.extend_from_slice(&443u16.to_be_bytes());
+    let mut local = b"\r\n\r\n\0\r\nQUIT\n".to_vec();
+    local.extend_from_slice(&[0x20, 0x00, 0, 0]); // LOCAL, unspecified, no addresses
+    for (label, header, expected) in [
+        ("v1 TCP6", v1, Some(v6)),
+        ("v2 IPv6", v2, Some(v6)),
+        ("v2 LOCAL", local, None),
+    ] {
+        let (server, client) = client_behind(&world, header);
+        connections.send(Ok((server, peer_addr(2)))).expect("queue");
+        let (mut tls, peer) = bounded(listener.accept())
+            .await
+            .expect("an item")
+            .unwrap_or_else(|e| panic!("{label}: {e:?}"));
+        assert_eq!(peer, expected.unwrap_or(peer_addr(2)), "{label}");
+        assert_eq!(tls.proxy_source(), expected, "{label}");
+        assert_eq!(tls.report().proxy_source, expected, "{label}");
+        echo_ping(&mut tls).await;
+        bounded(client).await.expect("client");
+    }
+}
+
 /// The header and the ClientHello in one write, so the first read holds both: the header never
 /// reaches rustls and the TLS bytes after it are not lost. `start` sees the source too.
 #[tokio::test]
