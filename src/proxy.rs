@@ -3,14 +3,11 @@
 //! bytes; v2: [`MAX_PROXY_V2_LEN`]), happens under the handshake's one deadline, and whatever
 //! arrives after the header in the same read goes to TLS untouched.
 
-use std::{
-    io::{self, Read},
-    net::SocketAddr,
-};
+use std::{io::Read, net::SocketAddr};
 
 use proxy_header::{ParseConfig, ProxyHeader};
 
-use crate::{HandshakeCost, HandshakeError, ProxyHeaderError};
+use crate::{wire::read_once, HandshakeCost, HandshakeError, ProxyHeaderError};
 
 /// How a server treats a PROXY protocol header before the TLS bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -110,19 +107,15 @@ impl ProxyReader {
             }
             let mut chunk = [0u8; 1024];
             cost.reads += 1;
-            match io.read(&mut chunk) {
-                Ok(0) => {
+            match read_once(|| io.read(&mut chunk)).map_err(HandshakeError::Transport)? {
+                Some(0) => {
                     return Err(HandshakeError::PeerClosed {
                         close_notify: false,
                         received: self.received(),
                     })
                 }
-                Ok(n) => self.buf.extend_from_slice(&chunk[..n.min(chunk.len())]),
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    return Ok(ProxyRead::WouldBlock)
-                }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(HandshakeError::Transport(e)),
+                Some(n) => self.buf.extend_from_slice(&chunk[..n.min(chunk.len())]),
+                None => return Ok(ProxyRead::WouldBlock),
             }
         }
     }
@@ -143,14 +136,19 @@ impl ProxyReader {
             }
             let len = V2_FIXED_LEN + usize::from(u16::from_be_bytes([buf[14], buf[15]]));
             if len > MAX_PROXY_V2_LEN {
-                return Err(malformed(ProxyHeaderError::TooLong { len }));
+                return Err(HandshakeError::ProxyHeader(ProxyHeaderError::TooLong {
+                    len,
+                }));
             }
             buf.len() >= len
         } else {
             match buf.iter().position(|b| *b == b'\n') {
                 Some(end) => end < MAX_V1_LEN,
                 None if buf.len() >= MAX_V1_LEN => {
-                    return Err(malformed(ProxyHeaderError::TooLong { len: buf.len() }))
+                    let len = buf.len();
+                    return Err(HandshakeError::ProxyHeader(ProxyHeaderError::TooLong {
+                        len,
+                    }));
                 }
                 None => false,
             }
@@ -168,17 +166,15 @@ impl ProxyReader {
                 len,
                 source: header.proxied_address().map(|address| address.source),
             }),
-            Err(_) => Err(malformed(ProxyHeaderError::Malformed)),
+            Err(_) => Err(HandshakeError::ProxyHeader(ProxyHeaderError::Malformed)),
         }
     }
 }
 
-fn malformed(error: ProxyHeaderError) -> HandshakeError {
-    HandshakeError::ProxyHeader(error)
-}
-
 #[cfg(test)]
 mod tests {
+    use std::io;
+
     use super::*;
 
     /// A read of one chunk, then "would block", as a nonblocking socket.

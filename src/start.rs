@@ -27,7 +27,7 @@ use crate::{
     alert::OutgoingAlert,
     deadline::Deadline,
     records::PeerRecords,
-    wire::{read_peer, PeerRead, Prefixed},
+    wire::{read_peer, PeerRead, Preamble},
     AsyncHandshake, Failed, Handshake, HandshakeCost, HandshakeError, HandshakeReport, Role,
 };
 
@@ -38,12 +38,8 @@ struct HelloReader {
     peer: PeerRecords,
     cost: HandshakeCost,
     started: Option<Instant>,
-    /// Reads a PROXY protocol header first.
-    #[cfg(feature = "proxy-protocol")]
-    proxy: Option<crate::proxy::ProxyReader>,
-    proxy_source: Option<SocketAddr>,
-    /// TLS bytes read with the PROXY header.
-    pending: Vec<u8>,
+    /// What comes before the hello (a PROXY protocol header).
+    preamble: Preamble,
 }
 
 impl std::fmt::Debug for HelloReader {
@@ -60,7 +56,7 @@ impl HelloReader {
         let mut report = HandshakeReport::empty(Role::Server);
         report.cost = self.cost;
         report.cost.bytes_read = self.peer.received();
-        report.proxy_source = self.proxy_source;
+        report.proxy_source = self.preamble.source;
         if let Some(started) = self.started {
             report.cost.duration = started.elapsed();
         }
@@ -73,10 +69,7 @@ impl HelloReader {
             peer: PeerRecords::new(),
             cost: HandshakeCost::default(),
             started: None,
-            #[cfg(feature = "proxy-protocol")]
-            proxy: None,
-            proxy_source: None,
-            pending: Vec::new(),
+            preamble: Preamble::default(),
         }
     }
 
@@ -93,29 +86,19 @@ impl HelloReader {
         io: &mut IO,
     ) -> Result<Option<Accepted>, (HandshakeError, Option<OutgoingAlert>)> {
         self.started.get_or_insert_with(Instant::now);
-        #[cfg(feature = "proxy-protocol")]
-        if let Some(reader) = &mut self.proxy {
-            match reader.read(io, &mut self.cost).map_err(|e| (e, None))? {
-                crate::proxy::ProxyRead::WouldBlock => return Ok(None),
-                crate::proxy::ProxyRead::Done { source, leftover } => {
-                    self.proxy_source = source;
-                    self.pending = leftover;
-                    self.proxy = None;
-                }
-            }
+        if !self
+            .preamble
+            .read(io, &mut self.cost)
+            .map_err(|e| (e, None))?
+        {
+            return Ok(None);
         }
         loop {
             let acceptor = &mut self.acceptor;
-            let read_tls = |rd: &mut dyn Read| acceptor.read_tls(rd);
-            let read = if self.pending.is_empty() {
-                read_peer(io, &mut self.peer, &mut self.cost, read_tls)
-            } else {
-                let mut io = Prefixed {
-                    pending: &mut self.pending,
-                    io,
-                };
-                read_peer(&mut io, &mut self.peer, &mut self.cost, read_tls)
-            }
+            let mut io = self.preamble.transport(io);
+            let read = read_peer(&mut io, &mut self.peer, &mut self.cost, |rd| {
+                acceptor.read_tls(rd)
+            })
             .map_err(|e| (e, None))?;
             match read {
                 PeerRead::Bytes => self.cost.flights_received = 1,
@@ -172,7 +155,7 @@ impl<IO> StartHandshake<IO> {
     /// Reads a PROXY protocol header before the ClientHello.
     #[cfg(feature = "proxy-protocol")]
     pub(crate) fn with_proxy_protocol(mut self, mode: Option<crate::ProxyProtocol>) -> Self {
-        self.reader.proxy = mode.map(crate::proxy::ProxyReader::new);
+        self.reader.preamble.proxy = mode.map(crate::proxy::ProxyReader::new);
         self
     }
 }
@@ -202,8 +185,7 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Future for StartHandshake<IO> {
                     started: reader.started,
                     deadline: me.deadline.instant(),
                     send_alerts: me.send_alerts,
-                    proxy_source: reader.proxy_source,
-                    pending: reader.pending,
+                    preamble: reader.preamble,
                 }));
             }
             Ok(None) if !me.deadline.poll_expired(cx) => return Poll::Pending,
@@ -232,15 +214,14 @@ pub struct ClientHelloReceived<IO> {
     started: Option<Instant>,
     deadline: Option<Instant>,
     send_alerts: bool,
-    proxy_source: Option<SocketAddr>,
-    /// TLS bytes read with a PROXY header and not yet given to rustls.
-    pending: Vec<u8>,
+    /// The PROXY header's client address, and TLS bytes read with it not yet given to rustls.
+    preamble: Preamble,
 }
 
 impl<IO: AsyncRead + AsyncWrite + Unpin> ClientHelloReceived<IO> {
     /// The client's address, as a PROXY protocol header in front of the hello gave it.
     pub fn proxy_source(&self) -> Option<SocketAddr> {
-        self.proxy_source
+        self.preamble.source
     }
 
     /// What the client offered: SNI, ALPN, cipher suites, signature schemes.
@@ -269,13 +250,11 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> ClientHelloReceived<IO> {
             started,
             deadline,
             send_alerts,
-            proxy_source,
-            pending,
+            preamble,
         } = self;
         match accepted.into_connection(config) {
             Ok(conn) => {
-                let handshake =
-                    Handshake::after_client_hello(conn, peer, cost, started, proxy_source, pending);
+                let handshake = Handshake::after_client_hello(conn, peer, cost, started, preamble);
                 AsyncHandshake::start(Ok(handshake), io)
                     .set_deadline(deadline)
                     .with_alerts(send_alerts)
@@ -285,7 +264,7 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> ClientHelloReceived<IO> {
                 let mut report = HandshakeReport::empty(Role::Server);
                 report.cost = cost;
                 report.cost.bytes_read = peer.received();
-                report.proxy_source = proxy_source;
+                report.proxy_source = preamble.source;
                 AsyncHandshake::failed(io, HandshakeError::protocol(error, None), alert, report)
                     .set_deadline(deadline)
             }

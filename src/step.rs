@@ -22,7 +22,7 @@ use tokio::time::Instant;
 use crate::{
     alert::OutgoingAlert,
     records::PeerRecords,
-    wire::{read_once, read_peer, write_out, Counted, PeerRead, Prefixed},
+    wire::{read_once, read_peer, write_out, Counted, PeerRead, Preamble},
     HandshakeError, HandshakeReport, Role, TlsConnection,
 };
 
@@ -120,13 +120,8 @@ pub struct Handshake<C> {
     server_name: Option<ServerName<'static>>,
     early_data: Option<EarlyData>,
     early_data_offered: bool,
-    /// Server: reads a PROXY protocol header before the TLS bytes.
-    #[cfg(feature = "proxy-protocol")]
-    proxy: Option<crate::proxy::ProxyReader>,
-    /// The client's address, as a PROXY protocol header gave it.
-    proxy_source: Option<SocketAddr>,
-    /// Bytes read with the PROXY header that belong to TLS: read before the transport.
-    pending: Vec<u8>,
+    /// Server: what comes before the TLS bytes (a PROXY protocol header).
+    preamble: Preamble,
 }
 
 /// Client: application data offered with the ClientHello.
@@ -185,7 +180,7 @@ impl Handshake<ServerConnection> {
     /// within the same steps (and, in the future, the same deadline) as the handshake.
     #[cfg(feature = "proxy-protocol")]
     pub fn with_proxy_protocol(mut self, mode: crate::ProxyProtocol) -> Self {
-        self.proxy = Some(crate::proxy::ProxyReader::new(mode));
+        self.preamble.proxy = Some(crate::proxy::ProxyReader::new(mode));
         self
     }
 
@@ -258,15 +253,13 @@ impl Handshake<ServerConnection> {
         peer: PeerRecords,
         cost: HandshakeCost,
         started: Option<Instant>,
-        proxy_source: Option<SocketAddr>,
-        pending: Vec<u8>,
+        preamble: Preamble,
     ) -> Self {
         Self {
             peer,
             cost,
             started,
-            proxy_source,
-            pending,
+            preamble,
             reading: true,
             // Records that came in the same read as the hello wait in the connection.
             unprocessed: true,
@@ -295,10 +288,7 @@ impl<C: TlsConnection> Handshake<C> {
             server_name: None,
             early_data: None,
             early_data_offered: false,
-            #[cfg(feature = "proxy-protocol")]
-            proxy: None,
-            proxy_source: None,
-            pending: Vec::new(),
+            preamble: Preamble::default(),
         }
     }
 
@@ -313,14 +303,14 @@ impl<C: TlsConnection> Handshake<C> {
         let name = self.server_name.as_ref().map(ServerName::to_str);
         let mut report = HandshakeReport::new(&self.conn, name.as_deref(), false, self.cost());
         report.early_data_offered = self.early_data_offered;
-        report.proxy_source = self.proxy_source;
+        report.proxy_source = self.preamble.source;
         report
     }
 
     /// The client's address, as the PROXY protocol header in front of the TLS bytes gave it
     /// (`None` without one, or for a header of the balancer's own connection).
     pub fn proxy_source(&self) -> Option<SocketAddr> {
-        self.proxy_source
+        self.preamble.source
     }
 
     pub(crate) fn early_data_offered(&self) -> bool {
@@ -443,16 +433,8 @@ impl<C: TlsConnection> Handshake<C> {
     }
 
     fn drive<IO: Read + Write + ?Sized>(&mut self, io: &mut IO) -> Result<Step, HandshakeError> {
-        #[cfg(feature = "proxy-protocol")]
-        if let Some(reader) = &mut self.proxy {
-            match reader.read(io, &mut self.cost)? {
-                crate::proxy::ProxyRead::WouldBlock => return Ok(Step::WantRead),
-                crate::proxy::ProxyRead::Done { source, leftover } => {
-                    self.proxy_source = source;
-                    self.pending = leftover;
-                    self.proxy = None;
-                }
-            }
+        if !self.preamble.read(io, &mut self.cost)? {
+            return Ok(Step::WantRead);
         }
         if std::mem::take(&mut self.unprocessed) {
             self.process()?;
@@ -479,17 +461,10 @@ impl<C: TlsConnection> Handshake<C> {
     /// Reads once from the peer and processes what arrived.
     fn read<IO: Read + Write + ?Sized>(&mut self, io: &mut IO) -> Result<PeerRead, HandshakeError> {
         let conn = &mut self.conn;
-        let read = if self.pending.is_empty() {
-            read_peer(io, &mut self.peer, &mut self.cost, |rd| conn.read_tls(rd))?
-        } else {
-            let mut io = Prefixed {
-                pending: &mut self.pending,
-                io,
-            };
-            read_peer(&mut io, &mut self.peer, &mut self.cost, |rd| {
-                conn.read_tls(rd)
-            })?
-        };
+        let mut io = self.preamble.transport(io);
+        let read = read_peer(&mut io, &mut self.peer, &mut self.cost, |rd| {
+            conn.read_tls(rd)
+        })?;
         if read == PeerRead::Bytes {
             if !self.reading {
                 self.reading = true;

@@ -182,11 +182,8 @@ where
     /// Writes rustls' pending TLS output to the transport until none is left, then flushes
     /// the transport if `flush`.
     fn poll_write_tls(&mut self, cx: &mut Context<'_>, flush: bool) -> Poll<io::Result<()>> {
-        if let Some(failed) = &self.failed {
-            return Poll::Ready(Err(io::Error::new(
-                io::ErrorKind::ConnectionAborted,
-                format!("the tls connection failed: {failed}"),
-            )));
+        if let Some(failed) = self.failed() {
+            return Poll::Ready(Err(failed));
         }
         // The stream flushes the transport whenever asked, whatever it wrote.
         let mut unflushed = flush;
@@ -207,11 +204,19 @@ where
         }
     }
 
+    /// Once a read found a fatal error: the error every later read and write gets.
+    fn failed(&self) -> Option<io::Error> {
+        self.failed.as_ref().map(|failed| {
+            io::Error::new(
+                io::ErrorKind::ConnectionAborted,
+                format!("the tls connection failed: {failed}"),
+            )
+        })
+    }
+
     /// One read from the transport into rustls, and the processing of what arrived.
     /// `Ready(Ok(0))` at the end of the stream (rustls then reports it through its reader).
-    /// A fatal TLS error is an `InvalidData` error whose inner error is the
-    /// [`HandshakeError::Protocol`].
-    fn poll_receive(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
+    fn poll_receive(&mut self, cx: &mut Context<'_>) -> Poll<Result<usize, HandshakeError>> {
         let conn = &mut self.conn;
         let mut io = PollIo::new(&mut self.io, cx);
         let read = match &mut self.confirm {
@@ -226,23 +231,17 @@ where
         match read {
             Ok(Some(n)) => match self.conn.process_new_packets() {
                 Ok(_) => Poll::Ready(Ok(n)),
-                Err(error) => {
-                    let failure = self.protocol_failure(error, cx);
-                    Poll::Ready(Err(io::Error::new(io::ErrorKind::InvalidData, failure)))
-                }
+                Err(error) => Poll::Ready(Err(self.protocol_failure(error, cx))),
             },
             Ok(None) => Poll::Pending,
-            Err(e) => Poll::Ready(Err(e)),
+            Err(e) => Poll::Ready(Err(HandshakeError::Transport(e))),
         }
     }
 
     /// Waits until plaintext is buffered in rustls, or the peer's close or an error is known.
     fn poll_plaintext(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        if let Some(failed) = &self.failed {
-            return Poll::Ready(Err(io::Error::new(
-                io::ErrorKind::ConnectionAborted,
-                format!("the tls connection failed: {failed}"),
-            )));
+        if let Some(failed) = self.failed() {
+            return Poll::Ready(Err(failed));
         }
         loop {
             match self.conn.reader().into_first_chunk() {
@@ -253,7 +252,12 @@ where
             // Output rustls queues while reading (a key update answer) goes with the next
             // write or flush: writing here would register this reader's waker for write
             // readiness and could displace a writer task's.
-            ready!(self.poll_receive(cx))?;
+            // A fatal TLS error is an `InvalidData` error whose inner error is the
+            // `HandshakeError::Protocol`; the transport's own errors pass as they are.
+            ready!(self.poll_receive(cx)).map_err(|error| match error {
+                HandshakeError::Transport(e) => e,
+                failure => io::Error::new(io::ErrorKind::InvalidData, failure),
+            })?;
         }
     }
 
@@ -300,7 +304,7 @@ where
                     }))
                 }
                 Ok(_) => {}
-                Err(e) => return Poll::Ready(Err(handshake_error(e))),
+                Err(e) => return Poll::Ready(Err(e)),
             }
         }
     }
@@ -449,23 +453,6 @@ where
         }
         Poll::Ready(Ok(accepted))
     }
-}
-
-/// The `HandshakeError` inside an `io::Error` from [`TlsStream::poll_receive`], or the
-/// transport's error.
-fn handshake_error(error: io::Error) -> HandshakeError {
-    if error
-        .get_ref()
-        .is_some_and(|inner| inner.is::<HandshakeError>())
-    {
-        if let Some(inner) = error.into_inner() {
-            if let Ok(failure) = inner.downcast::<HandshakeError>() {
-                return *failure;
-            }
-        }
-        return HandshakeError::Transport(io::ErrorKind::InvalidData.into());
-    }
-    HandshakeError::Transport(error)
 }
 
 #[cfg(unix)]
