@@ -74,11 +74,8 @@ fn init(dir: &Path) -> Result<(), Box<dyn Error>> {
     // 32 random bytes from the crypto provider configurations get by default, as 64 hex
     // digits (`openssl rand -hex 32` makes one too). The file is a secret: only its owner may
     // read it.
-    let config = rustls::ServerConfig::builder()
-        .with_no_client_auth()
-        .with_single_cert(leaf.chain, leaf.key)?;
     let mut key = [0u8; 32];
-    config
+    rustls::ServerConfig::builder()
         .crypto_provider()
         .secure_random
         .fill(&mut key)

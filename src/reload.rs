@@ -92,16 +92,11 @@ impl ReloadableConfig {
         cert: impl AsRef<Path>,
         key: impl AsRef<Path>,
     ) -> Result<(), ReloadError> {
-        let current = self.current();
-        let certified = certified_key_from_pem_files(&current, cert.as_ref(), key.as_ref())?;
-        let mut next = ServerConfig::clone(&current);
-        next.cert_resolver = Arc::new(SingleCertAndKey::from(certified));
-        self.replace(Arc::new(next));
+        let certified = certified_key_from_pem_files(&self.current(), cert.as_ref(), key.as_ref())?;
+        self.update(|next| next.cert_resolver = Arc::new(SingleCertAndKey::from(certified)));
         Ok(())
     }
-}
 
-impl ReloadableConfig {
     /// Seals new session tickets with `keys` from now on (and opens those they can), keeping
     /// every other setting: the rotation step of a fleet sharing ticket keys.
     ///
@@ -113,10 +108,18 @@ impl ReloadableConfig {
         &self,
         keys: &crate::TicketKeys,
     ) -> Result<(), crate::TicketKeyError> {
-        let mut next = ServerConfig::clone(&self.current());
-        keys.install(&mut next)?;
-        self.replace(Arc::new(next));
+        let ticketer = keys.ticketer(self.current().crypto_provider())?;
+        self.update(|next| next.ticketer = ticketer);
         Ok(())
+    }
+
+    /// Serves a copy of the current configuration with `change` made to it. The copy is made
+    /// under the lock, so two reloads at once (a certificate and ticket keys, say) both stay.
+    fn update(&self, change: impl FnOnce(&mut ServerConfig)) {
+        let mut current = self.current.write().unwrap_or_else(PoisonError::into_inner);
+        let mut next = ServerConfig::clone(&current);
+        change(&mut next);
+        *current = Arc::new(next);
     }
 }
 

@@ -80,7 +80,7 @@ const DEFAULT_LIFETIME: Duration = Duration::from_secs(12 * 60 * 60);
 ///
 /// Anyone with a ticket key can read the tickets made with it: treat the file as a private
 /// key (mode 0600, never committed, distributed like other secrets), and rotate it. See the
-/// README's "Across a fleet" section for what a leaked key exposes.
+/// README's "Behind a load balancer and across a fleet" section for what a leaked key exposes.
 ///
 /// # Examples
 ///
