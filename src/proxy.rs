@@ -142,8 +142,15 @@ impl ProxyReader {
             }
             buf.len() >= len
         } else {
+            // Every branch decides once the limit is reached, so the buffer never holds more
+            // than the limit plus one read, whatever the peer sends.
             match buf.iter().position(|b| *b == b'\n') {
-                Some(end) => end < MAX_V1_LEN,
+                Some(end) if end < MAX_V1_LEN => true,
+                Some(end) => {
+                    return Err(HandshakeError::ProxyHeader(ProxyHeaderError::TooLong {
+                        len: end + 1,
+                    }))
+                }
                 None if buf.len() >= MAX_V1_LEN => {
                     let len = buf.len();
                     return Err(HandshakeError::ProxyHeader(ProxyHeaderError::TooLong {
@@ -226,12 +233,14 @@ mod tests {
     #[test]
     fn hostile_headers_end_in_typed_errors() {
         let v1_long = [b"PROXY TCP4 ".as_slice(), &[b'9'; 200]].concat();
+        let v1_late_line_end = [b"PROXY ".as_slice(), &[b'x'; 200], b"\r\n"].concat();
         let mut v2_bogus = V2_SIGNATURE.to_vec();
         v2_bogus.extend_from_slice(&[0x21, 0x11, 0xff, 0xff]);
         let mut v2_short = V2_SIGNATURE.to_vec();
         v2_short.extend_from_slice(&[0x21, 0x11, 0, 4, 1, 2, 3, 4]);
         for (input, expected) in [
             (&v1_long[..], "too long"),
+            (&v1_late_line_end[..], "too long"),
             (&v2_bogus[..], "too long"),
             (&v2_short[..], "malformed"),
             (b"PROXY TCP9 x y 1 2\r\n", "malformed"),

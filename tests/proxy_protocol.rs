@@ -318,6 +318,96 @@ async fn hostile_headers_end_in_typed_errors_within_the_deadline() {
     assert_eq!(failed.report.proxy_source, Some(client_addr()));
 }
 
+/// The attacks an unauthenticated peer tries on a PROXY server, over loopback TCP, each
+/// header followed by a flood of junk (bounded: 3 s or 256 MiB): a v1 line that ends past the
+/// 107-byte limit, a v1 signature with no line end, and a v2 header announcing 65,535 bytes.
+/// Each is refused within a second of arriving, long before the 10 s deadline, having read no
+/// more than a few KiB, whatever keeps coming.
+#[tokio::test]
+async fn a_flood_behind_a_hostile_header_is_refused_at_once_having_read_a_few_kib() {
+    use std::time::Instant;
+    use support::transports::{Audited, Probe};
+    const FLOOD_TIME: Duration = Duration::from_secs(3);
+    const FLOOD_BYTES: usize = 256 << 20;
+    let world = World::new();
+    let acceptor =
+        Acceptor::from(world.server().build()).with_proxy_protocol(ProxyProtocol::Required);
+    let v1_late_line_end = [b"PROXY ".as_slice(), &[b'x'; 200], b"\n"].concat();
+    let mut v2_huge = b"\r\n\r\n\0\r\nQUIT\n".to_vec();
+    v2_huge.extend_from_slice(&[0x21, 0x11, 0xff, 0xff]);
+    type Verdict = fn(&HandshakeError) -> bool;
+    // The junk that follows: with line ends every 100 bytes, so that a reader waiting for one
+    // finds them, or none at all.
+    let lines: Vec<u8> = (0..64 * 1024)
+        .map(|i| if i % 100 == 99 { b'\n' } else { b'x' })
+        .collect();
+    let no_line_end = vec![b'x'; 64 * 1024];
+    let shapes: [(&str, Vec<u8>, Vec<u8>, Verdict); 3] = [
+        (
+            "a v1 line ending past the limit",
+            v1_late_line_end,
+            lines.clone(),
+            |e| {
+                matches!(
+                    e,
+                    HandshakeError::ProxyHeader(ProxyHeaderError::TooLong { .. })
+                )
+            },
+        ),
+        (
+            "a v1 signature with no line end",
+            b"PROXY ".to_vec(),
+            no_line_end,
+            |e| {
+                matches!(
+                    e,
+                    HandshakeError::ProxyHeader(ProxyHeaderError::TooLong { .. })
+                )
+            },
+        ),
+        ("a v2 header announcing 65,535 bytes", v2_huge, lines, |e| {
+            matches!(
+                e,
+                HandshakeError::ProxyHeader(ProxyHeaderError::TooLong { len: 65551 })
+            )
+        }),
+    ];
+    for (label, header, junk, verdict) in shapes {
+        let (mut attacker, server) = support::tcp_pair().await;
+        let flood = tokio::spawn(async move {
+            let until = Instant::now() + FLOOD_TIME;
+            let mut sent = 0;
+            if attacker.write_all(&header).await.is_err() {
+                return sent;
+            }
+            while sent < FLOOD_BYTES && Instant::now() < until {
+                let left = until.saturating_duration_since(Instant::now());
+                match tokio::time::timeout(left, attacker.write_all(&junk)).await {
+                    Ok(Ok(())) => sent += junk.len(),
+                    _ => break,
+                }
+            }
+            sent
+        });
+        let probe = Probe::new();
+        let started = Instant::now();
+        let failed = bounded(acceptor.accept(Audited::new(server, &probe)).recoverable())
+            .await
+            .map(drop)
+            .expect_err(label);
+        let elapsed = started.elapsed();
+        drop(failed.io);
+        let read = probe.bytes_read();
+        assert!(verdict(&failed.error), "{label}: {:?}", failed.error);
+        assert!(
+            elapsed < Duration::from_secs(1),
+            "{label}: the verdict took {elapsed:?}"
+        );
+        assert!(read <= 4 * 1024, "{label}: the server read {read} bytes");
+        bounded(flood).await.expect("the flood ends");
+    }
+}
+
 mod fuzz {
     use super::*;
     use proptest::prelude::*;
