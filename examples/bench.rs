@@ -882,7 +882,11 @@ async fn serve(how: Server, tcp: TcpListener, config: Arc<ServerConfig>) {
             let acceptor = tokio_tls_handshake::Acceptor::from(config);
             #[cfg(feature = "proxy-protocol")]
             let acceptor = if how == Server::ListenerBehindProxy {
-                acceptor.with_proxy_protocol(tokio_tls_handshake::ProxyProtocol::Required)
+                acceptor.with_proxy_protocol(
+                    tokio_tls_handshake::ProxyProtocol::Required,
+                    // The clients connect from loopback, so they are the trusted balancer.
+                    tokio_tls_handshake::TrustedProxies::parse(["127.0.0.1"]).expect("an address"),
+                )
             } else {
                 acceptor
             };

@@ -8,6 +8,8 @@
 //!   file (`ticket.keys`), and `haproxy.cfg` for two instances behind 127.0.0.1:8443.
 //! - `... -- --addr 127.0.0.1:9001 --cert demo/cert.pem --key demo/key.pem --ticket-keys
 //!   demo/ticket.keys --proxy-protocol required` serves echo; a second instance on :9002.
+//!   Only the balancers `--proxy-from` lists (CIDR ranges or addresses, comma-separated;
+//!   127.0.0.1 by default) may send a header: anyone else could claim any client address.
 //! - `haproxy -f demo/haproxy.cfg` in front of both.
 //! - each connection is logged as `connection from ADDR: REPORT` (full or resumed);
 //! - SIGHUP reloads the certificate and the ticket keys (rotation), keeping the old ones if a
@@ -21,7 +23,7 @@ use rustls::pki_types::{pem::PemObject, CertificateDer, PrivateKeyDer};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_tls_handshake::{
     Acceptor, ListenError, ProxyProtocol, ReloadableConfig, TicketKeys, TlsListener,
-    TICKET_KEYS_HEADER,
+    TrustedProxies, TICKET_KEYS_HEADER,
 };
 
 #[derive(Default)]
@@ -32,6 +34,7 @@ struct Args {
     key: Option<String>,
     ticket_keys: Option<String>,
     proxy: Option<ProxyProtocol>,
+    proxy_from: Option<String>,
 }
 
 fn args() -> Result<Args, Box<dyn Error>> {
@@ -45,6 +48,7 @@ fn args() -> Result<Args, Box<dyn Error>> {
             "--cert" => args.cert = Some(value),
             "--key" => args.key = Some(value),
             "--ticket-keys" => args.ticket_keys = Some(value),
+            "--proxy-from" => args.proxy_from = Some(value),
             "--proxy-protocol" => {
                 args.proxy = Some(match value.as_str() {
                     "required" => ProxyProtocol::Required,
@@ -161,7 +165,9 @@ async fn main() -> Result<(), Box<dyn Error>> {
     }
     let mut acceptor = Acceptor::from(config);
     if let Some(mode) = args.proxy {
-        acceptor = acceptor.with_proxy_protocol(mode);
+        let ranges = args.proxy_from.as_deref().unwrap_or("127.0.0.1");
+        let balancers = TrustedProxies::parse(ranges.split(','))?;
+        acceptor = acceptor.with_proxy_protocol(mode, balancers);
     }
     let tcp =
         tokio::net::TcpListener::bind(args.addr.as_deref().unwrap_or("127.0.0.1:9001")).await?;

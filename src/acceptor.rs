@@ -1,6 +1,6 @@
 //! [`Acceptor`]: the server entry point, a `ServerConfig` plus per-connection defaults.
 
-use std::{sync::Arc, time::Duration};
+use std::{net::IpAddr, sync::Arc, time::Duration};
 
 use rustls::{ServerConfig, ServerConnection};
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -46,7 +46,7 @@ pub struct Acceptor {
     timeout: Option<Duration>,
     send_alerts: bool,
     #[cfg(feature = "proxy-protocol")]
-    proxy: Option<crate::ProxyProtocol>,
+    proxy: Option<crate::proxy::ProxyPolicy>,
 }
 
 #[derive(Debug, Clone)]
@@ -90,19 +90,30 @@ impl Acceptor {
     }
 
     /// Reads a PROXY protocol header (HAProxy's v1 or v2, as load balancers send it) before
-    /// the TLS bytes of every connection, under the same deadline as the handshake. Its client
-    /// address becomes the peer a [`TlsListener`](crate::TlsListener) reports, and the
-    /// report's `proxy_source`. The header never reaches rustls; TLS bytes that came with it
-    /// are kept.
+    /// the TLS bytes of every connection, from the balancers `trusted` lists only, under the
+    /// same deadline as the handshake. Its client address becomes the peer a
+    /// [`TlsListener`](crate::TlsListener) reports, [`TlsStream::proxy_source`] and the
+    /// report's `proxy_source`. The header is read by a layer in front of TLS and never
+    /// reaches rustls; TLS bytes that came with it are kept.
+    ///
+    /// Trust is decided by the transport's peer address, which a `TlsListener` knows; call
+    /// [`accept_from`](Acceptor::accept_from) / [`start_from`](Acceptor::start_from) when
+    /// accepting by hand, since [`accept`](Acceptor::accept) does not know it and so trusts
+    /// its peer only under [`TrustedProxies::any`](crate::TrustedProxies::any). See
+    /// [`ProxyProtocol`](crate::ProxyProtocol) for what each mode does with untrusted peers.
+    ///
+    /// [`TlsStream::proxy_source`]: crate::TlsStream::proxy_source
     ///
     /// # Examples
     ///
     /// ```no_run
-    /// # async fn run(config: std::sync::Arc<rustls::ServerConfig>) -> std::io::Result<()> {
-    /// use tokio_tls_handshake::{Acceptor, ProxyProtocol, TlsListener};
+    /// # async fn run(config: std::sync::Arc<rustls::ServerConfig>) -> Result<(), Box<dyn std::error::Error>> {
+    /// use tokio_tls_handshake::{Acceptor, ProxyProtocol, TlsListener, TrustedProxies};
     ///
-    /// let acceptor = Acceptor::from(config).with_proxy_protocol(ProxyProtocol::Required);
-    /// let tcp = tokio::net::TcpListener::bind("127.0.0.1:8443").await?;
+    /// let balancers = TrustedProxies::parse(["10.0.0.0/24"])?;
+    /// let acceptor =
+    ///     Acceptor::from(config).with_proxy_protocol(ProxyProtocol::Required, balancers);
+    /// let tcp = tokio::net::TcpListener::bind("0.0.0.0:8443").await?;
     /// let mut listener = TlsListener::new(tcp, acceptor);
     /// while let Some(next) = listener.accept().await {
     ///     if let Ok((tls, client)) = next {
@@ -112,8 +123,12 @@ impl Acceptor {
     /// # Ok(()) }
     /// ```
     #[cfg(feature = "proxy-protocol")]
-    pub fn with_proxy_protocol(mut self, mode: crate::ProxyProtocol) -> Self {
-        self.proxy = Some(mode);
+    pub fn with_proxy_protocol(
+        mut self,
+        mode: crate::ProxyProtocol,
+        trusted: crate::TrustedProxies,
+    ) -> Self {
+        self.proxy = Some(crate::proxy::ProxyPolicy { mode, trusted });
         self
     }
 
@@ -142,17 +157,52 @@ impl Acceptor {
     }
 
     /// Starts a server handshake over `io`.
+    ///
+    /// # Panics
+    ///
+    /// Polling the handshake panics on a Tokio runtime without the time driver
+    /// (`enable_time`) while this acceptor has a deadline, as it does by default
+    /// ([`DEFAULT_SERVER_TIMEOUT`]); Tokio's message names `enable_time`.
     pub fn accept<IO>(&self, io: IO) -> AsyncHandshake<IO, ServerConnection>
     where
         IO: AsyncRead + AsyncWrite + Unpin,
     {
-        let handshake = Handshake::accept(self.config());
+        self.accept_peer(io, None)
+    }
+
+    /// As [`accept`](Acceptor::accept), for a transport whose peer is `peer`: what a PROXY
+    /// protocol policy needs to decide whether the peer is a trusted balancer
+    /// ([`with_proxy_protocol`](Acceptor::with_proxy_protocol)).
+    ///
+    /// # Panics
+    ///
+    /// As [`accept`](Acceptor::accept).
+    #[cfg(feature = "proxy-protocol")]
+    pub fn accept_from<IO, A>(&self, io: IO, peer: &A) -> AsyncHandshake<IO, ServerConnection>
+    where
+        IO: AsyncRead + AsyncWrite + Unpin,
+        A: crate::PeerAddr,
+    {
+        self.accept_peer(io, peer.ip())
+    }
+
+    /// Starts a server handshake over `io`, whose peer's IP address is `peer` if known.
+    #[cfg_attr(not(feature = "proxy-protocol"), allow(unused_variables))]
+    pub(crate) fn accept_peer<IO>(
+        &self,
+        io: IO,
+        peer: Option<IpAddr>,
+    ) -> AsyncHandshake<IO, ServerConnection>
+    where
+        IO: AsyncRead + AsyncWrite + Unpin,
+    {
+        let handshake = AsyncHandshake::start(Handshake::accept(self.config()), io)
+            .with_defaults(self.timeout, self.send_alerts);
         #[cfg(feature = "proxy-protocol")]
-        let handshake = handshake.map(|h| match self.proxy {
-            Some(mode) => h.with_proxy_protocol(mode),
-            None => h,
-        });
-        AsyncHandshake::start(handshake, io).with_defaults(self.timeout, self.send_alerts)
+        if let Some(policy) = &self.proxy {
+            return handshake.with_proxy_header(policy.reader(peer));
+        }
+        handshake
     }
 }
 
@@ -177,7 +227,35 @@ impl Acceptor {
     /// let tls = hello.accept(config).await?;
     /// # Ok(()) }
     /// ```
+    ///
+    /// # Panics
+    ///
+    /// As [`accept`](Acceptor::accept): polling it needs the time driver while there is a
+    /// deadline.
     pub fn start<IO>(&self, io: IO) -> StartHandshake<IO>
+    where
+        IO: AsyncRead + AsyncWrite + Unpin,
+    {
+        self.start_peer(io, None)
+    }
+
+    /// As [`start`](Acceptor::start), for a transport whose peer is `peer` (see
+    /// [`accept_from`](Acceptor::accept_from)).
+    ///
+    /// # Panics
+    ///
+    /// As [`accept`](Acceptor::accept).
+    #[cfg(feature = "proxy-protocol")]
+    pub fn start_from<IO, A>(&self, io: IO, peer: &A) -> StartHandshake<IO>
+    where
+        IO: AsyncRead + AsyncWrite + Unpin,
+        A: crate::PeerAddr,
+    {
+        self.start_peer(io, peer.ip())
+    }
+
+    #[cfg_attr(not(feature = "proxy-protocol"), allow(unused_variables))]
+    fn start_peer<IO>(&self, io: IO, peer: Option<IpAddr>) -> StartHandshake<IO>
     where
         IO: AsyncRead + AsyncWrite + Unpin,
     {
@@ -186,7 +264,7 @@ impl Acceptor {
             .and_then(|t| tokio::time::Instant::now().checked_add(t));
         let start = StartHandshake::new(io, deadline, self.send_alerts);
         #[cfg(feature = "proxy-protocol")]
-        let start = start.with_proxy_protocol(self.proxy);
+        let start = start.with_proxy_header(self.proxy.as_ref().map(|p| p.reader(peer)));
         start
     }
 }

@@ -75,8 +75,8 @@ pub enum HandshakeError {
     /// this handshake did ([`ListenerHandle::drain`](crate::ListenerHandle::drain)).
     Drained,
     /// The server reads a PROXY protocol header before TLS (the `proxy-protocol` feature) and
-    /// the connection's was missing, malformed or too long. Nothing was sent; the transport is
-    /// handed back.
+    /// the connection's was missing, malformed, too long, or from a peer not trusted to send
+    /// one. Nothing was sent; the transport is handed back.
     ProxyHeader(ProxyHeaderError),
 }
 
@@ -93,6 +93,10 @@ pub enum ProxyHeaderError {
         /// Its length, as far as it was read or declared.
         len: usize,
     },
+    /// The transport's peer is not a trusted load balancer
+    /// ([`TrustedProxies`](crate::TrustedProxies)): under `Required`, refused before anything
+    /// was read; under `Optional`, it began with a header.
+    Untrusted,
 }
 
 impl fmt::Display for ProxyHeaderError {
@@ -101,6 +105,9 @@ impl fmt::Display for ProxyHeaderError {
             Self::Missing => f.write_str("proxy protocol header missing"),
             Self::Malformed => f.write_str("proxy protocol header malformed"),
             Self::TooLong { len } => write!(f, "proxy protocol header too long ({len} bytes)"),
+            Self::Untrusted => f.write_str(
+                "proxy protocol header not allowed from this peer (not a trusted balancer)",
+            ),
         }
     }
 }
@@ -383,6 +390,7 @@ mod tests {
             HandshakeError::Panicked,
             HandshakeError::Drained,
             HandshakeError::ProxyHeader(ProxyHeaderError::TooLong { len: 5000 }),
+            HandshakeError::ProxyHeader(ProxyHeaderError::Untrusted),
         ]
     }
 
@@ -432,6 +440,7 @@ mod tests {
                 ConnectionAborted,
                 Other,
                 ConnectionAborted,
+                InvalidData,
                 InvalidData
             ]
         );

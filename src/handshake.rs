@@ -2,6 +2,7 @@
 
 use std::{
     future::Future,
+    net::SocketAddr,
     pin::Pin,
     sync::Arc,
     task::{Context, Poll},
@@ -52,6 +53,8 @@ pub struct AsyncHandshake<IO, C> {
     state: State<IO, C>,
     deadline: Deadline,
     trace: Trace,
+    /// The client's address, as a PROXY protocol header in front of the TLS bytes gave it.
+    proxy_source: Option<SocketAddr>,
 }
 
 #[derive(Debug)]
@@ -60,6 +63,13 @@ pub struct AsyncHandshake<IO, C> {
     reason = "a handshake spends nearly all its life in Handshaking; boxing it would cost an allocation per handshake to save bytes in states that last a moment"
 )]
 enum State<IO, C> {
+    /// A PROXY protocol header is read first, in front of TLS, under the same deadline.
+    #[cfg(feature = "proxy-protocol")]
+    ReadingProxyHeader {
+        io: IO,
+        reader: crate::ProxyHeaderReader,
+        handshake: Handshake<C>,
+    },
     Handshaking {
         io: IO,
         handshake: Handshake<C>,
@@ -120,7 +130,33 @@ where
             state,
             deadline: Deadline::default(),
             trace: Trace::default(),
+            proxy_source: None,
         }
+    }
+
+    /// Reads a PROXY protocol header with `reader` before the handshake starts.
+    #[cfg(feature = "proxy-protocol")]
+    pub(crate) fn with_proxy_header(mut self, reader: crate::ProxyHeaderReader) -> Self {
+        self.state = match take(&mut self.state) {
+            State::Handshaking { io, handshake } => State::ReadingProxyHeader {
+                io,
+                reader,
+                handshake,
+            },
+            other => other,
+        };
+        self
+    }
+
+    /// The client's address a PROXY protocol header gave, read before this future began.
+    pub(crate) fn with_proxy_source(mut self, source: Option<SocketAddr>) -> Self {
+        self.proxy_source = source;
+        self
+    }
+
+    /// The client's address, once a PROXY protocol header gave it.
+    pub(crate) fn proxy_source(&self) -> Option<SocketAddr> {
+        self.proxy_source
     }
 
     /// Fails the handshake with [`HandshakeError::TimedOut`] unless it completes within
@@ -157,6 +193,7 @@ where
             state: failing(io, error, alert, Box::new(report)),
             deadline: Deadline::default(),
             trace: Trace::default(),
+            proxy_source: None,
         }
     }
 
@@ -168,15 +205,36 @@ where
 
     /// Whether a fatal alert goes to the peer when this side rejects it (default: yes).
     pub fn with_alerts(mut self, send: bool) -> Self {
-        if let State::Handshaking { handshake, .. } = &mut self.state {
+        if let Some(handshake) = self.handshake_mut() {
             handshake.send_alerts = send;
         }
         self
     }
 
+    /// The handshake, before or while it runs.
+    fn handshake(&self) -> Option<&Handshake<C>> {
+        match &self.state {
+            #[cfg(feature = "proxy-protocol")]
+            State::ReadingProxyHeader { handshake, .. } => Some(handshake),
+            State::Handshaking { handshake, .. } => Some(handshake),
+            _ => None,
+        }
+    }
+
+    fn handshake_mut(&mut self) -> Option<&mut Handshake<C>> {
+        match &mut self.state {
+            #[cfg(feature = "proxy-protocol")]
+            State::ReadingProxyHeader { handshake, .. } => Some(handshake),
+            State::Handshaking { handshake, .. } => Some(handshake),
+            _ => None,
+        }
+    }
+
     /// The transport, unless the future has completed.
     pub fn get_ref(&self) -> Option<&IO> {
         match &self.state {
+            #[cfg(feature = "proxy-protocol")]
+            State::ReadingProxyHeader { io, .. } => Some(io),
             State::Handshaking { io, .. } | State::SendingAlert { io, .. } => Some(io),
             State::Failed(failed) => Some(&failed.io),
             State::Finished => None,
@@ -186,25 +244,21 @@ where
     /// What the handshake has cost so far (bytes received show its progress), while it is
     /// still handshaking.
     pub fn cost(&self) -> Option<HandshakeCost> {
-        match &self.state {
-            State::Handshaking { handshake, .. } => Some(handshake.cost()),
-            _ => None,
-        }
+        self.handshake().map(Handshake::cost)
     }
 
     /// Bytes of the peer's complete TLS records so far, while handshaking: the progress a
     /// listener weighs when it must shed a handshake.
     pub(crate) fn peer_record_bytes(&self) -> Option<u64> {
-        match &self.state {
-            State::Handshaking { handshake, .. } => Some(handshake.peer_record_bytes()),
-            _ => None,
-        }
+        self.handshake().map(Handshake::peer_record_bytes)
     }
 
     /// The transport, mutably, unless the future has completed. Reading or writing it
     /// directly corrupts the handshake.
     pub fn get_mut(&mut self) -> Option<&mut IO> {
         match &mut self.state {
+            #[cfg(feature = "proxy-protocol")]
+            State::ReadingProxyHeader { io, .. } => Some(io),
             State::Handshaking { io, .. } | State::SendingAlert { io, .. } => Some(io),
             State::Failed(failed) => Some(&mut failed.io),
             State::Finished => None,
@@ -248,6 +302,24 @@ where
         let _entered = me.trace.enter(C::ROLE);
         loop {
             match &mut me.state {
+                #[cfg(feature = "proxy-protocol")]
+                State::ReadingProxyHeader { io, reader, .. } => {
+                    match reader.read(&mut PollIo::new(io, cx)) {
+                        Ok(Some(header)) => {
+                            let State::ReadingProxyHeader { io, handshake, .. } =
+                                take(&mut me.state)
+                            else {
+                                unreachable!("matched above")
+                            };
+                            me.proxy_source = header.source;
+                            let handshake = handshake.with_received(header.received);
+                            me.state = State::Handshaking { io, handshake };
+                        }
+                        Ok(None) if !me.deadline.poll_expired(cx) => return Poll::Pending,
+                        Ok(None) => me.state = fail(take(&mut me.state), HandshakeError::TimedOut),
+                        Err(error) => me.state = fail(take(&mut me.state), error),
+                    }
+                }
                 State::Handshaking { io, handshake } => {
                     let step = handshake.do_handshake(&mut PollIo::new(io, cx));
                     match step {
@@ -255,7 +327,8 @@ where
                             let State::Handshaking { io, handshake } = take(&mut me.state) else {
                                 unreachable!("matched above")
                             };
-                            let stream = TlsStream::new(io, handshake);
+                            let stream =
+                                TlsStream::new(io, handshake).with_proxy_source(me.proxy_source);
                             if me.trace.is_enabled() {
                                 me.trace.completed(&stream.report());
                             }
@@ -296,9 +369,12 @@ where
                     }
                 }
                 State::Failed(_) => {
-                    let State::Failed(failed) = take(&mut me.state) else {
+                    let State::Failed(mut failed) = take(&mut me.state) else {
                         unreachable!("matched above")
                     };
+                    if me.proxy_source.is_some() {
+                        failed.report.proxy_source = me.proxy_source;
+                    }
                     me.trace.failed(&failed.error, &failed.report);
                     return Poll::Ready(Err(failed));
                 }
@@ -319,6 +395,10 @@ fn after_error<IO, C: TlsConnection>(
     alert: Option<OutgoingAlert>,
 ) -> State<IO, C> {
     match state {
+        #[cfg(feature = "proxy-protocol")]
+        State::ReadingProxyHeader { io, handshake, .. } => {
+            failing(io, error, alert, Box::new(handshake.report()))
+        }
         State::Handshaking { io, handshake } => {
             failing(io, error, alert, Box::new(handshake.report()))
         }

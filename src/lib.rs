@@ -193,6 +193,8 @@ pub use axum_listener::TlsConnectInfo;
 pub use connector::Connector;
 pub use error::{Failed, HandshakeError, ProxyHeaderError};
 pub use handshake::{AsyncHandshake, Recoverable};
+#[cfg(unix)]
+pub use listener::UnixPeer;
 pub use listener::{
     Connection, DrainReport, Established, Incoming, ListenError, ListenerHandle, ListenerStats,
     PeerAddr, Spawn, SpawnHandshakes, SpawnLocal, StreamIncoming, TlsListener,
@@ -207,7 +209,10 @@ pub use stream::{ClientTlsStream, ServerTlsStream, TlsStream};
 pub use tickets::{TicketKeyError, TicketKeys, TICKET_KEYS_HEADER, TICKET_KEY_LEN};
 
 #[cfg(feature = "proxy-protocol")]
-pub use proxy::{ProxyProtocol, MAX_PROXY_V2_LEN};
+pub use proxy::{
+    AddressRangeError, ProxyHeader, ProxyHeaderReader, ProxyProtocol, TrustedProxies,
+    MAX_PROXY_V2_LEN,
+};
 
 pub use rustls;
 

@@ -27,7 +27,7 @@ use crate::{
     alert::OutgoingAlert,
     deadline::Deadline,
     records::PeerRecords,
-    wire::{read_peer, PeerRead, Preamble},
+    wire::{read_peer, PeerRead, Prefixed},
     AsyncHandshake, Failed, Handshake, HandshakeCost, HandshakeError, HandshakeReport, Role,
 };
 
@@ -38,8 +38,9 @@ struct HelloReader {
     peer: PeerRecords,
     cost: HandshakeCost,
     started: Option<Instant>,
-    /// What comes before the hello (a PROXY protocol header).
-    preamble: Preamble,
+    /// TLS bytes read off the transport before the hello reader began (by a layer in front of
+    /// TLS), read before the transport.
+    received: Vec<u8>,
 }
 
 impl std::fmt::Debug for HelloReader {
@@ -56,7 +57,6 @@ impl HelloReader {
         let mut report = HandshakeReport::empty(Role::Server);
         report.cost = self.cost;
         report.cost.bytes_read = self.peer.received();
-        report.proxy_source = self.preamble.source;
         if let Some(started) = self.started {
             report.cost.duration = started.elapsed();
         }
@@ -69,7 +69,7 @@ impl HelloReader {
             peer: PeerRecords::new(),
             cost: HandshakeCost::default(),
             started: None,
-            preamble: Preamble::default(),
+            received: Vec::new(),
         }
     }
 
@@ -86,16 +86,9 @@ impl HelloReader {
         io: &mut IO,
     ) -> Result<Option<Accepted>, (HandshakeError, Option<OutgoingAlert>)> {
         self.started.get_or_insert_with(Instant::now);
-        if !self
-            .preamble
-            .read(io, &mut self.cost)
-            .map_err(|e| (e, None))?
-        {
-            return Ok(None);
-        }
         loop {
             let acceptor = &mut self.acceptor;
-            let mut io = self.preamble.transport(io);
+            let mut io = Prefixed::new(&mut self.received, io);
             let read = read_peer(&mut io, &mut self.peer, &mut self.cost, |rd| {
                 acceptor.read_tls(rd)
             })
@@ -137,6 +130,11 @@ impl HelloReader {
 #[derive(Debug)]
 pub struct StartHandshake<IO> {
     io: Option<IO>,
+    /// The PROXY protocol header still to read, in front of the hello.
+    #[cfg(feature = "proxy-protocol")]
+    proxy: Option<crate::ProxyHeaderReader>,
+    /// The client's address, as a PROXY protocol header gave it.
+    proxy_source: Option<SocketAddr>,
     reader: HelloReader,
     deadline: Deadline,
     send_alerts: bool,
@@ -146,17 +144,36 @@ impl<IO> StartHandshake<IO> {
     pub(crate) fn new(io: IO, deadline: Option<Instant>, send_alerts: bool) -> Self {
         Self {
             io: Some(io),
+            #[cfg(feature = "proxy-protocol")]
+            proxy: None,
+            proxy_source: None,
             reader: HelloReader::new(),
             deadline: Deadline::new(deadline),
             send_alerts,
         }
     }
 
-    /// Reads a PROXY protocol header before the ClientHello.
+    /// Reads a PROXY protocol header in front of the ClientHello, under the same deadline.
     #[cfg(feature = "proxy-protocol")]
-    pub(crate) fn with_proxy_protocol(mut self, mode: Option<crate::ProxyProtocol>) -> Self {
-        self.reader.preamble.proxy = mode.map(crate::proxy::ProxyReader::new);
+    pub(crate) fn with_proxy_header(mut self, reader: Option<crate::ProxyHeaderReader>) -> Self {
+        self.proxy = reader;
         self
+    }
+
+    /// The PROXY protocol header in front of the hello, while it is still to read.
+    /// `Ok(false)`: the transport would block.
+    #[cfg(feature = "proxy-protocol")]
+    fn read_proxy_header(&mut self, io: &mut impl std::io::Read) -> Result<bool, HandshakeError> {
+        let Some(reader) = &mut self.proxy else {
+            return Ok(true);
+        };
+        let Some(header) = reader.read(io)? else {
+            return Ok(false);
+        };
+        self.proxy = None;
+        self.proxy_source = header.source;
+        self.reader.received = header.received;
+        Ok(true)
     }
 }
 
@@ -168,14 +185,21 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Future for StartHandshake<IO> {
     /// When polled again after it returned `Ready`.
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let me = self.get_mut();
-        let io = me
+        let mut io = me
             .io
-            .as_mut()
+            .take()
             .expect("StartHandshake polled after it completed");
-        let outcome = me.reader.read(&mut PollIo::new(io, cx));
+        #[cfg(feature = "proxy-protocol")]
+        let header = me.read_proxy_header(&mut PollIo::new(&mut io, cx));
+        #[cfg(not(feature = "proxy-protocol"))]
+        let header = Ok(true);
+        let outcome = match header {
+            Ok(true) => me.reader.read(&mut PollIo::new(&mut io, cx)),
+            Ok(false) => Ok(None),
+            Err(error) => Err((error, None)),
+        };
         let error = match outcome {
             Ok(Some(accepted)) => {
-                let io = me.io.take().expect("checked above");
                 let reader = std::mem::replace(&mut me.reader, HelloReader::new());
                 return Poll::Ready(Ok(ClientHelloReceived {
                     io,
@@ -185,21 +209,25 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Future for StartHandshake<IO> {
                     started: reader.started,
                     deadline: me.deadline.instant(),
                     send_alerts: me.send_alerts,
-                    preamble: reader.preamble,
+                    received: reader.received,
+                    proxy_source: me.proxy_source,
                 }));
             }
-            Ok(None) if !me.deadline.poll_expired(cx) => return Poll::Pending,
+            Ok(None) if !me.deadline.poll_expired(cx) => {
+                me.io = Some(io);
+                return Poll::Pending;
+            }
             Ok(None) => HandshakeError::TimedOut,
             Err((mut error, alert)) => {
                 // The alert for a bad hello is one plaintext record: one attempt, no waiting.
                 if let (Some(mut alert), true) = (alert, me.send_alerts) {
-                    let _ = alert.send_for(&mut PollIo::new(io, cx), &mut error);
+                    let _ = alert.send_for(&mut PollIo::new(&mut io, cx), &mut error);
                 }
                 error
             }
         };
-        let io = me.io.take().expect("checked above");
-        let report = Box::new(me.reader.report());
+        let mut report = Box::new(me.reader.report());
+        report.proxy_source = me.proxy_source;
         Poll::Ready(Err(Failed { error, io, report }))
     }
 }
@@ -214,14 +242,16 @@ pub struct ClientHelloReceived<IO> {
     started: Option<Instant>,
     deadline: Option<Instant>,
     send_alerts: bool,
-    /// The PROXY header's client address, and TLS bytes read with it not yet given to rustls.
-    preamble: Preamble,
+    /// TLS bytes read in front of the hello and not yet given to rustls.
+    received: Vec<u8>,
+    /// The client's address, as a PROXY protocol header gave it.
+    proxy_source: Option<SocketAddr>,
 }
 
 impl<IO: AsyncRead + AsyncWrite + Unpin> ClientHelloReceived<IO> {
     /// The client's address, as a PROXY protocol header in front of the hello gave it.
     pub fn proxy_source(&self) -> Option<SocketAddr> {
-        self.preamble.source
+        self.proxy_source
     }
 
     /// What the client offered: SNI, ALPN, cipher suites, signature schemes.
@@ -250,21 +280,23 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> ClientHelloReceived<IO> {
             started,
             deadline,
             send_alerts,
-            preamble,
+            received,
+            proxy_source,
         } = self;
         match accepted.into_connection(config) {
             Ok(conn) => {
-                let handshake = Handshake::after_client_hello(conn, peer, cost, started, preamble);
+                let handshake = Handshake::after_client_hello(conn, peer, cost, started, received);
                 AsyncHandshake::start(Ok(handshake), io)
                     .set_deadline(deadline)
                     .with_alerts(send_alerts)
+                    .with_proxy_source(proxy_source)
             }
             Err((error, alert)) => {
                 let alert = OutgoingAlert::from_accepted(alert, &error).filter(|_| send_alerts);
                 let mut report = HandshakeReport::empty(Role::Server);
                 report.cost = cost;
                 report.cost.bytes_read = peer.received();
-                report.proxy_source = preamble.source;
+                report.proxy_source = proxy_source;
                 AsyncHandshake::failed(io, HandshakeError::protocol(error, None), alert, report)
                     .set_deadline(deadline)
             }

@@ -8,7 +8,6 @@
 use std::{
     fmt,
     io::{self, Read, Write},
-    net::SocketAddr,
     sync::Arc,
     time::Duration,
 };
@@ -22,7 +21,7 @@ use tokio::time::Instant;
 use crate::{
     alert::OutgoingAlert,
     records::PeerRecords,
-    wire::{read_once, read_peer, write_out, Counted, PeerRead, Preamble},
+    wire::{read_once, read_peer, write_out, Counted, PeerRead, Prefixed},
     HandshakeError, HandshakeReport, Role, TlsConnection,
 };
 
@@ -120,8 +119,9 @@ pub struct Handshake<C> {
     server_name: Option<ServerName<'static>>,
     early_data: Option<EarlyData>,
     early_data_offered: bool,
-    /// Server: what comes before the TLS bytes (a PROXY protocol header).
-    preamble: Preamble,
+    /// TLS bytes read off the transport before the handshake (by a layer in front of it),
+    /// read before the transport.
+    received: Vec<u8>,
 }
 
 /// Client: application data offered with the ClientHello.
@@ -175,15 +175,6 @@ impl Handshake<ClientConnection> {
 }
 
 impl Handshake<ServerConnection> {
-    /// Reads a PROXY protocol header (v1 or v2) before the TLS bytes, under `mode`; its client
-    /// address is then [`Handshake::proxy_source`] and in the report. The header is read
-    /// within the same steps (and, in the future, the same deadline) as the handshake.
-    #[cfg(feature = "proxy-protocol")]
-    pub fn with_proxy_protocol(mut self, mode: crate::ProxyProtocol) -> Self {
-        self.preamble.proxy = Some(crate::proxy::ProxyReader::new(mode));
-        self
-    }
-
     /// Starts a server handshake.
     ///
     /// # Errors
@@ -253,13 +244,13 @@ impl Handshake<ServerConnection> {
         peer: PeerRecords,
         cost: HandshakeCost,
         started: Option<Instant>,
-        preamble: Preamble,
+        received: Vec<u8>,
     ) -> Self {
         Self {
             peer,
             cost,
             started,
-            preamble,
+            received,
             reading: true,
             // Records that came in the same read as the hello wait in the connection.
             unprocessed: true,
@@ -288,8 +279,20 @@ impl<C: TlsConnection> Handshake<C> {
             server_name: None,
             early_data: None,
             early_data_offered: false,
-            preamble: Preamble::default(),
+            received: Vec::new(),
         }
+    }
+
+    /// TLS bytes already received from the peer: read off the transport before the handshake
+    /// began, by a layer in front of TLS (a PROXY protocol header reader, a protocol sniffer).
+    /// The step reads them before the transport, as if they had just arrived.
+    pub fn with_received(mut self, bytes: Vec<u8>) -> Self {
+        if self.received.is_empty() {
+            self.received = bytes;
+        } else {
+            self.received.extend_from_slice(&bytes);
+        }
+        self
     }
 
     /// Records the server name a client asked for, for its report.
@@ -303,14 +306,7 @@ impl<C: TlsConnection> Handshake<C> {
         let name = self.server_name.as_ref().map(ServerName::to_str);
         let mut report = HandshakeReport::new(&self.conn, name.as_deref(), false, self.cost());
         report.early_data_offered = self.early_data_offered;
-        report.proxy_source = self.preamble.source;
         report
-    }
-
-    /// The client's address, as the PROXY protocol header in front of the TLS bytes gave it
-    /// (`None` without one, or for a header of the balancer's own connection).
-    pub fn proxy_source(&self) -> Option<SocketAddr> {
-        self.preamble.source
     }
 
     pub(crate) fn early_data_offered(&self) -> bool {
@@ -433,9 +429,6 @@ impl<C: TlsConnection> Handshake<C> {
     }
 
     fn drive<IO: Read + Write + ?Sized>(&mut self, io: &mut IO) -> Result<Step, HandshakeError> {
-        if !self.preamble.read(io, &mut self.cost)? {
-            return Ok(Step::WantRead);
-        }
         if std::mem::take(&mut self.unprocessed) {
             self.process()?;
         }
@@ -461,7 +454,7 @@ impl<C: TlsConnection> Handshake<C> {
     /// Reads once from the peer and processes what arrived.
     fn read<IO: Read + Write + ?Sized>(&mut self, io: &mut IO) -> Result<PeerRead, HandshakeError> {
         let conn = &mut self.conn;
-        let mut io = self.preamble.transport(io);
+        let mut io = Prefixed::new(&mut self.received, io);
         let read = read_peer(&mut io, &mut self.peer, &mut self.cost, |rd| {
             conn.read_tls(rd)
         })?;

@@ -91,7 +91,6 @@ impl<IO, C: TlsConnection> TlsStream<IO, C> {
         let cost = handshake.cost();
         let server_name = handshake.server_name().cloned();
         let early_data_offered = handshake.early_data_offered();
-        let proxy_source = handshake.proxy_source();
         let mut conn = handshake.into_connection();
         let early_data_accepted = conn.early_data_was_accepted();
         Self {
@@ -106,8 +105,14 @@ impl<IO, C: TlsConnection> TlsStream<IO, C> {
             confirmed: false,
             writer: None,
             failed: None,
-            proxy_source,
+            proxy_source: None,
         }
+    }
+
+    /// The client's address a PROXY protocol header in front of the TLS bytes gave.
+    pub(crate) fn with_proxy_source(mut self, source: Option<SocketAddr>) -> Self {
+        self.proxy_source = source;
+        self
     }
 
     /// Server behind a load balancer: the client's address, as the PROXY protocol header in

@@ -87,6 +87,16 @@ impl Trace {
     }
 }
 
+/// A handshake task ended without a result and the listener had no record of it (it cannot
+/// happen: every task is booked as it is spawned). Said, never silently dropped.
+#[cfg(feature = "tracing")]
+pub(crate) fn unbooked_task(error: &tokio::task::JoinError) {
+    tracing::error!(error = %error, "tls listener: a handshake task it has no record of ended");
+}
+
+#[cfg(not(feature = "tracing"))]
+pub(crate) fn unbooked_task(_error: &tokio::task::JoinError) {}
+
 /// A listener's `tls_connection{peer}` span around each handshake it runs, so the handshake's
 /// span and events say which peer they are about.
 #[derive(Debug)]

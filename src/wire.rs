@@ -8,10 +8,7 @@
 //! - [`Counted`]: every call counted, every byte read shown to the record watcher, and the
 //!   first read taken on the stack.
 
-use std::{
-    io::{self, Read, Write},
-    net::SocketAddr,
-};
+use std::io::{self, Read, Write};
 
 use rustls::ConnectionCommon;
 
@@ -234,59 +231,17 @@ impl<IO: Write + ?Sized> Write for Counted<'_, IO> {
     }
 }
 
-/// What a server reads before the TLS bytes: a PROXY protocol header when one is configured,
-/// and then the TLS bytes that arrived in the same read as the header, which are read before
-/// the transport.
-#[derive(Debug, Default)]
-pub(crate) struct Preamble {
-    /// The header still to read.
-    #[cfg(feature = "proxy-protocol")]
-    pub(crate) proxy: Option<crate::proxy::ProxyReader>,
-    /// The client's address, as the header gave it.
-    pub(crate) source: Option<SocketAddr>,
-    /// TLS bytes read with the header and not yet given to rustls.
-    pending: Vec<u8>,
-}
-
-impl Preamble {
-    /// Reads the PROXY header, if one is still to read. `Ok(false)`: the transport would
-    /// block before the header was complete.
-    #[cfg_attr(
-        not(feature = "proxy-protocol"),
-        allow(clippy::unused_self, unused_variables)
-    )]
-    pub(crate) fn read<IO: Read + ?Sized>(
-        &mut self,
-        io: &mut IO,
-        cost: &mut HandshakeCost,
-    ) -> Result<bool, HandshakeError> {
-        #[cfg(feature = "proxy-protocol")]
-        if let Some(reader) = &mut self.proxy {
-            match reader.read(io, cost)? {
-                crate::proxy::ProxyRead::WouldBlock => return Ok(false),
-                crate::proxy::ProxyRead::Done { source, leftover } => {
-                    self.source = source;
-                    self.pending = leftover;
-                    self.proxy = None;
-                }
-            }
-        }
-        Ok(true)
-    }
-
-    /// The transport, with the TLS bytes read with the header in front of it.
-    pub(crate) fn transport<'a, IO: ?Sized>(&'a mut self, io: &'a mut IO) -> Prefixed<'a, IO> {
-        Prefixed {
-            pending: &mut self.pending,
-            io,
-        }
-    }
-}
-
-/// A transport seen through the bytes already read from it: reads take those first.
+/// A transport seen through bytes already read from it (by a layer in front of TLS): reads
+/// take those first.
 pub(crate) struct Prefixed<'a, IO: ?Sized> {
     pending: &'a mut Vec<u8>,
     io: &'a mut IO,
+}
+
+impl<'a, IO: ?Sized> Prefixed<'a, IO> {
+    pub(crate) fn new(pending: &'a mut Vec<u8>, io: &'a mut IO) -> Self {
+        Self { pending, io }
+    }
 }
 
 impl<IO: Read + ?Sized> Read for Prefixed<'_, IO> {

@@ -7,7 +7,7 @@ mod support;
 
 use support::{bounded, echo_ping, haproxy, listen, name, ping, World};
 use tokio::net::TcpStream;
-use tokio_tls_handshake::{Acceptor, Connector, ProxyProtocol, TlsListener};
+use tokio_tls_handshake::{Acceptor, Connector, ProxyProtocol, TlsListener, TrustedProxies};
 
 #[tokio::test]
 async fn through_haproxy_the_server_sees_the_real_client() {
@@ -17,25 +17,14 @@ async fn through_haproxy_the_server_sees_the_real_client() {
     let world = World::new();
     for options in ["send-proxy", "send-proxy-v2"] {
         let (tcp, backend) = listen().await;
-        let acceptor =
-            Acceptor::from(world.server().build()).with_proxy_protocol(ProxyProtocol::Required);
+        // HAProxy connects from loopback: the one trusted balancer.
+        let balancer = TrustedProxies::parse(["127.0.0.1"]).expect("an address");
+        let acceptor = Acceptor::from(world.server().build())
+            .with_proxy_protocol(ProxyProtocol::Required, balancer);
         let mut listener = TlsListener::new(tcp, acceptor);
         let balancer = haproxy::HaProxy::start(&[backend], options).await;
 
-        let tcp = TcpStream::connect(balancer.addr)
-            .await
-            .expect("connect to haproxy");
-        let client_addr = tcp.local_addr().expect("client address");
-        let client = tokio::spawn({
-            let connector = Connector::from(world.client().build());
-            async move {
-                let mut tls = connector
-                    .connect(name("localhost"), tcp)
-                    .await
-                    .expect("handshake through haproxy");
-                ping(&mut tls).await;
-            }
-        });
+        let (client_addr, client) = client_through(&balancer, &world).await;
         let (mut tls, peer) = bounded(listener.accept())
             .await
             .expect("an item")
@@ -51,7 +40,112 @@ async fn through_haproxy_the_server_sees_the_real_client() {
         );
         assert_eq!(tls.report().proxy_source, Some(client_addr));
         echo_ping(&mut tls).await;
-        bounded(client).await.expect("client");
+        bounded(client)
+            .await
+            .expect("client")
+            .expect("handshake through haproxy");
+    }
+}
+
+/// Our client through `balancer`: its own address, and the task that does one handshake and
+/// one ping.
+async fn client_through(
+    balancer: &haproxy::HaProxy,
+    world: &World,
+) -> (
+    std::net::SocketAddr,
+    tokio::task::JoinHandle<Result<(), tokio_tls_handshake::HandshakeError>>,
+) {
+    let tcp = TcpStream::connect(balancer.addr)
+        .await
+        .expect("connect to haproxy");
+    let client_addr = tcp.local_addr().expect("client address");
+    let connector = Connector::from(world.client().build());
+    let client = tokio::spawn(async move {
+        let mut tls = connector.connect(name("localhost"), tcp).await?;
+        ping(&mut tls).await;
+        Ok(())
+    });
+    (client_addr, client)
+}
+
+/// HAProxy in front of a Unix socket, as is common: the listener's peer is the client's own
+/// address and port from the header, not the unnamed Unix peer. A Unix peer has no IP
+/// address, so only `TrustedProxies::any()` trusts it (the socket's permissions decide who
+/// connects); a range refuses it.
+#[tokio::test]
+async fn through_haproxy_to_a_unix_socket_the_server_sees_the_real_client() {
+    use tokio_tls_handshake::{HandshakeError, ListenError, ProxyHeaderError, UnixPeer};
+    if !haproxy::available() {
+        return;
+    }
+    let world = World::new();
+    for (trusted, established) in [
+        (TrustedProxies::any(), true),
+        (
+            TrustedProxies::parse(["127.0.0.1"]).expect("an address"),
+            false,
+        ),
+    ] {
+        let dir = support::openssl::Files::new();
+        let path = dir.dir.join("tls.sock");
+        let unix = tokio::net::UnixListener::bind(&path).expect("bind");
+        let acceptor = Acceptor::from(world.server().build())
+            .with_proxy_protocol(ProxyProtocol::Required, trusted);
+        let mut listener = TlsListener::from_unix(unix, acceptor);
+        let backend = format!("unix@{}", path.display());
+        let balancer = haproxy::HaProxy::start(&[backend], "send-proxy-v2").await;
+
+        let (client_addr, client) = client_through(&balancer, &world).await;
+        if established {
+            let (mut tls, peer) = bounded(listener.accept())
+                .await
+                .expect("an item")
+                .expect("established behind haproxy");
+            assert!(
+                matches!(peer, UnixPeer::Proxied(addr) if addr == client_addr),
+                "{peer:?}"
+            );
+            assert_eq!(peer.to_string(), client_addr.to_string());
+            assert_eq!(tls.proxy_source(), Some(client_addr));
+            echo_ping(&mut tls).await;
+            bounded(client)
+                .await
+                .expect("client")
+                .expect("client handshake");
+            continue;
+        }
+        // Refused: HAProxy may try the backend again after the server closes on it, so the
+        // listener keeps serving until the client has its answer; every attempt is refused.
+        let refusals = bounded(async {
+            let mut refusals = 0;
+            let mut client = std::pin::pin!(client);
+            loop {
+                tokio::select! {
+                    result = &mut client => {
+                        result.expect("client task").expect_err("refused");
+                        return refusals;
+                    }
+                    Some(item) = listener.accept() => match item {
+                        Err(ListenError::Handshake { peer, error, io, .. }) => {
+                            drop(io);
+                            assert!(
+                                matches!(
+                                    error,
+                                    HandshakeError::ProxyHeader(ProxyHeaderError::Untrusted)
+                                ),
+                                "{error:?}"
+                            );
+                            assert!(peer.as_socket().is_some(), "no header believed: {peer:?}");
+                            refusals += 1;
+                        }
+                        other => panic!("expected a refusal, got {:?}", other.map(|(_, p)| p)),
+                    },
+                }
+            }
+        })
+        .await;
+        assert!(refusals >= 1, "the untrusted balancer was refused");
     }
 }
 

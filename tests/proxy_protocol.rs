@@ -11,6 +11,7 @@ use support::{bounded, client_hello, echo_ping, memory_incoming, name, peer_addr
 use tokio::io::{duplex, AsyncWriteExt, DuplexStream};
 use tokio_tls_handshake::{
     Acceptor, Connector, HandshakeError, ListenError, ProxyHeaderError, ProxyProtocol, TlsListener,
+    TrustedProxies,
 };
 
 const CLIENT: &str = "198.51.100.7:41000";
@@ -33,6 +34,11 @@ fn v2_header(tlv_len: usize) -> Vec<u8> {
     header.extend_from_slice(&u16::try_from(tlv_len).expect("fits").to_be_bytes());
     header.extend(std::iter::repeat_n(0, tlv_len));
     header
+}
+
+/// The balancers: the made-up transport peers of in-memory connections (192.0.2.0/24).
+fn balancers() -> TrustedProxies {
+    TrustedProxies::parse(["192.0.2.0/24"]).expect("a range")
 }
 
 fn client_addr() -> SocketAddr {
@@ -58,8 +64,8 @@ fn client_behind(world: &World, header: Vec<u8>) -> (DuplexStream, tokio::task::
 async fn the_listener_reports_the_client_behind_the_header_v1_and_v2() {
     let world = World::new();
     let (connections, incoming) = memory_incoming();
-    let acceptor =
-        Acceptor::from(world.server().build()).with_proxy_protocol(ProxyProtocol::Required);
+    let acceptor = Acceptor::from(world.server().build())
+        .with_proxy_protocol(ProxyProtocol::Required, balancers());
     let mut listener = TlsListener::from_stream(incoming, acceptor);
     for header in [v1_header(), v2_header(0), v2_header(300)] {
         let (server, client) = client_behind(&world, header);
@@ -90,8 +96,8 @@ async fn the_listener_reports_the_client_behind_the_header_v1_and_v2() {
 async fn ipv6_clients_are_reported_and_a_local_header_keeps_the_transport_address() {
     let world = World::new();
     let (connections, incoming) = memory_incoming();
-    let acceptor =
-        Acceptor::from(world.server().build()).with_proxy_protocol(ProxyProtocol::Required);
+    let acceptor = Acceptor::from(world.server().build())
+        .with_proxy_protocol(ProxyProtocol::Required, balancers());
     let mut listener = TlsListener::from_stream(incoming, acceptor);
     let v6: SocketAddr = "[2001:db8::7]:41000".parse().expect("address");
     let v1 = b"PROXY TCP6 2001:db8::7 2001:db8::1 41000 443\r\n".to_vec();
@@ -137,14 +143,14 @@ async fn ipv6_clients_are_reported_and_a_local_header_keeps_the_transport_addres
 #[tokio::test]
 async fn tls_bytes_read_with_the_header_are_kept_and_start_sees_the_source() {
     let world = World::new();
-    let acceptor =
-        Acceptor::from(world.server().build()).with_proxy_protocol(ProxyProtocol::Required);
+    let acceptor = Acceptor::from(world.server().build())
+        .with_proxy_protocol(ProxyProtocol::Required, balancers());
     for header in [v1_header(), v2_header(16)] {
         let mut segment = header;
         segment.extend_from_slice(&client_hello(&world));
         let (mut peer, io) = duplex(64 * 1024);
         peer.write_all(&segment).await.expect("send");
-        let hello = bounded(acceptor.start(io))
+        let hello = bounded(acceptor.start_from(io, &peer_addr(1)))
             .await
             .expect("the hello came through");
         assert_eq!(hello.proxy_source(), Some(client_addr()));
@@ -156,8 +162,8 @@ async fn tls_bytes_read_with_the_header_are_kept_and_start_sees_the_source() {
 async fn required_without_a_header_is_a_typed_error_with_the_transport_back() {
     let world = World::new();
     let (connections, incoming) = memory_incoming();
-    let acceptor =
-        Acceptor::from(world.server().build()).with_proxy_protocol(ProxyProtocol::Required);
+    let acceptor = Acceptor::from(world.server().build())
+        .with_proxy_protocol(ProxyProtocol::Required, balancers());
     let mut listener = TlsListener::from_stream(incoming, acceptor);
     let (server, _client) = client_behind(&world, Vec::new());
     connections.send(Ok((server, peer_addr(2)))).expect("queue");
@@ -176,8 +182,8 @@ async fn required_without_a_header_is_a_typed_error_with_the_transport_back() {
 async fn optional_goes_straight_to_tls_without_a_header_and_reads_one_when_there() {
     let world = World::new();
     let (connections, incoming) = memory_incoming();
-    let acceptor =
-        Acceptor::from(world.server().build()).with_proxy_protocol(ProxyProtocol::Optional);
+    let acceptor = Acceptor::from(world.server().build())
+        .with_proxy_protocol(ProxyProtocol::Optional, balancers());
     let mut listener = TlsListener::from_stream(incoming, acceptor);
     for (header, expected) in [(Vec::new(), peer_addr(3)), (v1_header(), client_addr())] {
         let (server, client) = client_behind(&world, header);
@@ -197,8 +203,8 @@ async fn optional_goes_straight_to_tls_without_a_header_and_reads_one_when_there
 async fn a_failure_after_the_header_names_the_client() {
     let world = World::new();
     let (connections, incoming) = memory_incoming();
-    let acceptor =
-        Acceptor::from(world.server().build()).with_proxy_protocol(ProxyProtocol::Required);
+    let acceptor = Acceptor::from(world.server().build())
+        .with_proxy_protocol(ProxyProtocol::Required, balancers());
     let mut listener = TlsListener::from_stream(incoming, acceptor);
     let (mut peer, server) = duplex(4096);
     let mut bytes = v1_header();
@@ -220,6 +226,231 @@ async fn a_failure_after_the_header_names_the_client() {
     }
 }
 
+/// Only trusted balancers may send a header. Under `Required` a connection from anyone else
+/// is refused before a byte is read; under `Optional` it may speak TLS, but a header from it
+/// is refused. `accept` without the transport's address trusts no range.
+#[tokio::test]
+async fn a_header_from_a_peer_that_is_not_a_trusted_balancer_is_refused() {
+    let world = World::new();
+    let stranger = SocketAddr::from(([203, 0, 113, 9], 5000));
+    let untrusted = |error: &HandshakeError| {
+        matches!(
+            error,
+            HandshakeError::ProxyHeader(ProxyHeaderError::Untrusted)
+        )
+    };
+    for mode in [ProxyProtocol::Required, ProxyProtocol::Optional] {
+        let (connections, incoming) = memory_incoming();
+        let acceptor =
+            Acceptor::from(world.server().build()).with_proxy_protocol(mode, balancers());
+        let mut listener = TlsListener::from_stream(incoming, acceptor);
+        let (server, _client) = client_behind(&world, v1_header());
+        connections.send(Ok((server, stranger))).expect("queue");
+        match bounded(listener.accept()).await.expect("an item") {
+            Err(ListenError::Handshake {
+                peer,
+                error,
+                io: Some(_),
+                report: Some(report),
+            }) => {
+                assert!(untrusted(&error), "{mode:?}: {error:?}");
+                assert_eq!(peer, stranger, "{mode:?}: the claim is not believed");
+                assert_eq!(report.proxy_source, None, "{mode:?}");
+            }
+            other => panic!(
+                "{mode:?}: expected Untrusted, got {:?}",
+                other.map(|(_, p)| p)
+            ),
+        }
+    }
+
+    // Required: refused before reading, so nothing the stranger sends is read.
+    let (mut peer, io) = duplex(64 * 1024);
+    peer.write_all(&v1_header()).await.expect("send");
+    let acceptor = Acceptor::from(world.server().build())
+        .with_proxy_protocol(ProxyProtocol::Required, balancers());
+    let probe = support::transports::Probe::new();
+    let io = support::transports::Audited::new(io, &probe);
+    let failed = bounded(acceptor.accept_from(io, &stranger).recoverable())
+        .await
+        .map(drop)
+        .expect_err("refused");
+    assert!(untrusted(&failed.error), "{:?}", failed.error);
+    assert_eq!(probe.bytes_read(), 0, "nothing read from an untrusted peer");
+
+    // `accept` does not know the transport's address: a range trusts nobody there.
+    let (mut peer, io) = duplex(64 * 1024);
+    peer.write_all(&v1_header()).await.expect("send");
+    let error = bounded(acceptor.accept(io))
+        .await
+        .map(drop)
+        .expect_err("refused");
+    assert!(untrusted(&error), "{error:?}");
+
+    // Optional: a stranger without a header is an ordinary TLS client.
+    let (connections, incoming) = memory_incoming();
+    let acceptor = Acceptor::from(world.server().build())
+        .with_proxy_protocol(ProxyProtocol::Optional, balancers());
+    let mut listener = TlsListener::from_stream(incoming, acceptor);
+    let (server, client) = client_behind(&world, Vec::new());
+    connections.send(Ok((server, stranger))).expect("queue");
+    let (mut tls, peer) = bounded(listener.accept())
+        .await
+        .expect("an item")
+        .expect("established");
+    assert_eq!((peer, tls.proxy_source()), (stranger, None));
+    echo_ping(&mut tls).await;
+    bounded(client).await.expect("client");
+}
+
+/// The sync step, on blocking sockets: the header is read by its own layer in front of TLS
+/// (`ProxyHeaderReader`), and the TLS bytes that came with it go to the handshake
+/// (`Handshake::with_received`).
+#[test]
+fn the_sync_step_reads_the_header_in_front_of_tls_on_blocking_sockets() {
+    use std::io::Write;
+    use tokio_tls_handshake::{Handshake, ProxyHeaderReader, Step};
+    let world = World::new();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = listener.local_addr().expect("address");
+    let client_config = world.client().build();
+    let client = std::thread::spawn(move || {
+        let mut tcp = std::net::TcpStream::connect(addr).expect("connect");
+        tcp.set_read_timeout(Some(support::LIMIT)).expect("timeout");
+        tcp.write_all(&v1_header()).expect("header");
+        let mut handshake = Handshake::connect(client_config, name("localhost")).expect("client");
+        handshake.do_handshake(&mut tcp).expect("client handshake")
+    });
+    let (mut tcp, peer) = listener.accept().expect("accept");
+    tcp.set_read_timeout(Some(support::LIMIT)).expect("timeout");
+    let loopback = TrustedProxies::parse(["127.0.0.1"]).expect("an address");
+    let mut reader = ProxyHeaderReader::new(ProxyProtocol::Required, &loopback, Some(peer.ip()));
+    let header = reader
+        .read(&mut tcp)
+        .expect("a header")
+        .expect("a blocking socket never would block");
+    assert_eq!(header.source, Some(client_addr()));
+    let mut handshake = Handshake::accept(world.server().build())
+        .expect("server")
+        .with_received(header.received);
+    assert_eq!(
+        handshake.do_handshake(&mut tcp).expect("server handshake"),
+        Step::Done
+    );
+    assert_eq!(client.join().expect("client thread"), Step::Done);
+
+    // From a peer outside the set, the same reader refuses without reading.
+    let stranger = Some(std::net::IpAddr::from([203, 0, 113, 9]));
+    let mut reader = ProxyHeaderReader::new(ProxyProtocol::Required, &loopback, stranger);
+    let error = reader.read(&mut tcp).expect_err("refused");
+    assert!(
+        matches!(
+            error,
+            HandshakeError::ProxyHeader(ProxyHeaderError::Untrusted)
+        ),
+        "{error:?}"
+    );
+}
+
+/// `Acceptor::start` reads the header under the handshake's one deadline: a header that stops
+/// halfway times out at the deadline, not later, and not per read.
+#[tokio::test(start_paused = true)]
+async fn start_reads_the_header_under_the_one_deadline() {
+    let world = World::new();
+    let acceptor = Acceptor::from(world.server().build())
+        .with_proxy_protocol(ProxyProtocol::Required, balancers())
+        .with_timeout(Duration::from_secs(5));
+    let (mut peer, io) = duplex(64 * 1024);
+    let header = v1_header();
+    let started = tokio::time::Instant::now();
+    let start = tokio::spawn(acceptor.start_from(io, &peer_addr(1)));
+    for byte in &header[..20] {
+        peer.write_all(&[*byte]).await.expect("byte");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let failed = bounded(start)
+        .await
+        .expect("task")
+        .map(drop)
+        .expect_err("timed out");
+    assert!(
+        matches!(failed.error, HandshakeError::TimedOut),
+        "{:?}",
+        failed.error
+    );
+    assert_eq!(started.elapsed(), Duration::from_secs(5), "one deadline");
+}
+
+/// Every failure names the same kind of peer: a handshake shed by a full listener, or cut off
+/// by a drain, after its header was read is reported with the client's address from the
+/// header, as an ordinary failure is, not with the transport's.
+#[tokio::test]
+async fn evicted_and_drained_handshakes_name_the_client_behind_the_header() {
+    let world = World::new();
+    let silent_client: SocketAddr = "198.51.100.8:42000".parse().expect("address");
+    let silent_header = b"PROXY TCP4 198.51.100.8 203.0.113.1 42000 443\r\n".to_vec();
+    let acceptor = Acceptor::from(world.server().build())
+        .with_proxy_protocol(ProxyProtocol::Required, balancers());
+
+    // Evicted: with room for one handshake, a client that sent its header and then nothing
+    // is shed for a newcomer once it waits on its peer.
+    let (connections, incoming) = memory_incoming();
+    let mut listener = TlsListener::from_stream(incoming, acceptor.clone()).with_max_in_flight(1);
+    let (mut silent, server) = duplex(4096);
+    silent.write_all(&silent_header).await.expect("send");
+    connections.send(Ok((server, peer_addr(5)))).expect("queue");
+    let (server, client) = client_behind(&world, v1_header());
+    connections.send(Ok((server, peer_addr(6)))).expect("queue");
+    match bounded(listener.accept()).await.expect("an item") {
+        Err(ListenError::Handshake {
+            peer,
+            error: HandshakeError::Evicted,
+            ..
+        }) => assert_eq!(peer, silent_client, "evicted: the client behind the header"),
+        other => panic!("expected an eviction, got {:?}", other.map(|(_, p)| p)),
+    }
+    let (mut tls, peer) = bounded(listener.accept())
+        .await
+        .expect("an item")
+        .expect("the newcomer");
+    assert_eq!(peer, client_addr());
+    echo_ping(&mut tls).await;
+    bounded(client).await.expect("client");
+
+    // Drained: the silent client is accepted before one that completes (a current-thread
+    // runtime polls tasks in order, so its header is read by then); a drain then cuts it off.
+    let (connections, incoming) = memory_incoming();
+    let mut listener = TlsListener::from_stream(incoming, acceptor);
+    let handle = listener.handle();
+    let (mut silent, server) = duplex(4096);
+    silent.write_all(&silent_header).await.expect("send");
+    connections.send(Ok((server, peer_addr(7)))).expect("queue");
+    let (server, client) = client_behind(&world, v1_header());
+    connections.send(Ok((server, peer_addr(8)))).expect("queue");
+    let (mut tls, _) = bounded(listener.accept())
+        .await
+        .expect("an item")
+        .expect("established");
+    echo_ping(&mut tls).await;
+    bounded(client).await.expect("client");
+    handle.drain(Duration::ZERO);
+    match bounded(listener.accept()).await.expect("an item") {
+        Err(ListenError::Handshake {
+            peer,
+            error: HandshakeError::Drained,
+            ..
+        }) => assert_eq!(peer, silent_client, "drained: the client behind the header"),
+        other => panic!("expected a cut-off, got {:?}", other.map(|(_, p)| p)),
+    }
+    assert!(bounded(listener.accept()).await.is_none(), "drained");
+    let report = bounded(handle.drained()).await;
+    assert_eq!(
+        report.cut_off,
+        [silent_client],
+        "the drain report names the same peer"
+    );
+}
+
 /// Without the PROXY protocol configured, a header is what it looks like to TLS: not TLS.
 #[tokio::test]
 async fn a_header_on_a_listener_not_configured_for_it_is_not_tls() {
@@ -239,7 +470,7 @@ async fn a_header_on_a_listener_not_configured_for_it_is_not_tls() {
 async fn hostile_headers_end_in_typed_errors_within_the_deadline() {
     let world = World::new();
     let acceptor = Acceptor::from(world.server().build())
-        .with_proxy_protocol(ProxyProtocol::Required)
+        .with_proxy_protocol(ProxyProtocol::Required, TrustedProxies::any())
         .with_timeout(Duration::from_secs(5));
     let v1 = v1_header();
     let mut v2_bogus_length = v2_header(0);
@@ -330,8 +561,9 @@ async fn a_flood_behind_a_hostile_header_is_refused_at_once_having_read_a_few_ki
     const FLOOD_TIME: Duration = Duration::from_secs(3);
     const FLOOD_BYTES: usize = 256 << 20;
     let world = World::new();
-    let acceptor =
-        Acceptor::from(world.server().build()).with_proxy_protocol(ProxyProtocol::Required);
+    let loopback = TrustedProxies::parse(["127.0.0.1"]).expect("an address");
+    let acceptor = Acceptor::from(world.server().build())
+        .with_proxy_protocol(ProxyProtocol::Required, loopback);
     let v1_late_line_end = [b"PROXY ".as_slice(), &[b'x'; 200], b"\n"].concat();
     let mut v2_huge = b"\r\n\r\n\0\r\nQUIT\n".to_vec();
     v2_huge.extend_from_slice(&[0x21, 0x11, 0xff, 0xff]);
@@ -374,6 +606,7 @@ async fn a_flood_behind_a_hostile_header_is_refused_at_once_having_read_a_few_ki
     ];
     for (label, header, junk, verdict) in shapes {
         let (mut attacker, server) = support::tcp_pair().await;
+        let peer = server.peer_addr().expect("the attacker's address");
         let flood = tokio::spawn(async move {
             let until = Instant::now() + FLOOD_TIME;
             let mut sent = 0;
@@ -391,10 +624,14 @@ async fn a_flood_behind_a_hostile_header_is_refused_at_once_having_read_a_few_ki
         });
         let probe = Probe::new();
         let started = Instant::now();
-        let failed = bounded(acceptor.accept(Audited::new(server, &probe)).recoverable())
-            .await
-            .map(drop)
-            .expect_err(label);
+        let failed = bounded(
+            acceptor
+                .accept_from(Audited::new(server, &probe), &peer)
+                .recoverable(),
+        )
+        .await
+        .map(drop)
+        .expect_err(label);
         let elapsed = started.elapsed();
         drop(failed.io);
         let read = probe.bytes_read();
@@ -429,7 +666,7 @@ mod fuzz {
                 peer.write_all(&bytes).await.expect("send");
                 drop(peer);
                 let acceptor = Acceptor::from(world.server().build())
-                    .with_proxy_protocol(ProxyProtocol::Required)
+                    .with_proxy_protocol(ProxyProtocol::Required, TrustedProxies::any())
                     .with_timeout(Duration::from_secs(5));
                 let _ = acceptor.accept(io).await;
             });

@@ -17,7 +17,7 @@ use tokio::task::{AbortHandle, Id};
 
 use super::{
     task::{PeerPace, Progress},
-    ListenerStats,
+    ListenerStats, PeerAddr,
 };
 
 /// What the listener, its handshake tasks and its handles share.
@@ -154,6 +154,17 @@ pub(crate) struct Entry<A> {
     pub(crate) fate: Fate,
 }
 
+impl<A: PeerAddr> Entry<A> {
+    /// The peer to report: the client's address from a PROXY protocol header once one was
+    /// read (where the address type can hold it), else the transport's.
+    pub(crate) fn client(&self) -> A {
+        self.progress
+            .proxy_source()
+            .and_then(A::from_proxied)
+            .unwrap_or_else(|| self.peer.clone())
+    }
+}
+
 /// Every handshake task not yet reported, by task id.
 #[derive(Debug)]
 pub(crate) struct Books<A> {
@@ -168,7 +179,7 @@ impl<A> Default for Books<A> {
     }
 }
 
-impl<A: Clone> Books<A> {
+impl<A: PeerAddr> Books<A> {
     pub(crate) fn insert(&mut self, abort: AbortHandle, peer: A, progress: Arc<Progress>) {
         let entry = Entry {
             peer,
@@ -214,14 +225,15 @@ impl<A: Clone> Books<A> {
         }
     }
 
-    /// Aborts every running task; returns their peers.
+    /// Aborts every running task; returns their peers (the client behind a PROXY protocol
+    /// header where one was read, as every item names it).
     pub(crate) fn cut_all(&mut self) -> Vec<A> {
         let mut cut = Vec::new();
         for entry in self.entries.values_mut() {
             if entry.fate == Fate::Running && !entry.progress.has_ended() {
                 entry.fate = Fate::Cut;
                 entry.abort.abort();
-                cut.push(entry.peer.clone());
+                cut.push(entry.client());
             }
         }
         cut

@@ -4,7 +4,7 @@
 
 use std::{
     fmt, io,
-    net::SocketAddr,
+    net::{IpAddr, SocketAddr},
     task::{Context, Poll},
 };
 
@@ -26,23 +26,93 @@ pub trait PeerAddr: Clone + fmt::Debug + Send + Sync + Unpin + 'static {
         let _ = source;
         None
     }
+
+    /// The peer's IP address, if it has one (`None` by default): what decides whether it is a
+    /// trusted load balancer ([`TrustedProxies`](crate::TrustedProxies)).
+    fn ip(&self) -> Option<IpAddr> {
+        None
+    }
 }
 
 impl PeerAddr for SocketAddr {
     fn from_proxied(source: SocketAddr) -> Option<Self> {
         Some(source)
     }
+
+    fn ip(&self) -> Option<IpAddr> {
+        Some(SocketAddr::ip(self))
+    }
 }
 
 #[cfg(unix)]
 impl PeerAddr for tokio::net::unix::SocketAddr {}
 
+/// The peer of a connection accepted on a Unix domain socket
+/// ([`TlsListener::from_unix`](crate::TlsListener::from_unix)): the socket's own address or,
+/// behind a load balancer that sends the PROXY protocol (HAProxy in front of a Unix socket),
+/// the client's address from the header.
+#[cfg(unix)]
+#[derive(Debug, Clone)]
+pub enum UnixPeer {
+    /// The transport's peer (a client's socket is usually unnamed).
+    Socket(tokio::net::unix::SocketAddr),
+    /// The client behind the load balancer, as its PROXY protocol header gave it.
+    Proxied(SocketAddr),
+}
+
+#[cfg(unix)]
+impl UnixPeer {
+    /// The Unix socket address, unless a PROXY protocol header replaced it.
+    pub fn as_socket(&self) -> Option<&tokio::net::unix::SocketAddr> {
+        match self {
+            Self::Socket(addr) => Some(addr),
+            Self::Proxied(_) => None,
+        }
+    }
+
+    /// The client's address from a PROXY protocol header, if one gave it.
+    pub fn proxied(&self) -> Option<SocketAddr> {
+        match self {
+            Self::Socket(_) => None,
+            Self::Proxied(addr) => Some(*addr),
+        }
+    }
+}
+
+/// The client's address behind a balancer, or the socket's path (`unix:PATH`, or
+/// `unix:(unnamed)`).
+#[cfg(unix)]
+impl fmt::Display for UnixPeer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Proxied(addr) => write!(f, "{addr}"),
+            Self::Socket(addr) => match addr.as_pathname() {
+                Some(path) => write!(f, "unix:{}", path.display()),
+                None => f.write_str("unix:(unnamed)"),
+            },
+        }
+    }
+}
+
+/// A transport's peer on a Unix socket has no IP address: only
+/// [`TrustedProxies::any`](crate::TrustedProxies::any) trusts it to send a PROXY header (the
+/// socket's file permissions decide who may connect).
+#[cfg(unix)]
+impl PeerAddr for UnixPeer {
+    fn from_proxied(source: SocketAddr) -> Option<Self> {
+        Some(Self::Proxied(source))
+    }
+
+    fn ip(&self) -> Option<IpAddr> {
+        self.proxied().map(|addr| addr.ip())
+    }
+}
+
 /// A source of accepted transports, each with its peer's address.
 pub trait Incoming: Unpin {
     /// The transport.
     type Io: AsyncRead + AsyncWrite + Unpin + 'static;
-    /// The peer's address: `std::net::SocketAddr` for TCP, `tokio::net::unix::SocketAddr`
-    /// for a Unix socket.
+    /// The peer's address: `std::net::SocketAddr` for TCP, [`UnixPeer`] for a Unix socket.
     type Addr: PeerAddr;
     /// Polls for the next connection; `Ready(None)` when there will be no more.
     fn poll_incoming(&mut self, cx: &mut Context<'_>) -> Poll<Connection<Self::Io, Self::Addr>>;
@@ -69,12 +139,13 @@ impl Incoming for TcpListener {
 #[cfg(unix)]
 impl Incoming for tokio::net::UnixListener {
     type Io = tokio::net::UnixStream;
-    type Addr = tokio::net::unix::SocketAddr;
+    type Addr = UnixPeer;
     fn poll_incoming(&mut self, cx: &mut Context<'_>) -> Poll<Connection<Self::Io, Self::Addr>> {
-        self.poll_accept(cx).map(Some)
+        self.poll_accept(cx)
+            .map(|accepted| Some(accepted.map(|(io, addr)| (io, UnixPeer::Socket(addr)))))
     }
     fn local_addr(&self) -> io::Result<Self::Addr> {
-        tokio::net::UnixListener::local_addr(self)
+        tokio::net::UnixListener::local_addr(self).map(UnixPeer::Socket)
     }
 }
 

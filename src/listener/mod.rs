@@ -32,6 +32,8 @@ use tokio::{
     time::{Instant, Sleep},
 };
 
+#[cfg(unix)]
+pub use self::incoming::UnixPeer;
 use self::{
     books::{Books, Fate, Shared},
     handle::Done,
@@ -143,6 +145,9 @@ pub struct ListenerStats {
 /// What one finished handshake yields: the stream and the peer's address.
 pub type Established<IO, A = SocketAddr> = (TlsStream<IO, ServerConnection>, A);
 
+/// A handshake task as the `JoinSet` gives it back: its id and outcome, or why it has none.
+type Joined<IO, A> = Result<(Id, Outcome<IO, A>), JoinError>;
+
 /// What the listener yields: an established stream, or why there is none this time.
 type Item<IO, A> = Result<Established<IO, A>, ListenError<IO, A>>;
 
@@ -208,7 +213,7 @@ pub struct TlsListener<I: Incoming, S = Spawn> {
     /// Where connections come to, kept from the start (the source goes when a drain begins).
     local_addr: Option<I::Addr>,
     acceptor: Acceptor,
-    tasks: JoinSet<Outcome<I::Io>>,
+    tasks: JoinSet<Outcome<I::Io, I::Addr>>,
     books: Books<I::Addr>,
     shared: Arc<Shared>,
     done: Done<I::Addr>,
@@ -257,8 +262,8 @@ impl TlsListener<TcpListener> {
 
 #[cfg(unix)]
 impl TlsListener<tokio::net::UnixListener> {
-    /// A listener accepting from a Unix domain socket; peers' addresses are
-    /// `tokio::net::unix::SocketAddr`.
+    /// A listener accepting from a Unix domain socket; peers are [`UnixPeer`]s: the socket's
+    /// address, or behind a load balancer sending the PROXY protocol, the client's.
     ///
     /// # Examples
     ///
@@ -270,7 +275,7 @@ impl TlsListener<tokio::net::UnixListener> {
     /// let mut listener = TlsListener::from_unix(unix, Acceptor::from(config));
     /// while let Some(next) = listener.accept().await {
     ///     if let Ok((tls, peer)) = next {
-    ///         eprintln!("{peer:?}: {:?}", tls.connection().protocol_version());
+    ///         eprintln!("{peer}: {:?}", tls.connection().protocol_version());
     ///     }
     /// }
     /// # Ok(()) }
@@ -484,35 +489,39 @@ impl<I: Incoming, S> TlsListener<I, S> {
         false
     }
 
-    /// Turns a finished task into what the listener yields; `None` for a task it has no
-    /// record of (it never happens).
-    fn report(
-        &mut self,
-        joined: Result<(Id, Outcome<I::Io>), JoinError>,
-    ) -> Option<Item<I::Io, I::Addr>> {
+    /// Turns a finished task into what the listener yields. The peer is the same kind of
+    /// address for every item: the client's, when a PROXY protocol header gave one the peer
+    /// type can hold (also for a handshake evicted, cut off or panicked after its header was
+    /// read), else the transport's. `None` only for an aborted task the books do not know,
+    /// which cannot happen (every task is booked as it is spawned) and returned nothing.
+    fn report(&mut self, joined: Joined<I::Io, I::Addr>) -> Option<Item<I::Io, I::Addr>> {
         let (id, outcome) = match joined {
             Ok((id, outcome)) => (id, Ok(outcome)),
             Err(error) => (error.id(), Err(error)),
         };
-        let entry = self.books.remove(id)?;
-        // Behind a load balancer, the client's address from the PROXY header.
-        let peer = |proxied: Option<std::net::SocketAddr>| {
-            proxied
-                .and_then(I::Addr::from_proxied)
-                .unwrap_or_else(|| entry.peer.clone())
+        let entry = self.books.remove(id);
+        let client = |proxied: Option<std::net::SocketAddr>, transport: I::Addr| {
+            proxied.and_then(I::Addr::from_proxied).unwrap_or(transport)
         };
         let item = match outcome {
-            Ok(Ok(tls)) => {
-                let peer = peer(tls.proxy_source());
+            // A finished task hands its peer back with its result: nothing depends on the books.
+            Ok((Ok(tls), transport)) => {
+                let peer = client(tls.proxy_source(), transport);
                 Ok((tls, peer))
             }
-            Ok(Err(Failed { error, io, report })) => Err(ListenError::Handshake {
-                peer: peer(report.proxy_source),
+            Ok((Err(Failed { error, io, report }), transport)) => Err(ListenError::Handshake {
+                peer: client(report.proxy_source, transport),
                 error,
                 io: Some(io),
                 report: Some(report),
             }),
             Err(join_error) => {
+                let Some(entry) = &entry else {
+                    debug_assert!(false, "a handshake task missing from the books: {id}");
+                    crate::trace::unbooked_task(&join_error);
+                    self.shared.count_failed(false);
+                    return None;
+                };
                 let error = if join_error.is_panic() {
                     HandshakeError::Panicked
                 } else if entry.fate == Fate::Evicted {
@@ -521,7 +530,7 @@ impl<I: Incoming, S> TlsListener<I, S> {
                     HandshakeError::Drained
                 };
                 Err(ListenError::Handshake {
-                    peer: entry.peer.clone(),
+                    peer: entry.client(),
                     error,
                     io: None,
                     report: None,
@@ -537,7 +546,7 @@ impl<I: Incoming, S> TlsListener<I, S> {
             Err(ListenError::Accept(_)) => {}
         }
         if let Some(drain) = &mut self.drain {
-            if entry.fate != Fate::Cut {
+            if entry.is_none_or(|entry| entry.fate != Fate::Cut) {
                 drain.report.completed += 1;
             }
         }
@@ -622,7 +631,8 @@ impl<I: Incoming, S: SpawnHandshakes<I::Io>> TlsListener<I, S> {
         }
         if let Some((io, peer)) = self.waiting.take() {
             let progress = Arc::new(Progress::new(self.shared.clone()));
-            let task = HandshakeTask::new(self.acceptor.accept(io), progress.clone(), &peer);
+            let handshake = self.acceptor.accept_peer(io, peer.ip());
+            let task = HandshakeTask::new(handshake, progress.clone(), peer.clone());
             let abort = S::spawn(&mut self.tasks, task);
             self.books.insert(abort, peer, progress);
         }

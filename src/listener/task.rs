@@ -10,10 +10,11 @@
 
 use std::{
     future::Future,
+    net::SocketAddr,
     pin::Pin,
     sync::{
         atomic::{AtomicBool, AtomicU64, Ordering},
-        Arc,
+        Arc, OnceLock,
     },
     task::{Context, Poll, Wake, Waker},
 };
@@ -28,8 +29,9 @@ use tokio::{
 use super::books::Shared;
 use crate::{trace::ConnectionSpan, AsyncHandshake, Failed, ServerTlsStream};
 
-/// What a handshake task ends with.
-pub(crate) type Outcome<IO> = Result<ServerTlsStream<IO>, Failed<IO>>;
+/// What a handshake task ends with: its result, and the transport's peer it was started for
+/// (so a finished result never depends on the listener's books to be reported).
+pub(crate) type Outcome<IO, A> = (Result<ServerTlsStream<IO>, Failed<IO>>, A);
 
 /// What the listener can see of a running handshake.
 #[derive(Debug)]
@@ -48,6 +50,9 @@ pub(crate) struct Progress {
     ended: AtomicBool,
     /// The runtime's waker for the task.
     task: AtomicWaker,
+    /// The client's address, once a PROXY protocol header gave it: the peer to report should
+    /// the task be aborted (evicted, cut off by a drain) or panic.
+    proxy_source: OnceLock<SocketAddr>,
 }
 
 /// How a waiting handshake compares when the listener must shed one.
@@ -69,7 +74,13 @@ impl Progress {
             woken: AtomicBool::new(false),
             ended: AtomicBool::new(false),
             task: AtomicWaker::new(),
+            proxy_source: OnceLock::new(),
         }
+    }
+
+    /// The client's address a PROXY protocol header gave, once it did.
+    pub(crate) fn proxy_source(&self) -> Option<SocketAddr> {
+        self.proxy_source.get().copied()
     }
 
     pub(crate) fn has_ended(&self) -> bool {
@@ -145,18 +156,20 @@ impl Wake for Progress {
     unreachable_pub,
     reason = "named by the sealed spawner trait; not reachable from outside the crate"
 )]
-pub struct HandshakeTask<IO> {
+pub struct HandshakeTask<IO, A> {
     handshake: AsyncHandshake<IO, ServerConnection>,
     progress: Arc<Progress>,
     waker: Waker,
     span: ConnectionSpan,
+    /// The transport's peer; `None` once handed out with the outcome.
+    peer: Option<A>,
 }
 
-impl<IO> HandshakeTask<IO> {
+impl<IO, A: std::fmt::Debug> HandshakeTask<IO, A> {
     pub(crate) fn new(
         handshake: AsyncHandshake<IO, ServerConnection>,
         progress: Arc<Progress>,
-        peer: &dyn std::fmt::Debug,
+        peer: A,
     ) -> Self {
         progress.shared.task_started();
         let waker = Waker::from(progress.clone());
@@ -164,15 +177,19 @@ impl<IO> HandshakeTask<IO> {
             handshake,
             progress,
             waker,
-            span: ConnectionSpan::new(peer),
+            span: ConnectionSpan::new(&peer),
+            peer: Some(peer),
         }
     }
 }
 
-impl<IO: AsyncRead + AsyncWrite + Unpin> Future for HandshakeTask<IO> {
-    type Output = Outcome<IO>;
+impl<IO: AsyncRead + AsyncWrite + Unpin, A: Unpin> Future for HandshakeTask<IO, A> {
+    type Output = Outcome<IO, A>;
 
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Outcome<IO>> {
+    /// # Panics
+    ///
+    /// When polled after it completed (the runtime never does).
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Outcome<IO, A>> {
         let me = self.get_mut();
         #[cfg_attr(not(feature = "tracing"), allow(clippy::let_unit_value))]
         let _entered = me.span.enter();
@@ -180,15 +197,29 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Future for HandshakeTask<IO> {
         me.progress.poll_begins();
         let mut own = Context::from_waker(&me.waker);
         let poll = Pin::new(&mut me.handshake).poll_handshake(&mut own);
-        if poll.is_pending() {
-            let bytes = me.handshake.peer_record_bytes().unwrap_or(0);
-            me.progress.peer_turn(bytes);
+        if me.progress.proxy_source.get().is_none() {
+            if let Some(source) = me.handshake.proxy_source() {
+                let _ = me.progress.proxy_source.set(source);
+            }
         }
-        poll
+        match poll {
+            Poll::Ready(result) => {
+                let peer = me
+                    .peer
+                    .take()
+                    .expect("HandshakeTask polled after it completed");
+                Poll::Ready((result, peer))
+            }
+            Poll::Pending => {
+                let bytes = me.handshake.peer_record_bytes().unwrap_or(0);
+                me.progress.peer_turn(bytes);
+                Poll::Pending
+            }
+        }
     }
 }
 
-impl<IO> Drop for HandshakeTask<IO> {
+impl<IO, A> Drop for HandshakeTask<IO, A> {
     fn drop(&mut self) {
         self.progress.ended.store(true, Ordering::Release);
         self.progress.shared.task_ended();
@@ -217,6 +248,7 @@ pub struct SpawnLocal;
 
 pub(crate) mod sealed {
     use super::*;
+    use crate::PeerAddr;
 
     #[allow(
         unreachable_pub,
@@ -224,17 +256,26 @@ pub(crate) mod sealed {
     )]
     pub trait Spawner<IO> {
         /// Starts `task` in `tasks`.
-        fn spawn(tasks: &mut JoinSet<Outcome<IO>>, task: HandshakeTask<IO>) -> AbortHandle;
+        fn spawn<A: PeerAddr>(
+            tasks: &mut JoinSet<Outcome<IO, A>>,
+            task: HandshakeTask<IO, A>,
+        ) -> AbortHandle;
     }
 
     impl<IO: AsyncRead + AsyncWrite + Unpin + Send + 'static> Spawner<IO> for Spawn {
-        fn spawn(tasks: &mut JoinSet<Outcome<IO>>, task: HandshakeTask<IO>) -> AbortHandle {
+        fn spawn<A: PeerAddr>(
+            tasks: &mut JoinSet<Outcome<IO, A>>,
+            task: HandshakeTask<IO, A>,
+        ) -> AbortHandle {
             tasks.spawn(task)
         }
     }
 
     impl<IO: AsyncRead + AsyncWrite + Unpin + 'static> Spawner<IO> for SpawnLocal {
-        fn spawn(tasks: &mut JoinSet<Outcome<IO>>, task: HandshakeTask<IO>) -> AbortHandle {
+        fn spawn<A: PeerAddr>(
+            tasks: &mut JoinSet<Outcome<IO, A>>,
+            task: HandshakeTask<IO, A>,
+        ) -> AbortHandle {
             tasks.spawn_local(task)
         }
     }

@@ -39,12 +39,13 @@ pub struct HaProxy {
 
 impl HaProxy {
     /// HAProxy in TCP mode on 127.0.0.1, forwarding each connection round-robin to
-    /// `backends`, each `server` line ending with `options` (`send-proxy`, `send-proxy-v2`).
+    /// `backends` (`127.0.0.1:PORT`, or `unix@PATH` for a Unix socket), each `server` line
+    /// ending with `options` (`send-proxy`, `send-proxy-v2`).
     ///
     /// HAProxy cannot bind port 0, so a free port is picked and, if another process takes it
     /// first, another one. `-D` returns once HAProxy has bound its port (or failed to), so no
     /// waiting is needed.
-    pub async fn start(backends: &[SocketAddr], options: &str) -> Self {
+    pub async fn start(backends: &[impl std::fmt::Display], options: &str) -> Self {
         let files = Files::new();
         for _ in 0..10 {
             let port = std::net::TcpListener::bind("127.0.0.1:0")
