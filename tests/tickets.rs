@@ -110,6 +110,36 @@ async fn a_live_server_rotates_its_keys() {
     assert!(resumed.is_resumed(), "after the reload, key 1 is accepted");
 }
 
+/// Servers on different crypto providers share tickets: the ticket names its algorithm, and
+/// aws-lc-rs and ring seal it alike. Runs with `--features ring` (`.ci/run` does).
+#[cfg(all(feature = "aws-lc-rs", feature = "ring"))]
+#[tokio::test]
+async fn servers_on_aws_lc_rs_and_on_ring_resume_each_others_tickets() {
+    let world = World::new();
+    let keys = TicketKeys::parse(&key_file(&[4])).expect("keys");
+    let on = |provider: rustls::crypto::CryptoProvider, version| {
+        let mut config = (*world.server().version(version).provider(provider).build()).clone();
+        keys.install(&mut config).expect("install");
+        Arc::new(config)
+    };
+    for version in [Version::Tls13, Version::Tls12] {
+        let client = world.client().version(version).build();
+        let aws = on(rustls::crypto::aws_lc_rs::default_provider(), version);
+        let ring = on(rustls::crypto::ring::default_provider(), version);
+        for (from, to, label) in [
+            (&aws, &ring, "aws-lc-rs to ring"),
+            (&ring, &aws, "ring to aws-lc-rs"),
+        ] {
+            handshake_storing_tickets(&client, from).await;
+            let (client_side, server_side) = handshake_storing_tickets(&client, to).await;
+            assert!(
+                client_side.is_resumed() && server_side.is_resumed(),
+                "{version:?} {label}: {client_side}"
+            );
+        }
+    }
+}
+
 #[tokio::test]
 async fn a_bad_key_file_is_a_typed_error_that_shows_no_key() {
     let good = "ab".repeat(32);

@@ -80,6 +80,7 @@ impl World {
             alpn: Vec::new(),
             require_client_cert: false,
             tickets: true,
+            provider: provider(),
         }
     }
 
@@ -101,6 +102,7 @@ pub struct ServerBuilder<'a> {
     pub alpn: Vec<Vec<u8>>,
     pub require_client_cert: bool,
     pub tickets: bool,
+    pub provider: Arc<CryptoProvider>,
 }
 
 impl ServerBuilder<'_> {
@@ -124,14 +126,19 @@ impl ServerBuilder<'_> {
         self.tickets = false;
         self
     }
+    /// The crypto provider (the crate's default one otherwise).
+    pub fn provider(mut self, provider: CryptoProvider) -> Self {
+        self.provider = Arc::new(provider);
+        self
+    }
     pub fn build(self) -> Arc<ServerConfig> {
-        let builder = ServerConfig::builder_with_provider(provider())
+        let builder = ServerConfig::builder_with_provider(self.provider.clone())
             .with_protocol_versions(self.version.list())
             .expect("protocol versions");
         let builder = if self.require_client_cert {
             let verifier = WebPkiClientVerifier::builder_with_provider(
                 Arc::new(self.world.ca.roots()),
-                provider(),
+                self.provider.clone(),
             )
             .build()
             .expect("client verifier");

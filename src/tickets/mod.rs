@@ -1,0 +1,324 @@
+//! Session tickets a fleet of servers can all read: [`TicketKeys`], key material shared by
+//! every server (from a key file, from bytes, or derived per period from one secret), turned
+//! into a rustls ticketer. A client that got a ticket from one server resumes on any other, in
+//! TLS 1.3 and TLS 1.2.
+//!
+//! - `seal.rs`: the ticket format and its sealing with the provider's own primitives (HKDF
+//!   derives a key and nonce for each ticket from the shared key and a random salt; TLS 1.3's
+//!   AES-256-GCM or ChaCha20-Poly1305 seals it, named in the ticket).
+//! - `ticketer.rs`: the rustls ticketer: which key seals, which keys open, and when.
+
+mod seal;
+mod ticketer;
+
+use std::{
+    fmt,
+    path::{Path, PathBuf},
+    sync::Arc,
+    time::Duration,
+};
+
+use rustls::{crypto::CryptoProvider, pki_types::UnixTime, server::ProducesTickets, ServerConfig};
+
+use self::{
+    seal::Algorithms,
+    ticketer::{Keys, SharedTicketer},
+};
+
+/// The first line of a ticket key file.
+pub const TICKET_KEYS_HEADER: &str = "tokio-tls-handshake ticket keys v1";
+
+/// Bytes of one ticket key.
+pub const TICKET_KEY_LEN: usize = 32;
+
+/// rustls keeps a ticket's lifetime as seconds in a `u32`; 12 hours, as its own ticketer.
+const DEFAULT_LIFETIME: Duration = Duration::from_secs(12 * 60 * 60);
+
+/// Key material for session tickets that a fleet of servers shares, so that a client resumes
+/// on whichever server it reaches.
+///
+/// - [`TicketKeys::from_file`] / [`TicketKeys::parse`] read a key file: the first key seals
+///   new tickets, every key opens them. This is real rotation: put a new key first and keep
+///   the previous ones as long as their tickets may be used (the ticket lifetime, 12 hours by
+///   default), then drop them; load the file again on every server
+///   ([`ReloadableConfig::reload_ticket_keys`](crate::ReloadableConfig::reload_ticket_keys)).
+///   A key dropped from the file opens nothing any more.
+/// - [`TicketKeys::from_secret`] derives a key per period from one long-lived fleet secret, so
+///   servers with the same secret and roughly the same clock agree without exchanging files.
+///   That is key *separation*, not rotation: the secret itself never changes, so whoever
+///   learns it can derive every period's key, past and future. Replace the secret (everywhere)
+///   to recover from a leak.
+///
+/// A ticket the keys cannot open (unknown, from a key rotated out, or sealed with an
+/// algorithm this server's provider lacks) means a full handshake, never an error.
+///
+/// # Key file format (version 1)
+///
+/// ```text
+/// tokio-tls-handshake ticket keys v1
+/// # the current key: 32 bytes as 64 hex digits (for example `openssl rand -hex 32`)
+/// 6b9c0f...e1
+/// # previous keys, still accepted
+/// 0d41aa...7c
+/// ```
+///
+/// Blank lines and lines starting with `#` are ignored.
+///
+/// # Ticket format (version 2)
+///
+/// `2` (a byte); the algorithm (a byte: 1 for AES-256-GCM with HKDF-SHA384, 2 for
+/// ChaCha20-Poly1305 with HKDF-SHA256, TLS 1.3's, from the configuration's crypto provider,
+/// AES-256-GCM preferred); the key's 8-byte id (derived from the key with that HKDF); a
+/// 16-byte random salt; then the session state, sealed under a key and nonce derived from the
+/// ticket key and the salt, with the first 26 bytes as additional data; and the 16-byte tag.
+/// Naming the algorithm lets servers with different providers (aws-lc-rs and ring, say) or
+/// different suites enabled open each other's tickets.
+///
+/// # Secrecy
+///
+/// Anyone with a ticket key can read the tickets made with it: treat the file as a private
+/// key (mode 0600, never committed, distributed like other secrets), and rotate it. See the
+/// README's "Behind a load balancer and across a fleet" section for what a leaked key exposes.
+///
+/// # Examples
+///
+/// ```no_run
+/// # fn run(mut config: rustls::ServerConfig) -> Result<(), tokio_tls_handshake::TicketKeyError> {
+/// use tokio_tls_handshake::TicketKeys;
+///
+/// TicketKeys::from_file("/etc/app/ticket.keys")?.install(&mut config)?;
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct TicketKeys {
+    schedule: Schedule,
+    lifetime: Duration,
+}
+
+#[derive(Clone)]
+enum Schedule {
+    /// The first key seals; all open.
+    Fixed(Vec<[u8; TICKET_KEY_LEN]>),
+    /// A key per period, derived from the secret; the periods either side of now open too.
+    Derived {
+        secret: [u8; TICKET_KEY_LEN],
+        period: Duration,
+    },
+}
+
+/// Never shows key material.
+impl fmt::Debug for TicketKeys {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut debug = f.debug_struct("TicketKeys");
+        match &self.schedule {
+            Schedule::Fixed(keys) => debug.field("keys", &keys.len()),
+            Schedule::Derived { period, .. } => debug.field("key_per_period", period),
+        };
+        debug.field("lifetime", &self.lifetime).finish()
+    }
+}
+
+impl TicketKeys {
+    /// `current` encrypts new tickets; it and every key in `previous` decrypt.
+    pub fn new(
+        current: [u8; TICKET_KEY_LEN],
+        previous: impl IntoIterator<Item = [u8; TICKET_KEY_LEN]>,
+    ) -> Self {
+        let mut keys = vec![current];
+        keys.extend(previous);
+        Self {
+            schedule: Schedule::Fixed(keys),
+            lifetime: DEFAULT_LIFETIME,
+        }
+    }
+
+    /// A key per `period`, derived from one long-lived `secret` and the period's number (Unix
+    /// time divided by `period`), so that servers sharing the secret agree without exchanging
+    /// files. The current period's key seals; it and the periods just before and just after
+    /// open (a server whose clock runs a little behind another's still opens its tickets at a
+    /// period boundary). The ticket lifetime becomes at most `period`.
+    ///
+    /// # Key separation, not rotation
+    ///
+    /// Each period's key is different, so a leaked *period key* opens only that period's
+    /// tickets. But every period key derives from the one `secret`: whoever learns the secret
+    /// opens every ticket sealed under it, past and future (for TLS 1.2, every resumable
+    /// session's master secret). Keep it as secret as a private key, and after a leak replace
+    /// it on every server; changing the period does not help. For keys that really change,
+    /// rotate a key file instead ([`TicketKeys::from_file`]).
+    pub fn from_secret(secret: [u8; TICKET_KEY_LEN], period: Duration) -> Self {
+        let period = period.max(Duration::from_secs(1));
+        Self {
+            schedule: Schedule::Derived { secret, period },
+            lifetime: DEFAULT_LIFETIME.min(period),
+        }
+    }
+
+    /// Reads a key file (see the format above).
+    ///
+    /// # Errors
+    ///
+    /// [`TicketKeyError::Io`] when the file cannot be read, or what [`TicketKeys::parse`]
+    /// finds wrong with it.
+    pub fn from_file(path: impl AsRef<Path>) -> Result<Self, TicketKeyError> {
+        let path = path.as_ref();
+        let text = std::fs::read_to_string(path).map_err(|error| TicketKeyError::Io {
+            path: path.to_path_buf(),
+            error,
+        })?;
+        Self::parse(&text)
+    }
+
+    /// Reads the text of a key file (see the format above).
+    ///
+    /// # Errors
+    ///
+    /// [`TicketKeyError::Format`] for a missing or unknown header or a key that is not 64 hex
+    /// digits (the line is named, never the key); [`TicketKeyError::NoKey`] when there is none.
+    pub fn parse(text: &str) -> Result<Self, TicketKeyError> {
+        let mut lines = text
+            .lines()
+            .enumerate()
+            .map(|(i, line)| (i + 1, line.trim()));
+        match lines.next() {
+            Some((_, TICKET_KEYS_HEADER)) => {}
+            _ => {
+                return Err(TicketKeyError::Format {
+                    line: 1,
+                    reason: "the first line must be \"tokio-tls-handshake ticket keys v1\"",
+                })
+            }
+        }
+        let mut keys = Vec::new();
+        for (number, line) in lines {
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            keys.push(hex_key(line).ok_or(TicketKeyError::Format {
+                line: number,
+                reason: "a key is 32 bytes written as 64 hex digits",
+            })?);
+        }
+        let mut keys = keys.into_iter();
+        let current = keys.next().ok_or(TicketKeyError::NoKey)?;
+        Ok(Self::new(current, keys))
+    }
+
+    /// How long clients may use a ticket (12 hours by default); rustls refuses older ones.
+    pub fn with_lifetime(mut self, lifetime: Duration) -> Self {
+        self.lifetime = lifetime;
+        self
+    }
+
+    /// A rustls ticketer sealing tickets with these keys and `provider`'s primitives.
+    ///
+    /// # Errors
+    ///
+    /// [`TicketKeyError::NoCipher`] when `provider` has neither TLS 1.3 AES-256-GCM nor
+    /// ChaCha20-Poly1305; [`TicketKeyError::KeyDerivation`] when its HKDF fails to derive a
+    /// key (a broken provider: tickets are refused, never sealed under an underived key).
+    pub fn ticketer(
+        &self,
+        provider: &CryptoProvider,
+    ) -> Result<Arc<dyn ProducesTickets>, TicketKeyError> {
+        let algorithms = Algorithms::from_provider(provider)?;
+        let keys = match &self.schedule {
+            Schedule::Fixed(keys) => Keys::fixed(keys, &algorithms)?,
+            Schedule::Derived { secret, period } => Keys::Derived {
+                secret: *secret,
+                period: period.as_secs().max(1),
+            },
+        };
+        let lifetime = u32::try_from(self.lifetime.as_secs()).unwrap_or(u32::MAX);
+        Ok(Arc::new(SharedTicketer {
+            keys,
+            lifetime,
+            algorithms,
+            clock: || UnixTime::now().as_secs(),
+        }))
+    }
+
+    /// Sets `config`'s ticketer to these keys (TLS 1.3 tickets and TLS 1.2 session tickets),
+    /// with the configuration's own crypto provider.
+    ///
+    /// # Errors
+    ///
+    /// As [`TicketKeys::ticketer`]; `config` is then unchanged.
+    pub fn install(&self, config: &mut ServerConfig) -> Result<(), TicketKeyError> {
+        config.ticketer = self.ticketer(config.crypto_provider())?;
+        Ok(())
+    }
+}
+
+/// 64 hex digits as 32 bytes.
+fn hex_key(text: &str) -> Option<[u8; TICKET_KEY_LEN]> {
+    let text = text.as_bytes();
+    if text.len() != 2 * TICKET_KEY_LEN {
+        return None;
+    }
+    let digit = |c: u8| {
+        char::from(c)
+            .to_digit(16)
+            .and_then(|d| u8::try_from(d).ok())
+    };
+    let mut key = [0u8; TICKET_KEY_LEN];
+    for (byte, pair) in key.iter_mut().zip(text.chunks_exact(2)) {
+        *byte = digit(pair[0])? << 4 | digit(pair[1])?;
+    }
+    Some(key)
+}
+
+/// Why ticket keys could not be used.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum TicketKeyError {
+    /// The key file could not be read.
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        error: std::io::Error,
+    },
+    /// The key file is not in the expected format.
+    Format {
+        /// The line (from 1).
+        line: usize,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// The key file holds no key.
+    NoKey,
+    /// The crypto provider has neither TLS 1.3 AES-256-GCM nor ChaCha20-Poly1305.
+    NoCipher,
+    /// The crypto provider's HKDF failed to derive a ticket key. No built-in provider does;
+    /// tickets are refused rather than sealed under a key that was not derived.
+    KeyDerivation,
+}
+
+impl fmt::Display for TicketKeyError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Io { path, error } => write!(f, "cannot read {}: {error}", path.display()),
+            Self::Format { line, reason } => write!(f, "ticket key file, line {line}: {reason}"),
+            Self::NoKey => f.write_str("the ticket key file holds no key"),
+            Self::NoCipher => f.write_str(
+                "the crypto provider has neither AES-256-GCM nor ChaCha20-Poly1305 for TLS 1.3",
+            ),
+            Self::KeyDerivation => {
+                f.write_str("the crypto provider's hkdf failed to derive a ticket key")
+            }
+        }
+    }
+}
+
+impl std::error::Error for TicketKeyError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Self::Io { error, .. } => Some(error),
+            _ => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
