@@ -77,6 +77,11 @@ impl Connector {
     ///
     /// The future resolves to a [`HandshakeError`]; a configuration rustls cannot use is
     /// [`HandshakeError::Config`].
+    ///
+    /// # Panics
+    ///
+    /// With a deadline ([`Connector::with_timeout`]), polling the handshake panics on a Tokio
+    /// runtime without the time driver (`enable_time`); Tokio's message names it.
     pub fn connect<IO>(
         &self,
         server_name: ServerName<'static>,
@@ -89,6 +94,11 @@ impl Connector {
     }
 
     /// As [`Connector::connect`], offering `alpn_protocols` instead of the configuration's.
+    ///
+    /// # Panics
+    ///
+    /// With a deadline ([`Connector::with_timeout`]), polling the handshake panics on a Tokio
+    /// runtime without the time driver (`enable_time`); Tokio's message names it.
     pub fn connect_with_alpn<IO>(
         &self,
         server_name: ServerName<'static>,
@@ -120,6 +130,11 @@ impl Connector {
     ///
     /// Early data can be replayed by an attacker: use it only for requests that are safe to
     /// repeat.
+    ///
+    /// # Panics
+    ///
+    /// With a deadline ([`Connector::with_timeout`]), polling the handshake panics on a Tokio
+    /// runtime without the time driver (`enable_time`); Tokio's message names it.
     pub fn connect_with_early_data<IO>(
         &self,
         server_name: ServerName<'static>,

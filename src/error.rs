@@ -94,7 +94,7 @@ pub enum ProxyHeaderError {
         len: usize,
     },
     /// The transport's peer is not a trusted load balancer
-    /// ([`TrustedProxies`](crate::TrustedProxies)): under `Required`, refused before anything
+    /// (`TrustedProxies`): under `Required`, refused before anything
     /// was read; under `Optional`, it began with a header.
     Untrusted,
 }
@@ -120,6 +120,39 @@ impl HandshakeError {
             error,
             alert_sent,
             alert_received,
+        }
+    }
+
+    /// The same error again, for a caller that asks after it was returned (the step called
+    /// again, the stream read again). A transport error keeps its kind and message.
+    pub(crate) fn repeat(&self) -> Self {
+        match self {
+            Self::PeerClosed {
+                close_notify,
+                received,
+            } => Self::PeerClosed {
+                close_notify: *close_notify,
+                received: *received,
+            },
+            Self::Protocol {
+                error,
+                alert_sent,
+                alert_received,
+            } => Self::Protocol {
+                error: error.clone(),
+                alert_sent: *alert_sent,
+                alert_received: *alert_received,
+            },
+            Self::Transport(e) => Self::Transport(io::Error::new(e.kind(), e.to_string())),
+            Self::TimedOut => Self::TimedOut,
+            Self::NotTls { prefix } => Self::NotTls {
+                prefix: prefix.clone(),
+            },
+            Self::Config(e) => Self::Config(e.clone()),
+            Self::Evicted => Self::Evicted,
+            Self::Panicked => Self::Panicked,
+            Self::Drained => Self::Drained,
+            Self::ProxyHeader(e) => Self::ProxyHeader(*e),
         }
     }
 
@@ -449,6 +482,15 @@ mod tests {
             .get_ref()
             .and_then(|e| e.downcast_ref::<HandshakeError>());
         assert!(matches!(inner, Some(HandshakeError::TimedOut)));
+    }
+
+    #[test]
+    fn a_repeated_error_reads_the_same() {
+        for e in every_variant() {
+            let again = e.repeat();
+            assert_eq!(again.to_string(), e.to_string());
+            assert_eq!(again.kind(), e.kind());
+        }
     }
 
     #[test]

@@ -75,12 +75,7 @@ enum State<IO, C> {
         handshake: Handshake<C>,
     },
     /// The handshake failed locally; its fatal alert is still going out.
-    SendingAlert {
-        io: IO,
-        alert: OutgoingAlert,
-        error: HandshakeError,
-        report: Box<HandshakeReport>,
-    },
+    SendingAlert(SendingAlert<IO>),
     /// Failed before the first poll (the connection could not be created).
     Failed(Failed<IO>),
     Finished,
@@ -235,7 +230,8 @@ where
         match &self.state {
             #[cfg(feature = "proxy-protocol")]
             State::ReadingProxyHeader { io, .. } => Some(io),
-            State::Handshaking { io, .. } | State::SendingAlert { io, .. } => Some(io),
+            State::Handshaking { io, .. } => Some(io),
+            State::SendingAlert(sending) => Some(&sending.io),
             State::Failed(failed) => Some(&failed.io),
             State::Finished => None,
         }
@@ -259,7 +255,8 @@ where
         match &mut self.state {
             #[cfg(feature = "proxy-protocol")]
             State::ReadingProxyHeader { io, .. } => Some(io),
-            State::Handshaking { io, .. } | State::SendingAlert { io, .. } => Some(io),
+            State::Handshaking { io, .. } => Some(io),
+            State::SendingAlert(sending) => Some(&mut sending.io),
             State::Failed(failed) => Some(&mut failed.io),
             State::Finished => None,
         }
@@ -349,24 +346,14 @@ where
                         Err(error) => me.state = fail(take(&mut me.state), error),
                     }
                 }
-                State::SendingAlert {
-                    io, alert, error, ..
-                } => {
-                    // Best effort and bounded by the deadline; the primary error stands.
-                    match alert.send_for(&mut PollIo::new(io, cx), error) {
-                        Ok(Step::WantRead | Step::WantWrite) if !me.deadline.poll_expired(cx) => {
-                            return Poll::Pending
-                        }
-                        _ => {
-                            let State::SendingAlert {
-                                io, error, report, ..
-                            } = take(&mut me.state)
-                            else {
-                                unreachable!("matched above")
-                            };
-                            me.state = State::Failed(Failed { error, io, report });
-                        }
+                State::SendingAlert(sending) => {
+                    if sending.poll_sent(cx, &mut me.deadline).is_pending() {
+                        return Poll::Pending;
                     }
+                    let State::SendingAlert(sending) = take(&mut me.state) else {
+                        unreachable!("matched above")
+                    };
+                    me.state = State::Failed(sending.into_failed());
                 }
                 State::Failed(_) => {
                     let State::Failed(mut failed) = take(&mut me.state) else {
@@ -380,6 +367,60 @@ where
                 }
                 State::Finished => panic!("AsyncHandshake polled after it completed"),
             }
+        }
+    }
+}
+
+/// A failed handshake whose fatal alert is still going out: best effort, bounded by the
+/// deadline, and never replacing the error. Used by every future that fails with an alert.
+#[derive(Debug)]
+pub(crate) struct SendingAlert<IO> {
+    io: IO,
+    alert: OutgoingAlert,
+    error: HandshakeError,
+    report: Box<HandshakeReport>,
+}
+
+impl<IO: AsyncWrite + Unpin> SendingAlert<IO> {
+    pub(crate) fn new(
+        io: IO,
+        alert: OutgoingAlert,
+        error: HandshakeError,
+        report: Box<HandshakeReport>,
+    ) -> Self {
+        Self {
+            io,
+            alert,
+            error,
+            report,
+        }
+    }
+
+    /// `Ready` once the alert is out (recorded in the error's `alert_sent`), the transport
+    /// failed (logged), or the deadline passed; without a deadline, after one attempt.
+    pub(crate) fn poll_sent(&mut self, cx: &mut Context<'_>, deadline: &mut Deadline) -> Poll<()> {
+        match self
+            .alert
+            .send_for(&mut PollIo::new(&mut self.io, cx), &mut self.error)
+        {
+            Ok(Step::WantRead | Step::WantWrite)
+                if deadline.is_set() && !deadline.poll_expired(cx) =>
+            {
+                Poll::Pending
+            }
+            Ok(_) => Poll::Ready(()),
+            Err(e) => {
+                crate::trace::alert_not_sent(&e);
+                Poll::Ready(())
+            }
+        }
+    }
+
+    pub(crate) fn into_failed(self) -> Failed<IO> {
+        Failed {
+            error: self.error,
+            io: self.io,
+            report: self.report,
         }
     }
 }
@@ -402,7 +443,11 @@ fn after_error<IO, C: TlsConnection>(
         State::Handshaking { io, handshake } => {
             failing(io, error, alert, Box::new(handshake.report()))
         }
-        State::SendingAlert { io, report, .. } => State::Failed(Failed { error, io, report }),
+        State::SendingAlert(sending) => State::Failed(Failed {
+            error,
+            io: sending.io,
+            report: sending.report,
+        }),
         other => other,
     }
 }
@@ -415,12 +460,12 @@ fn failing<IO, C>(
     report: Box<HandshakeReport>,
 ) -> State<IO, C> {
     match alert {
-        Some(alert) => State::SendingAlert {
+        Some(alert) => State::SendingAlert(SendingAlert {
             io,
             alert,
             error,
             report,
-        },
+        }),
         None => State::Failed(Failed { error, io, report }),
     }
 }

@@ -36,7 +36,7 @@
 //! | `Evicted` | a `TlsListener` at its cap shed this handshake (its peer was the slowest) | none; the transport is closed | `ConnectionAborted` |
 //! | `Panicked` | driving this handshake panicked; the listener failed only it | none | `Other` |
 //! | `Drained` | a `TlsListener`'s drain ended its grace period before this handshake finished | none; the transport is closed | `ConnectionAborted` |
-//! | `ProxyHeader(..)` | a PROXY protocol header required and missing, malformed or too long (feature `proxy-protocol`) | none | `InvalidData` |
+//! | `ProxyHeader(..)` | a PROXY protocol header required and missing, malformed, too long, or from a peer that is not a trusted balancer (feature `proxy-protocol`) | none | `InvalidData` |
 //!
 //! # Examples
 //!
@@ -139,7 +139,9 @@
 //! - **Accept errors by kind**: running out of descriptors or memory pauses accepting;
 //!   one connection's failure does not ([`ListenError::is_resource_exhaustion`]).
 //! - **Behind a load balancer** (feature `proxy-protocol`): `Acceptor::with_proxy_protocol`
-//!   reads HAProxy's PROXY header (v1 or v2) before TLS and reports the client behind it.
+//!   reads HAProxy's PROXY header (v1 or v2) in front of TLS, from trusted balancers only
+//!   (`TrustedProxies`), bounded and under the handshake's deadline, and reports the client
+//!   behind it.
 //! - **Across a fleet**: [`TicketKeys`] gives every server the same session-ticket keys, so a
 //!   client resumes on any of them; they rotate from a file or from one shared secret.
 //!
@@ -157,8 +159,9 @@
 //!   a [`TlsListener`] runs. Nothing secret is recorded.
 //! - `axum`: [`TlsListener`] as an `axum::serve::Listener` (axum 0.8), and `TlsConnectInfo`
 //!   for `ConnectInfo`.
-//! - `proxy-protocol`: `Acceptor::with_proxy_protocol` / `Handshake::with_proxy_protocol`,
-//!   the PROXY protocol header before TLS (parsed by the `proxy-header` crate).
+//! - `proxy-protocol`: `Acceptor::with_proxy_protocol` (and `ProxyHeaderReader` for the sync
+//!   step), the PROXY protocol header in front of TLS from the balancers `TrustedProxies`
+//!   lists (parsed by the `proxy-header` crate, address ranges by `ipnet`).
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]

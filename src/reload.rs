@@ -79,8 +79,14 @@ impl ReloadableConfig {
     }
 
     /// Reads a certificate chain (leaf first) and its private key from PEM files and serves
-    /// them from now on, keeping every other setting of the current configuration (ALPN,
-    /// client authentication, versions, session storage and tickets, key log).
+    /// them from now on, for every handshake.
+    ///
+    /// What it replaces: exactly the configuration's `cert_resolver`, with one that serves
+    /// this certificate whatever the client asks for. A custom resolver (certificates chosen
+    /// by SNI, a certificate store) is replaced too, and stops choosing: reload such a
+    /// resolver itself, or [`replace`](ReloadableConfig::replace) the configuration. Every
+    /// other setting of the current configuration stays: ALPN, client authentication,
+    /// versions, session storage, the ticketer, the key log.
     ///
     /// # Errors
     ///

@@ -10,7 +10,7 @@ use std::{
     net::SocketAddr,
     pin::Pin,
     sync::Arc,
-    task::{Context, Poll},
+    task::{ready, Context, Poll},
 };
 
 use rustls::{
@@ -26,6 +26,7 @@ use crate::{
     adapter::PollIo,
     alert::OutgoingAlert,
     deadline::Deadline,
+    handshake::SendingAlert,
     records::PeerRecords,
     wire::{read_peer, PeerRead, Prefixed},
     AsyncHandshake, Failed, Handshake, HandshakeCost, HandshakeError, HandshakeReport, Role,
@@ -138,6 +139,8 @@ pub struct StartHandshake<IO> {
     reader: HelloReader,
     deadline: Deadline,
     send_alerts: bool,
+    /// The hello was refused; its alert is going out.
+    sending: Option<SendingAlert<IO>>,
 }
 
 impl<IO> StartHandshake<IO> {
@@ -150,7 +153,15 @@ impl<IO> StartHandshake<IO> {
             reader: HelloReader::new(),
             deadline: Deadline::new(deadline),
             send_alerts,
+            sending: None,
         }
+    }
+
+    /// What reading the hello cost, with the client's address from a PROXY header.
+    fn report(&self) -> HandshakeReport {
+        let mut report = self.reader.report();
+        report.proxy_source = self.proxy_source;
+        report
     }
 
     /// Reads a PROXY protocol header in front of the ClientHello, under the same deadline.
@@ -185,6 +196,11 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Future for StartHandshake<IO> {
     /// When polled again after it returned `Ready`.
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let me = self.get_mut();
+        if let Some(sending) = &mut me.sending {
+            ready!(sending.poll_sent(cx, &mut me.deadline));
+            let sending = me.sending.take().expect("checked above");
+            return Poll::Ready(Err(sending.into_failed()));
+        }
         let mut io = me
             .io
             .take()
@@ -218,16 +234,15 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Future for StartHandshake<IO> {
                 return Poll::Pending;
             }
             Ok(None) => HandshakeError::TimedOut,
-            Err((mut error, alert)) => {
-                // The alert for a bad hello is one plaintext record: one attempt, no waiting.
-                if let (Some(mut alert), true) = (alert, me.send_alerts) {
-                    let _ = alert.send_for(&mut PollIo::new(&mut io, cx), &mut error);
-                }
-                error
+            Err((error, Some(alert))) if me.send_alerts => {
+                // The alert goes out as the handshake's would: bounded by the deadline.
+                let report = Box::new(me.report());
+                me.sending = Some(SendingAlert::new(io, alert, error, report));
+                return Pin::new(me).poll(cx);
             }
+            Err((error, _)) => error,
         };
-        let mut report = Box::new(me.reader.report());
-        report.proxy_source = me.proxy_source;
+        let report = Box::new(me.report());
         Poll::Ready(Err(Failed { error, io, report }))
     }
 }
@@ -271,6 +286,11 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> ClientHelloReceived<IO> {
     ///
     /// The future resolves to [`HandshakeError::Protocol`] if `config` cannot serve this
     /// client (for example no common cipher suite), with the alert sent.
+    ///
+    /// # Panics
+    ///
+    /// As [`Acceptor::accept`](crate::Acceptor::accept): polling it needs the time driver
+    /// while there is a deadline.
     pub fn accept(self, config: Arc<ServerConfig>) -> AsyncHandshake<IO, ServerConnection> {
         let Self {
             io,

@@ -21,6 +21,7 @@ use tokio::time::Instant;
 use crate::{
     alert::OutgoingAlert,
     records::PeerRecords,
+    trace,
     wire::{read_once, read_peer, write_out, Counted, PeerRead, Prefixed},
     HandshakeError, HandshakeReport, Role, TlsConnection,
 };
@@ -112,6 +113,11 @@ pub struct Handshake<C> {
     unprocessed: bool,
     /// The peer's end of the stream was read after the handshake (the stream reports it).
     peer_eof: bool,
+    /// A write that failed after the handshake completed (a TLS 1.3 server's session
+    /// tickets): the stream's first write or flush returns it.
+    write_error: Option<io::Error>,
+    /// A read that failed while the last writes waited: the stream's first read returns it.
+    read_error: Option<io::Error>,
     pub(crate) send_alerts: bool,
     alert: Option<OutgoingAlert>,
     started: Option<Instant>,
@@ -150,11 +156,12 @@ impl<C> fmt::Debug for Handshake<C> {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug)]
 enum State {
     Handshaking,
     Done,
-    Failed,
+    /// The error the step returned, returned again if it is called again.
+    Failed(HandshakeError),
 }
 
 impl Handshake<ClientConnection> {
@@ -212,7 +219,14 @@ impl Handshake<ClientConnection> {
         let early = match handshake.conn.early_data() {
             Some(mut early) => {
                 let fits = data.len().min(early_data_budget(early.bytes_left()));
-                early.write(&data[..fits]).unwrap_or(0)
+                // rustls refuses early data only outside its ready state, which a new
+                // connection is in. Were it refused, nothing goes early and all of it goes
+                // right after the handshake: the data still arrives once, and the report says
+                // none was offered.
+                early.write(&data[..fits]).unwrap_or_else(|e| {
+                    trace::early_data_refused(&e);
+                    0
+                })
             }
             None => 0,
         };
@@ -273,6 +287,8 @@ impl<C: TlsConnection> Handshake<C> {
             write_blocked: false,
             unprocessed: false,
             peer_eof: false,
+            write_error: None,
+            read_error: None,
             send_alerts: true,
             alert: None,
             started: None,
@@ -339,7 +355,7 @@ impl<C: TlsConnection> Handshake<C> {
     pub fn cost(&self) -> HandshakeCost {
         let mut cost = self.cost;
         cost.bytes_read = self.peer.received();
-        if let (State::Handshaking, Some(started)) = (self.state, self.started) {
+        if let (State::Handshaking, Some(started)) = (&self.state, self.started) {
             cost.duration = started.elapsed();
         }
         cost
@@ -352,7 +368,7 @@ impl<C: TlsConnection> Handshake<C> {
 
     /// Whether the handshake completed.
     pub fn is_done(&self) -> bool {
-        self.state == State::Done
+        matches!(self.state, State::Done)
     }
 
     /// Ends the step and gives the rustls connection back. After [`Step::Done`] it is
@@ -373,18 +389,15 @@ impl<C: TlsConnection> Handshake<C> {
     /// A terminal [`HandshakeError`]. After a local protocol error the fatal alert rustls
     /// queued is written and flushed first, if the transport takes it without blocking; if it
     /// would block, [`Handshake::send_alert`] finishes the job. Calling `do_handshake` again
-    /// after an error returns a [`HandshakeError::Transport`] error and does nothing.
+    /// after an error returns the same error again and does nothing, as `SSL_do_handshake`
+    /// keeps failing after a fatal error.
     pub fn do_handshake<IO: Read + Write + ?Sized>(
         &mut self,
         io: &mut IO,
     ) -> Result<Step, HandshakeError> {
-        match self.state {
+        match &self.state {
             State::Done => return Ok(Step::Done),
-            State::Failed => {
-                return Err(HandshakeError::Transport(io::Error::other(
-                    "do_handshake called again after the handshake failed",
-                )))
-            }
+            State::Failed(error) => return Err(error.repeat()),
             State::Handshaking => {}
         }
         let started = *self.started.get_or_insert_with(Instant::now);
@@ -395,13 +408,18 @@ impl<C: TlsConnection> Handshake<C> {
             let mut counted = Counted::new(io, &mut self.cost, &mut self.peer);
             match alert.send_for(&mut counted, error) {
                 Ok(Step::WantRead | Step::WantWrite) => {}
-                _ => self.alert = None,
+                Ok(Step::Done) => self.alert = None,
+                Err(e) => {
+                    // The primary error stands; `alert_sent` stays `None`, and why is logged.
+                    trace::alert_not_sent(&e);
+                    self.alert = None;
+                }
             }
         }
         match &result {
             Ok(Step::Done) => self.state = State::Done,
             Ok(_) => {}
-            Err(_) => self.state = State::Failed,
+            Err(error) => self.state = State::Failed(error.repeat()),
         }
         if !matches!(result, Ok(Step::WantRead | Step::WantWrite)) {
             self.cost.duration = started.elapsed();
@@ -461,7 +479,7 @@ impl<C: TlsConnection> Handshake<C> {
         if read == PeerRead::Bytes {
             if !self.reading {
                 self.reading = true;
-                self.cost.flights_received += 1;
+                crate::wire::count(&mut self.cost.flights_received);
             }
             self.process()?;
         }
@@ -480,25 +498,53 @@ impl<C: TlsConnection> Handshake<C> {
             self.early_data = Some(EarlyData::Resending { data, from });
         }
         if std::mem::take(&mut self.write_blocked) {
-            self.absorb(io);
+            self.absorb(io)?;
         }
         loop {
+            // A server whose peer's side failed while its tickets waited: complete, and the
+            // stream reads the failure after what arrived before it.
+            if self.read_error.is_some() {
+                return Ok(Step::Done);
+            }
             self.queue_early_data();
             match self.write_out(io) {
                 Ok(true) if self.early_data.is_none() => return Ok(Step::Done),
                 Ok(true) => {}
                 Ok(false) => {
                     self.write_blocked = true;
-                    self.absorb(io);
+                    self.absorb(io)?;
+                    if self.read_error.is_some() {
+                        return Ok(Step::Done);
+                    }
                     return Ok(Step::WantWrite);
                 }
                 // Only a TLS 1.3 server's session tickets were left: the handshake is complete
                 // whatever became of them, and the peer may have sent data with its Finished.
-                // They stay queued; the stream's first write or flush reports the failure.
-                Err(_) if self.only_tickets_left() => return Ok(Step::Done),
+                // The error goes to the stream's first write or flush (or
+                // `take_deferred_error`).
+                Err(HandshakeError::Transport(e)) if self.only_tickets_left() => {
+                    self.write_error = Some(e);
+                    return Ok(Step::Done);
+                }
                 Err(error) => return Err(error),
             }
         }
+    }
+
+    /// A transport error met after the handshake had completed, which did not undo it: a TLS
+    /// 1.3 server's session tickets failed to go out, or the read it made while they waited
+    /// failed (the client may have sent data with its Finished, and it is kept).
+    /// [`TlsStream`](crate::TlsStream) returns a write error from its first write or flush
+    /// and a read error from its first read; a sync caller takes them here, the write error
+    /// first.
+    pub fn take_deferred_error(&mut self) -> Option<io::Error> {
+        self.write_error.take().or_else(|| self.read_error.take())
+    }
+
+    /// What failed after the handshake completed and is owed to the stream: a write (the
+    /// tickets) and a read (while they waited).
+    pub(crate) fn take_deferred_errors(&mut self) -> (Option<io::Error>, Option<io::Error>) {
+        (self.write_error.take(), self.read_error.take())
     }
 
     /// Whether all that is left to send after the handshake is a TLS 1.3 server's session
@@ -529,17 +575,26 @@ impl<C: TlsConnection> Handshake<C> {
     /// peer that is itself blocked writing to this side is not left waiting. The bytes wait in
     /// rustls, unprocessed, for the stream; rustls bounds how much it holds (a full buffer
     /// ends the reading), and the peer's EOF is read once.
-    fn absorb<IO: Read + ?Sized>(&mut self, io: &mut IO) {
-        let mut io = io;
-        while !self.peer_eof {
+    ///
+    /// # Errors
+    ///
+    /// The transport's read error, unless only a TLS 1.3 server's tickets are left to write:
+    /// the handshake is then complete, and the stream's first read returns the error.
+    fn absorb<IO: Read + ?Sized>(&mut self, io: &mut IO) -> Result<(), HandshakeError> {
+        let mut io = Watched { io, failed: false };
+        while !self.peer_eof && self.read_error.is_none() {
             match read_once(|| self.conn.read_tls(&mut io)) {
                 Ok(Some(0)) => self.peer_eof = true,
                 Ok(Some(_)) => {}
-                // Would block (the waker is registered), or rustls holds all it will, or the
-                // transport failed: the pending write will tell.
-                Ok(None) | Err(_) => break,
+                // Would block: the waker is registered.
+                Ok(None) => break,
+                Err(e) if io.failed && self.only_tickets_left() => self.read_error = Some(e),
+                Err(e) if io.failed => return Err(HandshakeError::Transport(e)),
+                // rustls holds all it will until the stream processes it.
+                Err(_) => break,
             }
         }
+        Ok(())
     }
 
     /// Writes all queued TLS output and flushes it. `false` if the transport would block.
@@ -591,6 +646,23 @@ impl<C: TlsConnection> Handshake<C> {
     /// The fatal alert left over from a failed step, taken out to be sent by the caller.
     pub(crate) fn take_alert(&mut self) -> Option<OutgoingAlert> {
         self.alert.take()
+    }
+}
+
+/// A transport that remembers whether it failed, to tell its errors from rustls refusing to
+/// take more.
+struct Watched<'a, IO: ?Sized> {
+    io: &'a mut IO,
+    failed: bool,
+}
+
+impl<IO: Read + ?Sized> Read for Watched<'_, IO> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let result = self.io.read(buf);
+        if matches!(&result, Err(e) if e.kind() != io::ErrorKind::WouldBlock) {
+            self.failed = true;
+        }
+        result
     }
 }
 

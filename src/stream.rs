@@ -49,8 +49,14 @@ pub struct TlsStream<IO, C> {
     early_data_accepted: bool,
     /// The task that last waited to write; woken when a read ends the connection.
     writer: Option<Waker>,
-    /// Why the connection is over, once a read found a fatal error: writes fail with it.
-    failed: Option<String>,
+    /// Why the connection is over, once a read found a fatal error: every later read and
+    /// write fails with it, typed.
+    failed: Option<HandshakeError>,
+    /// A write that failed as the handshake completed (its last session tickets), for the
+    /// first write or flush.
+    write_error: Option<io::Error>,
+    /// A read that failed as the handshake completed, for the first read.
+    read_error: Option<io::Error>,
     proxy_source: Option<SocketAddr>,
 }
 
@@ -76,18 +82,26 @@ impl<IO> TlsStream<IO, ServerConnection> {
     /// ticket keys: act on early data only if doing it twice is harmless (an idempotent
     /// `GET`), or defer it until the handshake is complete, which it is once this stream
     /// exists (the ordinary `read` path never returns early data).
-    pub fn take_early_data(&mut self) -> Option<Vec<u8>> {
-        let mut early = self.conn.early_data()?;
+    ///
+    /// # Errors
+    ///
+    /// An error reading rustls' early-data buffer (it reads from memory and does not fail in
+    /// practice); the data stays in rustls, nothing is lost.
+    pub fn take_early_data(&mut self) -> io::Result<Option<Vec<u8>>> {
+        let Some(mut early) = self.conn.early_data() else {
+            return Ok(None);
+        };
         let mut data = Vec::new();
-        std::io::Read::read_to_end(&mut early, &mut data).ok()?;
-        Some(data)
+        std::io::Read::read_to_end(&mut early, &mut data)?;
+        Ok(Some(data))
     }
 }
 /// A server's established connection.
 pub type ServerTlsStream<IO> = TlsStream<IO, ServerConnection>;
 
 impl<IO, C: TlsConnection> TlsStream<IO, C> {
-    pub(crate) fn new(io: IO, handshake: Handshake<C>) -> Self {
+    pub(crate) fn new(io: IO, mut handshake: Handshake<C>) -> Self {
+        let (write_error, read_error) = handshake.take_deferred_errors();
         let cost = handshake.cost();
         let server_name = handshake.server_name().cloned();
         let early_data_offered = handshake.early_data_offered();
@@ -105,6 +119,8 @@ impl<IO, C: TlsConnection> TlsStream<IO, C> {
             confirmed: false,
             writer: None,
             failed: None,
+            write_error,
+            read_error,
             proxy_source: None,
         }
     }
@@ -190,6 +206,9 @@ where
         if let Some(failed) = self.failed() {
             return Poll::Ready(Err(failed));
         }
+        if let Some(error) = self.write_error.take() {
+            return Poll::Ready(Err(error));
+        }
         // The stream flushes the transport whenever asked, whatever it wrote.
         let mut unflushed = flush;
         let mut io = PollIo::new(&mut self.io, cx);
@@ -209,19 +228,18 @@ where
         }
     }
 
-    /// Once a read found a fatal error: the error every later read and write gets.
+    /// Once a read found a fatal error: the error every later read and write gets, the same
+    /// typed error the first read got (its inner error a [`HandshakeError::Protocol`]).
     fn failed(&self) -> Option<io::Error> {
-        self.failed.as_ref().map(|failed| {
-            io::Error::new(
-                io::ErrorKind::ConnectionAborted,
-                format!("the tls connection failed: {failed}"),
-            )
-        })
+        self.failed.as_ref().map(|failed| failed.repeat().into())
     }
 
     /// One read from the transport into rustls, and the processing of what arrived.
     /// `Ready(Ok(0))` at the end of the stream (rustls then reports it through its reader).
     fn poll_receive(&mut self, cx: &mut Context<'_>) -> Poll<Result<usize, HandshakeError>> {
+        if let Some(error) = self.read_error.take() {
+            return Poll::Ready(Err(HandshakeError::Transport(error)));
+        }
         let conn = &mut self.conn;
         let mut io = PollIo::new(&mut self.io, cx);
         let read = match &mut self.confirm {
@@ -273,10 +291,13 @@ where
         let alert = OutgoingAlert::take(&mut self.conn, &error);
         let mut failure = HandshakeError::protocol(error, None);
         if let Some(mut alert) = alert {
-            // Best effort: the connection is over either way.
-            let _ = alert.send_for(&mut PollIo::new(&mut self.io, cx), &mut failure);
+            // One attempt: the connection is over either way. `alert_sent` says whether it
+            // went out; a transport that failed is logged.
+            if let Err(e) = alert.send_for(&mut PollIo::new(&mut self.io, cx), &mut failure) {
+                crate::trace::alert_not_sent(&e);
+            }
         }
-        self.failed = Some(failure.to_string());
+        self.failed = Some(failure.repeat());
         if let Some(writer) = self.writer.take() {
             writer.wake();
         }

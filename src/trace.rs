@@ -87,6 +87,26 @@ impl Trace {
     }
 }
 
+/// A fatal alert could not be written: the primary error stands, with no `alert_sent`; why
+/// the alert did not go out is said here.
+#[cfg(feature = "tracing")]
+pub(crate) fn alert_not_sent(error: &std::io::Error) {
+    tracing::debug!(error = %error, "tls alert not sent: the transport failed");
+}
+
+#[cfg(not(feature = "tracing"))]
+pub(crate) fn alert_not_sent(_error: &std::io::Error) {}
+
+/// rustls refused early data on a new connection (it cannot): all of it goes after the
+/// handshake instead.
+#[cfg(feature = "tracing")]
+pub(crate) fn early_data_refused(error: &std::io::Error) {
+    tracing::warn!(error = %error, "tls early data refused by rustls; sent after the handshake");
+}
+
+#[cfg(not(feature = "tracing"))]
+pub(crate) fn early_data_refused(_error: &std::io::Error) {}
+
 /// A handshake task ended without a result and the listener had no record of it (it cannot
 /// happen: every task is booked as it is spawned). Said, never silently dropped.
 #[cfg(feature = "tracing")]

@@ -163,6 +163,13 @@ fn read_first(
     Ok(n)
 }
 
+/// One more of a cost counter. It saturates: a peer dripping one byte a time to a client with
+/// no deadline makes billions of reads, and a counter must not overflow (a panic in a debug
+/// build, a wrap to nonsense in a release one).
+pub(crate) fn count(counter: &mut u32) {
+    *counter = counter.saturating_add(1);
+}
+
 /// The transport as rustls sees it during the handshake: counts every call and shows every
 /// byte read to the record watcher.
 pub(crate) struct Counted<'a, IO: ?Sized> {
@@ -196,14 +203,14 @@ impl<'a, IO: ?Sized> Counted<'a, IO> {
 
     fn wrote(&mut self, result: io::Result<usize>) -> io::Result<usize> {
         let n = self.note(result)?;
-        self.cost.bytes_written += n as u64;
+        self.cost.bytes_written = self.cost.bytes_written.saturating_add(n as u64);
         Ok(n)
     }
 }
 
 impl<IO: Read + ?Sized> Read for Counted<'_, IO> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        self.cost.reads += 1;
+        count(&mut self.cost.reads);
         let result = self.io.read(buf);
         let n = self.note(result)?;
         self.peer.observe(&buf[..n.min(buf.len())]);
@@ -213,19 +220,19 @@ impl<IO: Read + ?Sized> Read for Counted<'_, IO> {
 
 impl<IO: Write + ?Sized> Write for Counted<'_, IO> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.cost.writes += 1;
+        count(&mut self.cost.writes);
         let result = self.io.write(buf);
         self.wrote(result)
     }
 
     fn write_vectored(&mut self, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
-        self.cost.writes += 1;
+        count(&mut self.cost.writes);
         let result = self.io.write_vectored(bufs);
         self.wrote(result)
     }
 
     fn flush(&mut self) -> io::Result<()> {
-        self.cost.flushes += 1;
+        count(&mut self.cost.flushes);
         let result = self.io.flush();
         self.note(result)
     }
@@ -265,5 +272,34 @@ impl<IO: io::Write + ?Sized> io::Write for Prefixed<'_, IO> {
     }
     fn flush(&mut self) -> io::Result<()> {
         self.io.flush()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cost_counters_saturate_instead_of_overflowing() {
+        let mut cost = HandshakeCost {
+            reads: u32::MAX,
+            writes: u32::MAX,
+            flushes: u32::MAX,
+            ..HandshakeCost::default()
+        };
+        let mut peer = PeerRecords::new();
+        let mut io = io::Cursor::new(vec![0u8; 4]);
+        let mut counted = Counted::new(&mut io, &mut cost, &mut peer);
+        let mut buf = [0u8; 2];
+        assert_eq!(counted.read(&mut buf).ok(), Some(2));
+        assert_eq!(counted.write(b"ab").ok(), Some(2));
+        assert!(counted.flush().is_ok());
+        assert_eq!(
+            (cost.reads, cost.writes, cost.flushes),
+            (u32::MAX, u32::MAX, u32::MAX)
+        );
+        let mut flights = u32::MAX;
+        count(&mut flights);
+        assert_eq!(flights, u32::MAX);
     }
 }

@@ -434,7 +434,8 @@ async fn split_halves_both_end_when_the_reader_meets_a_corrupt_record() {
             match reader.read(&mut buf).await {
                 Ok(0) => return Ok(()),
                 Ok(_) => {}
-                Err(e) => return Err(e),
+                // Read again after the failure: the same typed error.
+                Err(e) => return Err((e, reader.read(&mut buf).await)),
             }
         }
     });
@@ -449,10 +450,23 @@ async fn split_halves_both_end_when_the_reader_meets_a_corrupt_record() {
         .await
         .expect("inject");
     let read = bounded(reader_task).await.expect("reader task");
-    let error = read.expect_err("the corrupt record fails the read");
+    let (error, again) = read.expect_err("the corrupt record fails the read");
+    let protocol = |error: &io::Error| match error
+        .get_ref()
+        .and_then(|inner| inner.downcast_ref::<HandshakeError>())
+    {
+        Some(HandshakeError::Protocol { error, .. }) => Some(error.clone()),
+        _ => None,
+    };
     assert_eq!(error.kind(), io::ErrorKind::InvalidData, "{error}");
+    let cause = protocol(&error).expect("a typed protocol error");
+    // Every read and write after it gets the same typed error.
+    let again = again.expect_err("read again after the failure");
+    assert_eq!(again.kind(), io::ErrorKind::InvalidData, "{again}");
+    assert_eq!(protocol(&again), Some(cause.clone()), "{again}");
     let written = bounded(writer_task).await.expect("writer task");
-    assert!(written.is_err(), "the writer ends with an error too");
+    let written = written.expect_err("the writer ends with an error too");
+    assert_eq!(protocol(&written), Some(cause), "{written}");
     drop(theirs);
 }
 

@@ -64,7 +64,7 @@ async fn accepted_early_data_is_read_once_through_take_early_data() {
     assert!(c.report().early_data_offered);
     assert!(c.report().to_string().contains("early_data=accepted"));
     assert!(s.report().is_resumed());
-    assert_eq!(s.take_early_data().as_deref(), Some(REQUEST));
+    assert_eq!(s.take_early_data().expect("read").as_deref(), Some(REQUEST));
     // Not a second time through the ordinary read path: the next bytes are the next write.
     c.write_all(b"after").await.expect("write");
     c.flush().await.expect("flush");
@@ -86,7 +86,7 @@ async fn rejected_early_data_is_resent_after_the_handshake() {
         "offered with the unknown ticket"
     );
     assert!(c.report().to_string().contains("early_data=rejected"));
-    assert_eq!(s.take_early_data(), None);
+    assert_eq!(s.take_early_data().expect("read"), None);
     let mut buf = vec![0u8; REQUEST.len()];
     bounded(s.read_exact(&mut buf))
         .await
@@ -132,7 +132,7 @@ async fn offer_and_close(
             .await
             .expect("server handshake");
         let accepted = tls.report().early_data_accepted;
-        let mut received = tls.take_early_data().unwrap_or_default();
+        let mut received = tls.take_early_data().expect("read").unwrap_or_default();
         tls.read_to_end(&mut received)
             .await
             .expect("a clean close_notify ends the data");

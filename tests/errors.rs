@@ -463,59 +463,114 @@ async fn a_config_rustls_cannot_use_is_a_config_error() {
     }
 }
 
+/// A truncated ClientHello (its random cut short): rustls answers with a decode_error alert,
+/// through `accept` and through `start`'s ClientHello reader alike.
+const GARBAGE: [u8; 13] = [22, 3, 1, 0, 8, 1, 0, 0, 4, 3, 3, 0, 0];
+
+/// The server's failure on `io`, through `accept` or, reading the ClientHello first, `start`.
+async fn server_failure(
+    acceptor: &Acceptor,
+    io: tokio::io::DuplexStream,
+    start: bool,
+) -> HandshakeError {
+    if start {
+        acceptor
+            .start(io)
+            .await
+            .map(drop)
+            .expect_err("garbage")
+            .error
+    } else {
+        acceptor.accept(io).await.map(drop).expect_err("garbage")
+    }
+}
+
 /// A peer that sends a garbage record into a 4-byte pipe and never reads: the alert cannot
 /// drain. Returns our error and how long (on the paused clock) it took.
-async fn alert_into_a_full_pipe(acceptor: Acceptor) -> (HandshakeError, Duration) {
+async fn alert_into_a_full_pipe(acceptor: Acceptor, start: bool) -> (HandshakeError, Duration) {
     let (mut peer, server_io) = tokio::io::duplex(4);
     let writer = tokio::spawn(async move {
-        peer.write_all(&[22, 3, 1, 0, 5, 0xff, 0, 0, 1, 0])
-            .await
-            .expect("send");
+        peer.write_all(&GARBAGE).await.expect("send");
         peer // held, never read
     });
-    let start = tokio::time::Instant::now();
-    let error = acceptor.accept(server_io).await.expect_err("garbage");
+    let begun = tokio::time::Instant::now();
+    let error = server_failure(&acceptor, server_io, start).await;
     let _peer = writer.await.expect("writer");
-    (error, start.elapsed())
+    (error, begun.elapsed())
 }
 
 #[tokio::test(start_paused = true)]
 async fn an_alert_that_cannot_drain_waits_only_until_the_deadline() {
     let world = World::new();
     let acceptor = Acceptor::from(world.server().build()).with_timeout(Duration::from_secs(5));
-    let (error, took) = alert_into_a_full_pipe(acceptor).await;
-    assert!(
-        matches!(
-            error,
-            HandshakeError::Protocol {
-                alert_sent: None,
-                ..
-            }
-        ),
-        "{error:?}"
-    );
-    assert!(
-        took >= Duration::from_secs(5) && took < Duration::from_secs(6),
-        "{took:?}"
-    );
+    for start in [false, true] {
+        let (error, took) = alert_into_a_full_pipe(acceptor.clone(), start).await;
+        assert!(
+            matches!(
+                error,
+                HandshakeError::Protocol {
+                    alert_sent: None,
+                    ..
+                }
+            ),
+            "start: {start}: {error:?}"
+        );
+        assert!(
+            took >= Duration::from_secs(5) && took < Duration::from_secs(6),
+            "start: {start}: {took:?} {error:?}"
+        );
+    }
 }
 
 #[tokio::test(start_paused = true)]
 async fn without_a_deadline_an_alert_that_cannot_drain_is_not_waited_for() {
     let world = World::new();
     let acceptor = Acceptor::from(world.server().build()).without_timeout();
-    let (error, took) = alert_into_a_full_pipe(acceptor).await;
-    assert!(
-        matches!(
-            error,
-            HandshakeError::Protocol {
-                alert_sent: None,
-                ..
-            }
-        ),
-        "{error:?}"
-    );
-    assert_eq!(took, Duration::ZERO);
+    for start in [false, true] {
+        let (error, took) = alert_into_a_full_pipe(acceptor.clone(), start).await;
+        assert!(
+            matches!(
+                error,
+                HandshakeError::Protocol {
+                    alert_sent: None,
+                    ..
+                }
+            ),
+            "start: {start}: {error:?}"
+        );
+        assert_eq!(took, Duration::ZERO, "start: {start}");
+    }
+}
+
+/// Through a pipe that takes one byte at a time, a peer that reads gets the whole alert from
+/// `accept` and from `start` alike: the alert is sent until it is out (within the deadline),
+/// not tried once, and `alert_sent` says so.
+#[tokio::test]
+async fn an_alert_through_a_one_byte_pipe_arrives_whole_from_accept_and_start() {
+    let world = World::new();
+    let acceptor = Acceptor::from(world.server().build());
+    for start in [false, true] {
+        let (mut peer, server_io) = tokio::io::duplex(1);
+        let reader = tokio::spawn(async move {
+            peer.write_all(&GARBAGE).await.expect("send");
+            let mut received = Vec::new();
+            let _ = peer.read_to_end(&mut received).await;
+            received
+        });
+        let error = bounded(server_failure(&acceptor, server_io, start)).await;
+        let received = bounded(reader).await.expect("reader");
+        let sent = error.alert_sent();
+        assert_eq!(
+            sent,
+            Some(AlertDescription::DecodeError),
+            "start: {start}: {error:?}"
+        );
+        assert_eq!(
+            received,
+            [21, 3, 3, 0, 2, 2, 50],
+            "start: {start}: the whole alert"
+        );
+    }
 }
 
 /// A plaintext close_notify before any handshake message, the socket left open: the man
@@ -673,4 +728,19 @@ async fn with_alerts_false_sends_nothing_from_every_entry_point() {
     let error = step.do_handshake(&mut io).expect_err("garbage");
     assert_eq!(error.alert_sent(), None);
     assert_eq!(step.pending_alert(), None, "nothing left to send either");
+}
+
+/// The default deadline needs Tokio's timers: on a runtime built without them, `accept` panics
+/// with Tokio's message, which names `enable_time` (as its `# Panics` section says).
+#[test]
+#[should_panic(expected = "enable_time")]
+fn accept_on_a_runtime_without_timers_panics_naming_enable_time() {
+    let world = World::new();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("a runtime without timers");
+    runtime.block_on(async {
+        let (_peer, io) = tokio::io::duplex(1024);
+        let _ = Acceptor::from(world.server().build()).accept(io).await;
+    });
 }

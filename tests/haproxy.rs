@@ -229,4 +229,36 @@ async fn two_fleet_instances_behind_haproxy_resume_each_others_tickets() {
     let second = b.line_after("connection from ").await;
     assert!(second.starts_with(&format!("{}: ", seen[1].0)), "{second}");
     assert!(second.contains(" resumed "), "{second}");
+
+    // The README's two `openssl s_client` commands, as printed but for the port: the first
+    // stores the session (`sleep 1 |` keeps s_client connected until the TLS 1.3 tickets
+    // arrive; `echo |` would end it first), the second resumes it on the other instance.
+    if !support::openssl::available() {
+        return;
+    }
+    let port = balancer.addr.port();
+    let store = format!(
+        "sleep 1 | openssl s_client -connect 127.0.0.1:{port} -CAfile {dir}/ca.pem \
+         -servername localhost -sess_out {dir}/s.pem"
+    );
+    let resume = format!(
+        "openssl s_client -connect 127.0.0.1:{port} -CAfile {dir}/ca.pem -servername localhost \
+         -sess_in {dir}/s.pem < /dev/null | grep Reused"
+    );
+    for command in [&store, &resume] {
+        let output = bounded(
+            tokio::process::Command::new("sh")
+                .args(["-c", command])
+                .stdin(std::process::Stdio::null())
+                .output(),
+        )
+        .await
+        .expect("sh");
+        assert!(output.status.success(), "{command}: {output:?}");
+    }
+    assert!(std::path::Path::new(&format!("{dir}/s.pem")).exists());
+    let third = a.line_after("connection from ").await;
+    let fourth = b.line_after("connection from ").await;
+    assert!(third.contains(" full "), "{third}");
+    assert!(fourth.contains(" resumed "), "{fourth}");
 }

@@ -515,6 +515,59 @@ impl futures::task::ArcWake for Flag {
     }
 }
 
+/// A steady run of accept errors (a flood of connections aborted before they were accepted)
+/// does not starve a finished handshake: it is handed out before the next error, which waits
+/// its turn.
+#[tokio::test]
+async fn a_steady_run_of_accept_errors_does_not_starve_finished_handshakes() {
+    let world = World::new();
+    let connector = Connector::from(world.client().build());
+    let (client, server) = tokio::io::duplex(64 * 1024);
+    let (flood, flooding) = tokio::sync::oneshot::channel::<()>();
+    let client = tokio::spawn(async move {
+        let mut tls = connector.connect(name("localhost"), client).await?;
+        // The server's tickets came: on this one-thread runtime its handshake task has
+        // finished. Only then do the accept errors begin.
+        tls.confirm().await?;
+        let _ = flood.send(());
+        Ok::<_, HandshakeError>(tls)
+    });
+    let incoming = futures::stream::iter([Ok((server, peer_addr(1)))])
+        .chain(futures::stream::once(flooding).filter_map(|_| async { None }))
+        .chain(futures::stream::repeat_with(|| {
+            Err(io::Error::from_raw_os_error(libc::ECONNABORTED))
+        }));
+    let mut listener =
+        TlsListener::from_stream(Box::pin(incoming), Acceptor::from(world.server().build()));
+    let mut errors_before = 0;
+    let established = bounded(async {
+        for _ in 0..1000 {
+            match listener.accept().await.expect("the listener goes on") {
+                Ok((tls, _)) => return Some(tls),
+                Err(ListenError::Accept(e)) => {
+                    assert!(!ListenError::<DuplexStream>::Accept(e).is_resource_exhaustion());
+                    errors_before += 1;
+                }
+                Err(other) => panic!("{other}"),
+            }
+        }
+        None
+    })
+    .await;
+    let mut tls = established.expect("the finished handshake came out among the errors");
+    assert!(errors_before <= 1, "{errors_before} errors went first");
+    let mut client = bounded(client)
+        .await
+        .expect("client")
+        .expect("client handshake");
+    // And the errors still come, one per poll.
+    assert!(matches!(
+        bounded(listener.accept()).await,
+        Some(Err(ListenError::Accept(_)))
+    ));
+    let (_, ()) = tokio::join!(echo_ping(&mut tls), ping(&mut client));
+}
+
 /// Accept errors by kind: one connection's failure (ECONNABORTED) is reported and accepting
 /// goes on at once; running out of descriptors (EMFILE) pauses accepting for the backoff.
 #[tokio::test(start_paused = true)]

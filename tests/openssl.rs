@@ -509,7 +509,7 @@ async fn early_data_with_openssl_both_ways() {
     let server = async {
         let (tcp, _) = listener.accept().await.expect("accept");
         let mut tls = acceptor.accept(tcp).await.expect("resumed handshake");
-        let early = tls.take_early_data();
+        let early = tls.take_early_data().expect("early data read");
         let _ = tls.write_all(b"pong\n").await;
         let _ = tls.shutdown().await;
         (tls.report(), early)

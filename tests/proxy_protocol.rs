@@ -648,19 +648,99 @@ async fn a_flood_behind_a_hostile_header_is_refused_at_once_having_read_a_few_ki
 mod fuzz {
     use super::*;
     use proptest::prelude::*;
+    use std::io::{self, Read};
+    use tokio_tls_handshake::{ProxyHeaderReader, MAX_PROXY_V2_LEN};
+
+    /// Bytes given out in the chunks of a script, each followed by "would block", then EOF.
+    struct Chunks {
+        chunks: Vec<Vec<u8>>,
+        blocked: bool,
+        taken: usize,
+    }
+
+    impl Read for Chunks {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            if std::mem::take(&mut self.blocked) {
+                return Err(io::ErrorKind::WouldBlock.into());
+            }
+            let Some(chunk) = self.chunks.first_mut() else {
+                return Ok(0);
+            };
+            let n = buf.len().min(chunk.len());
+            buf[..n].copy_from_slice(&chunk[..n]);
+            chunk.drain(..n);
+            if chunk.is_empty() {
+                self.chunks.remove(0);
+                self.blocked = true;
+            }
+            self.taken += n;
+            Ok(n)
+        }
+    }
+
+    fn signature(v2: bool) -> Vec<u8> {
+        if v2 {
+            b"\r\n\r\n\0\r\nQUIT\n".to_vec()
+        } else {
+            b"PROXY ".to_vec()
+        }
+    }
 
     proptest! {
-        /// Any bytes after a PROXY signature: a verdict, never a panic or a hang.
+        /// Any bytes after a PROXY signature, in any split: the reader reads no more than the
+        /// longest header plus one read, and every input that ends gets a typed verdict (a
+        /// header, or a `ProxyHeader` / `PeerClosed` error), never a panic or a wait.
         #[test]
-        fn random_headers_end_in_a_verdict(v2 in any::<bool>(), tail in proptest::collection::vec(any::<u8>(), 0..300)) {
+        fn the_reader_gives_a_bounded_typed_verdict(
+            v2 in any::<bool>(),
+            tail in proptest::collection::vec(any::<u8>(), 0..6000),
+            cuts in proptest::collection::vec(1usize..700, 0..12),
+        ) {
+            let mut bytes = signature(v2);
+            bytes.extend_from_slice(&tail);
+            let mut chunks = Vec::new();
+            let mut rest = &bytes[..];
+            for cut in cuts {
+                let (head, tail) = rest.split_at(cut.min(rest.len()));
+                if !head.is_empty() {
+                    chunks.push(head.to_vec());
+                }
+                rest = tail;
+            }
+            if !rest.is_empty() {
+                chunks.push(rest.to_vec());
+            }
+            let mut io = Chunks { chunks, blocked: false, taken: 0 };
+            let mut reader =
+                ProxyHeaderReader::new(ProxyProtocol::Required, &TrustedProxies::any(), None);
+            let verdict = loop {
+                match reader.read(&mut io) {
+                    Ok(None) => continue, // would block: the next chunk comes
+                    other => break other,
+                }
+            };
+            prop_assert!(io.taken <= MAX_PROXY_V2_LEN + 1024, "read {} bytes", io.taken);
+            match verdict {
+                Ok(Some(header)) => prop_assert!(header.received.len() <= 1024),
+                Err(HandshakeError::ProxyHeader(_) | HandshakeError::PeerClosed { .. }) => {}
+                other => prop_assert!(false, "not a verdict: {other:?}"),
+            }
+        }
+
+        /// Through the acceptor on a paused clock: random bytes after a signature, then EOF.
+        /// The verdict comes at once (no time passes), it is a PROXY header error or a closed
+        /// peer (a header that parsed, then EOF before TLS), never a timeout, and nothing is
+        /// sent back.
+        #[test]
+        fn random_headers_end_in_a_verdict_at_once(v2 in any::<bool>(), tail in proptest::collection::vec(any::<u8>(), 0..300)) {
             let runtime = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .start_paused(true)
                 .build()
                 .expect("runtime");
             let world = World::new();
-            runtime.block_on(async {
-                let mut bytes = if v2 { b"\r\n\r\n\0\r\nQUIT\n".to_vec() } else { b"PROXY ".to_vec() };
+            let (error, elapsed, alert) = runtime.block_on(async {
+                let mut bytes = signature(v2);
                 bytes.extend_from_slice(&tail);
                 let (mut peer, io) = duplex(64 * 1024);
                 peer.write_all(&bytes).await.expect("send");
@@ -668,8 +748,20 @@ mod fuzz {
                 let acceptor = Acceptor::from(world.server().build())
                     .with_proxy_protocol(ProxyProtocol::Required, TrustedProxies::any())
                     .with_timeout(Duration::from_secs(5));
-                let _ = acceptor.accept(io).await;
+                let started = tokio::time::Instant::now();
+                let error = acceptor.accept(io).await.map(drop).expect_err("no TLS follows");
+                let alert = error.alert_sent();
+                (error, started.elapsed(), alert)
             });
+            prop_assert!(
+                matches!(
+                    error,
+                    HandshakeError::ProxyHeader(_) | HandshakeError::PeerClosed { .. }
+                ),
+                "{error:?}"
+            );
+            prop_assert_eq!(elapsed, Duration::ZERO);
+            prop_assert_eq!(alert, None);
         }
     }
 }

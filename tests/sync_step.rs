@@ -182,21 +182,22 @@ fn memory_pair_want_write_means_drain_output() {
     assert_eq!(server.last(), Some(&Step::Done));
 }
 
+/// As `SSL_do_handshake` keeps failing after a fatal error: the same error again (misuse is
+/// not a transport failure), and nothing read or written.
 #[test]
-fn calling_again_after_an_error_reports_an_error_and_does_nothing() {
+fn calling_again_after_an_error_returns_the_same_error_and_does_nothing() {
     let world = World::new();
     let mut server = Handshake::accept(world.server().build()).expect("server");
     let mut bio = MemoryBio::new(1024);
     bio.inbox.extend_from_slice(b"GET / HTTP/1.1\r\n\r\n");
-    assert!(matches!(
-        server.do_handshake(&mut bio),
-        Err(HandshakeError::NotTls { .. })
-    ));
+    let first = server.do_handshake(&mut bio).expect_err("not tls");
+    assert!(matches!(first, HandshakeError::NotTls { .. }), "{first:?}");
     assert!(bio.outbox.is_empty(), "no alert for a plaintext peer");
-    assert!(matches!(
-        server.do_handshake(&mut bio),
-        Err(HandshakeError::Transport(_))
-    ));
+    bio.inbox.extend_from_slice(b"more");
+    let again = server.do_handshake(&mut bio).expect_err("failed before");
+    assert_eq!(format!("{again:?}"), format!("{first:?}"));
+    assert_eq!(bio.inbox, b"more", "nothing read");
+    assert!(bio.outbox.is_empty(), "nothing written");
 }
 
 #[test]
@@ -255,4 +256,120 @@ fn close_notify_with_the_final_flight_completes_the_handshake_then_reads_as_eof(
     let mut conn = server.into_connection();
     let mut buf = [0u8; 8];
     assert_eq!(conn.reader().read(&mut buf).expect("clean EOF"), 0);
+}
+
+/// A transport in memory with a script: reads give `input`, then `after` (an error, or
+/// `WouldBlock`); writes go to `output`, or would block when `blocked`.
+struct Scripted {
+    input: Vec<u8>,
+    after: std::io::ErrorKind,
+    output: Vec<u8>,
+    blocked: bool,
+}
+
+impl Scripted {
+    fn new(input: Vec<u8>) -> Self {
+        Self {
+            input,
+            after: std::io::ErrorKind::WouldBlock,
+            output: Vec::new(),
+            blocked: false,
+        }
+    }
+}
+
+impl Read for Scripted {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.input.is_empty() {
+            return Err(self.after.into());
+        }
+        let n = buf.len().min(self.input.len());
+        buf[..n].copy_from_slice(&self.input[..n]);
+        self.input.drain(..n);
+        Ok(n)
+    }
+}
+
+impl Write for Scripted {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if self.blocked {
+            return Err(std::io::ErrorKind::WouldBlock.into());
+        }
+        self.output.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// A TLS 1.3 client and server stepped in memory up to the point where the client has the
+/// server's whole flight to read: (client, server, that flight).
+fn to_the_servers_flight(
+    world: &World,
+) -> (
+    Handshake<rustls::ClientConnection>,
+    Handshake<rustls::ServerConnection>,
+    Vec<u8>,
+) {
+    let mut client = Handshake::connect(
+        world.client().version(support::Version::Tls13).build(),
+        name("localhost"),
+    )
+    .expect("client");
+    let mut server = Handshake::accept(world.server().build()).expect("server");
+    let mut to_server = Scripted::new(Vec::new());
+    assert_eq!(
+        client.do_handshake(&mut to_server).expect("hello"),
+        Step::WantRead
+    );
+    let mut to_client = Scripted::new(to_server.output);
+    assert_eq!(
+        server.do_handshake(&mut to_client).expect("flight"),
+        Step::WantRead
+    );
+    (client, server, to_client.output)
+}
+
+/// Errors are never dropped on the step's read-while-a-write-blocks path: a client whose
+/// Finished cannot be written reads meanwhile, and the transport's read error ends its
+/// handshake; a TLS 1.3 server whose tickets cannot be written completes, and hands the read
+/// error on (`take_deferred_error`, the stream's first read). Called again, a failed step
+/// returns the same error, not a made-up transport error.
+#[test]
+fn a_read_error_while_the_last_writes_wait_is_not_dropped() {
+    use std::io::ErrorKind;
+    let world = World::new();
+
+    let (mut client, _, flight) = to_the_servers_flight(&world);
+    let mut io = Scripted::new(flight);
+    io.after = ErrorKind::ConnectionReset;
+    io.blocked = true;
+    match client.do_handshake(&mut io) {
+        Err(HandshakeError::Transport(e)) => assert_eq!(e.kind(), ErrorKind::ConnectionReset),
+        other => panic!("expected the reset, got {other:?}"),
+    }
+    match client.do_handshake(&mut io) {
+        Err(HandshakeError::Transport(e)) => assert_eq!(e.kind(), ErrorKind::ConnectionReset),
+        other => panic!("the same error again, got {other:?}"),
+    }
+
+    let (mut client, mut server, flight) = to_the_servers_flight(&world);
+    let mut io = Scripted::new(flight);
+    assert_eq!(
+        client.do_handshake(&mut io).expect("client done"),
+        Step::Done
+    );
+    let mut to_server = Scripted::new(io.output);
+    to_server.after = ErrorKind::ConnectionReset;
+    to_server.blocked = true;
+    assert_eq!(
+        server.do_handshake(&mut to_server).expect("complete"),
+        Step::Done
+    );
+    let deferred = server
+        .take_deferred_error()
+        .expect("the read error is kept");
+    assert_eq!(deferred.kind(), ErrorKind::ConnectionReset);
+    assert!(server.take_deferred_error().is_none(), "taken once");
 }

@@ -170,3 +170,54 @@ async fn a_bad_key_file_is_a_typed_error_that_shows_no_key() {
     let keys = TicketKeys::parse(&key_file(&[0xab])).expect("keys");
     assert!(!format!("{keys:?}").contains("ab"), "{keys:?}");
 }
+
+mod fuzz {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn ticketer() -> Arc<dyn rustls::server::ProducesTickets> {
+        TicketKeys::new([9; 32], [[8; 32]])
+            .ticketer(&support::provider())
+            .expect("a ticketer")
+    }
+
+    proptest! {
+        /// Random bytes, with or without the format and an algorithm in front: never opened,
+        /// never a panic.
+        #[test]
+        fn random_tickets_never_open(
+            header in proptest::option::of((1u8..=2).prop_map(|alg| vec![2, alg])),
+            body in proptest::collection::vec(any::<u8>(), 0..600),
+        ) {
+            let mut ticket = header.unwrap_or_default();
+            ticket.extend_from_slice(&body);
+            prop_assert_eq!(ticketer().decrypt(&ticket), None);
+        }
+
+        /// A real ticket with bytes changed, cut or added: never opened (the tag covers every
+        /// byte, the header included).
+        #[test]
+        fn a_changed_real_ticket_never_opens(
+            plain in proptest::collection::vec(any::<u8>(), 0..300),
+            changes in proptest::collection::vec((any::<usize>(), 1u8..=255), 1..4),
+            cut in proptest::option::of(any::<usize>()),
+        ) {
+            let ticketer = ticketer();
+            let ticket = ticketer.encrypt(&plain).expect("sealed");
+            prop_assert_eq!(ticketer.decrypt(&ticket), Some(plain.clone()));
+            let mut changed = ticket.clone();
+            for (at, flip) in changes {
+                let at = at % changed.len();
+                changed[at] ^= flip;
+            }
+            prop_assert_eq!(ticketer.decrypt(&changed), None);
+            if let Some(cut) = cut {
+                let cut = cut % ticket.len();
+                prop_assert_eq!(ticketer.decrypt(&ticket[..cut]), None);
+            }
+            let mut longer = ticket.clone();
+            longer.push(0);
+            prop_assert_eq!(ticketer.decrypt(&longer), None);
+        }
+    }
+}

@@ -28,7 +28,7 @@ pub trait PeerAddr: Clone + fmt::Debug + Send + Sync + Unpin + 'static {
     }
 
     /// The peer's IP address, if it has one (`None` by default): what decides whether it is a
-    /// trusted load balancer ([`TrustedProxies`](crate::TrustedProxies)).
+    /// trusted load balancer (`TrustedProxies`, feature `proxy-protocol`).
     fn ip(&self) -> Option<IpAddr> {
         None
     }
@@ -94,9 +94,8 @@ impl fmt::Display for UnixPeer {
     }
 }
 
-/// A transport's peer on a Unix socket has no IP address: only
-/// [`TrustedProxies::any`](crate::TrustedProxies::any) trusts it to send a PROXY header (the
-/// socket's file permissions decide who may connect).
+/// A transport's peer on a Unix socket has no IP address: only `TrustedProxies::any()` trusts
+/// it to send a PROXY header (the socket's file permissions decide who may connect).
 #[cfg(unix)]
 impl PeerAddr for UnixPeer {
     fn from_proxied(source: SocketAddr) -> Option<Self> {

@@ -224,6 +224,8 @@ pub struct TlsListener<I: Incoming, S = Spawn> {
     accept_batch: usize,
     backoff: Pin<Box<Sleep>>,
     backing_off: bool,
+    /// An accept error held back while a finished handshake went first.
+    accept_error: Option<io::Error>,
     drain: Option<Drain<I::Addr>>,
     finished: bool,
     /// How handshakes are spawned; `fn() -> S` keeps the listener `Send` and `Unpin`.
@@ -338,6 +340,7 @@ impl<I: Incoming> TlsListener<I> {
             accept_batch: DEFAULT_ACCEPT_BATCH,
             backoff,
             backing_off: false,
+            accept_error: None,
             drain: None,
             finished: false,
             spawn: PhantomData,
@@ -373,6 +376,7 @@ impl<I: Incoming> TlsListener<I> {
             accept_batch: self.accept_batch,
             backoff: Box::pin(tokio::time::sleep_until(Instant::now())),
             backing_off: self.backing_off,
+            accept_error: self.accept_error.take(),
             drain: self.drain.take(),
             finished: std::mem::replace(&mut self.finished, true),
             spawn: PhantomData,
@@ -650,14 +654,18 @@ impl<I: Incoming, S: SpawnHandshakes<I::Io>> Stream for TlsListener<I, S> {
         }
         this.shared.register_listener(cx);
         this.poll_drain(cx);
-        let (accept_error, more_waiting) = this.poll_accepts(cx);
-        if let Some(e) = accept_error {
+        // An accept error held back by the last poll goes first; then a finished handshake
+        // goes before a new accept error, so a steady run of accept errors cannot starve
+        // finished handshakes, nor they the errors.
+        if let Some(e) = this.accept_error.take() {
             return Poll::Ready(Some(Err(ListenError::Accept(e))));
         }
+        let (accept_error, more_waiting) = this.poll_accepts(cx);
         loop {
             match this.tasks.poll_join_next_with_id(cx) {
                 Poll::Ready(Some(joined)) => {
                     if let Some(item) = this.report(joined) {
+                        this.accept_error = accept_error;
                         return Poll::Ready(Some(item));
                     }
                 }
@@ -667,6 +675,9 @@ impl<I: Incoming, S: SpawnHandshakes<I::Io>> Stream for TlsListener<I, S> {
                 }
                 Poll::Ready(None) | Poll::Pending => break,
             }
+        }
+        if let Some(e) = accept_error {
+            return Poll::Ready(Some(Err(ListenError::Accept(e))));
         }
         if more_waiting {
             // The batch was used up with connections still queued: come back after other
