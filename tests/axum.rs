@@ -110,8 +110,7 @@ async fn connect_info_socket_addr_through_tap_io() {
 /// exits cleanly.
 #[tokio::test]
 async fn axum_server_example_answers_curl_and_drains_on_ctrl_c() {
-    if !curl_available() {
-        eprintln!("skipping: curl was not found on PATH");
+    if !curl_available() || !support::tools::available(support::tools::Tool::Kill) {
         return;
     }
     let files = openssl::Files::new();

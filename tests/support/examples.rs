@@ -3,37 +3,47 @@
 use std::{
     path::PathBuf,
     process::{Command, Stdio},
+    sync::Mutex,
     time::Duration,
 };
 
 use tokio::io::AsyncBufReadExt;
 
-/// An example binary: `cargo test` builds the examples next to the test binaries; a run of
-/// this test file alone builds the one it needs.
+/// An example binary, built now: cargo is asked every time (once per test process), which
+/// costs nothing when the binary is up to date and never leaves an old one to be run. It is
+/// built with this test binary's features and profile.
 pub fn example(name: &str) -> PathBuf {
+    static BUILT: Mutex<Vec<String>> = Mutex::new(Vec::new());
     let exe = std::env::current_exe().expect("test binary path");
     let dir = exe
         .parent()
         .and_then(|deps| deps.parent())
         .expect("target directory");
     let path = dir.join("examples").join(name);
-    if !path.exists() {
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let mut build = Command::new(cargo);
-        build.args(["build", "--quiet", "--example", name]);
-        let features: Vec<&str> = [
-            ("axum", cfg!(feature = "axum")),
-            ("proxy-protocol", cfg!(feature = "proxy-protocol")),
-        ]
-        .into_iter()
-        .filter_map(|(name, on)| on.then_some(name))
-        .collect();
-        if !features.is_empty() {
-            build.args(["--features", &features.join(",")]);
-        }
-        let built = build.status().expect("run cargo build");
-        assert!(built.success(), "cargo build --example {name}");
+    let mut built = BUILT.lock().unwrap_or_else(|e| e.into_inner());
+    if built.iter().any(|b| b == name) {
+        return path;
     }
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let mut build = Command::new(cargo);
+    build.args(["build", "--quiet", "--example", name]);
+    if dir.file_name().is_some_and(|profile| profile == "release") {
+        build.arg("--release");
+    }
+    let features: Vec<&str> = [
+        ("axum", cfg!(feature = "axum")),
+        ("proxy-protocol", cfg!(feature = "proxy-protocol")),
+        ("tracing", cfg!(feature = "tracing")),
+    ]
+    .into_iter()
+    .filter_map(|(name, on)| on.then_some(name))
+    .collect();
+    if !features.is_empty() {
+        build.args(["--features", &features.join(",")]);
+    }
+    let status = build.status().expect("run cargo build");
+    assert!(status.success(), "cargo build --example {name}");
+    built.push(name.to_string());
     path
 }
 
@@ -77,7 +87,10 @@ impl Running {
     /// Sends a signal (`-INT`, `-HUP`) with the `kill` program.
     pub async fn signal(&self, which: &str) {
         let pid = self.child.id().expect("still running").to_string();
-        let status = tokio::process::Command::new("kill")
+        let kill = super::tools::Tool::Kill
+            .program()
+            .expect("the kill program");
+        let status = tokio::process::Command::new(kill)
             .args([which, &pid])
             .status()
             .await
@@ -120,9 +133,7 @@ pub async fn curl(ca: &str, port: &str, flag: &str) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
 
+/// Whether curl can be run; see [`super::tools::available`].
 pub fn curl_available() -> bool {
-    Command::new("curl")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success())
+    super::tools::available(super::tools::Tool::Curl)
 }

@@ -5,28 +5,15 @@ use std::{net::SocketAddr, process::Command};
 
 use super::openssl::Files;
 
-/// The `haproxy` program: on PATH, or where Debian puts it (/usr/sbin is not on every PATH).
-fn program() -> Option<&'static str> {
-    ["haproxy", "/usr/sbin/haproxy"].into_iter().find(|p| {
-        Command::new(p)
-            .arg("-v")
-            .output()
-            .is_ok_and(|o| o.status.success())
-    })
+use super::tools::Tool;
+
+/// Whether the `haproxy` program can be run; see [`super::tools::available`].
+pub fn available() -> bool {
+    super::tools::available(Tool::Haproxy)
 }
 
-/// Whether the `haproxy` program can be run. Under CI (`CI` set) its absence is a failure:
-/// `.ci/run` installs it. Elsewhere the caller skips, and says so.
-pub fn available() -> bool {
-    let found = program().is_some();
-    if !found {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "the haproxy program is required under CI (.ci/run installs it)"
-        );
-        eprintln!("skipping: the haproxy program was not found on PATH");
-    }
-    found
+fn program() -> Option<&'static str> {
+    Tool::Haproxy.program()
 }
 
 /// A running HAProxy; stopped on drop.

@@ -15,6 +15,7 @@ pub mod examples;
 pub mod haproxy;
 pub mod openssl;
 pub mod pki;
+pub mod tools;
 pub mod transports;
 
 use std::{net::SocketAddr, sync::Arc, time::Duration};

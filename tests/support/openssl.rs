@@ -13,21 +13,9 @@ use std::{
     time::Duration,
 };
 
-/// Whether the `openssl` program can be run. Under CI (`CI` set) its absence is a failure:
-/// `.ci/run` installs it. Elsewhere the caller skips, and says so.
+/// Whether the `openssl` program can be run; see [`super::tools::available`].
 pub fn available() -> bool {
-    let found = Command::new("openssl")
-        .arg("version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !found {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "the openssl program is required under CI (.ci/run installs it)"
-        );
-        eprintln!("skipping: the openssl program was not found on PATH");
-    }
-    found
+    super::tools::available(super::tools::Tool::Openssl)
 }
 
 /// A directory of PEM files, removed on drop.
