@@ -8,7 +8,7 @@ mod support;
 
 use std::sync::{Arc, LazyLock};
 
-use proptest::{prelude::*, sample::Index};
+use proptest::{prelude::*, sample::Index, test_runner::TestCaseError};
 use rustls::{ClientConfig, ServerConfig};
 use support::{bio::MemoryBio, name, World};
 use tokio::io::AsyncWriteExt;
@@ -68,13 +68,32 @@ fn sync_steps<C: TlsConnection>(mut handshake: Handshake<C>, input: &[u8]) -> us
     panic!("no verdict after 64 calls over {} bytes", input.len());
 }
 
-/// The future over a pipe holding `input` and then EOF: it must end, not hang.
-fn async_ends(server: bool, input: &[u8]) -> HandshakeError {
+/// The size of the pieces the peer sends its input in: not a record's or a flight's.
+const PIECE: usize = 97;
+
+/// The future over a pipe that receives `input` and then EOF, on a paused clock with a 10 s
+/// deadline. Since the input always ends, the verdict must come at once (no time passes) and
+/// never be `TimedOut` (a lost wake-up would end that way); an alert goes out only for a local
+/// protocol error, never for a peer that left, a plaintext peer or the peer's own alert.
+fn async_ends(server: bool, input: &[u8]) -> Result<(), TestCaseError> {
     let f = &*FIXTURE;
-    f.runtime.block_on(async {
+    let (error, elapsed) = f.runtime.block_on(async {
         let (ours, mut theirs) = tokio::io::duplex(128 * 1024);
-        theirs.write_all(input).await.expect("fits in the pipe");
-        theirs.shutdown().await.expect("EOF");
+        // The input arrives in pieces from another task, so the handshake waits between them
+        // and must be woken: a lost wake-up would leave it to the deadline.
+        let input = input.to_vec();
+        let peer = tokio::spawn(async move {
+            // Our side may give its verdict, and close, before the input is all sent.
+            for piece in input.chunks(PIECE) {
+                if theirs.write_all(piece).await.is_err() {
+                    return theirs;
+                }
+                tokio::task::yield_now().await;
+            }
+            let _ = theirs.shutdown().await;
+            theirs
+        });
+        let started = tokio::time::Instant::now();
         let result = if server {
             Acceptor::from(f.server.clone())
                 .accept(ours)
@@ -87,9 +106,27 @@ fn async_ends(server: bool, input: &[u8]) -> HandshakeError {
                 .await
                 .map(drop)
         };
-        drop(theirs);
-        result.expect_err("hostile input never completes a handshake")
-    })
+        let elapsed = started.elapsed();
+        drop(peer.await.expect("peer task"));
+        (
+            result.expect_err("hostile input never completes a handshake"),
+            elapsed,
+        )
+    });
+    prop_assert_eq!(elapsed, std::time::Duration::ZERO, "{:?}", error);
+    match &error {
+        HandshakeError::Protocol {
+            alert_received: None,
+            ..
+        } => {}
+        HandshakeError::PeerClosed { .. }
+        | HandshakeError::NotTls { .. }
+        | HandshakeError::Protocol { .. } => {
+            prop_assert_eq!(error.alert_sent(), None, "no alert is due: {:?}", error)
+        }
+        other => prop_assert!(false, "not a verdict for input that ended: {:?}", other),
+    }
+    Ok(())
 }
 
 fn mutate(flight: &[u8], flips: &[(Index, u8)], cut: Index) -> Vec<u8> {
@@ -106,26 +143,26 @@ proptest! {
     #[test]
     fn random_bytes_to_a_server(input in prop::collection::vec(any::<u8>(), 0..4096)) {
         sync_steps(Handshake::accept(FIXTURE.server.clone()).expect("server"), &input);
-        async_ends(true, &input);
+        async_ends(true, &input)?;
     }
 
     #[test]
     fn random_bytes_to_a_client(input in prop::collection::vec(any::<u8>(), 0..4096)) {
         sync_steps(Handshake::connect(FIXTURE.client.clone(), name("localhost")).expect("client"), &input);
-        async_ends(false, &input);
+        async_ends(false, &input)?;
     }
 
     #[test]
     fn mutated_client_hellos(flips in prop::collection::vec((any::<Index>(), any::<u8>()), 1..6), cut in any::<Index>()) {
         let input = mutate(&FIXTURE.client_hello, &flips, cut);
         sync_steps(Handshake::accept(FIXTURE.server.clone()).expect("server"), &input);
-        async_ends(true, &input);
+        async_ends(true, &input)?;
     }
 
     #[test]
     fn mutated_server_flights(flips in prop::collection::vec((any::<Index>(), any::<u8>()), 1..6), cut in any::<Index>()) {
         let input = mutate(&FIXTURE.server_flight, &flips, cut);
         sync_steps(Handshake::connect(FIXTURE.client.clone(), name("localhost")).expect("client"), &input);
-        async_ends(false, &input);
+        async_ends(false, &input)?;
     }
 }

@@ -727,7 +727,8 @@ mod fuzz {
             }
         }
 
-        /// Through the acceptor on a paused clock: random bytes after a signature, then EOF.
+        /// Through the acceptor on a paused clock: random bytes after a signature, sent in
+        /// pieces, then EOF.
         /// The verdict comes at once (no time passes), it is a PROXY header error or a closed
         /// peer (a header that parsed, then EOF before TLS), never a timeout, and nothing is
         /// sent back.
@@ -743,15 +744,25 @@ mod fuzz {
                 let mut bytes = signature(v2);
                 bytes.extend_from_slice(&tail);
                 let (mut peer, io) = duplex(64 * 1024);
-                peer.write_all(&bytes).await.expect("send");
-                drop(peer);
+                // In pieces from another task, so the reader waits between them and must be
+                // woken: a lost wake-up would leave it to the deadline.
+                let peer = tokio::spawn(async move {
+                    for piece in bytes.chunks(7) {
+                        if peer.write_all(piece).await.is_err() {
+                            return;
+                        }
+                        tokio::task::yield_now().await;
+                    }
+                });
                 let acceptor = Acceptor::from(world.server().build())
                     .with_proxy_protocol(ProxyProtocol::Required, TrustedProxies::any())
                     .with_timeout(Duration::from_secs(5));
                 let started = tokio::time::Instant::now();
                 let error = acceptor.accept(io).await.map(drop).expect_err("no TLS follows");
+                let elapsed = started.elapsed();
+                peer.await.expect("peer task");
                 let alert = error.alert_sent();
-                (error, started.elapsed(), alert)
+                (error, elapsed, alert)
             });
             prop_assert!(
                 matches!(
