@@ -152,8 +152,11 @@ impl Outcome {
         self
     }
 
-    /// A protocol error whose fatal alert reached the peer, as the last record it got.
-    fn rejected(&self) -> AlertDescription {
+    /// A protocol error whose fatal alert is `expected`, and reached the peer as the last
+    /// record it got: a plaintext alert with that description, or, once TLS 1.3 keys are in
+    /// use, a record of an encrypted alert's size (19 bytes: the alert, its content type, the
+    /// tag), whose description only the peer can read.
+    fn rejected(&self, expected: AlertDescription) {
         let HandshakeError::Protocol {
             alert_sent,
             alert_received: None,
@@ -162,9 +165,25 @@ impl Outcome {
         else {
             panic!("expected a local protocol error, got {:?}", self.error);
         };
-        let sent = alert_sent.expect("an alert went out");
-        assert!(!self.peer_got.is_empty(), "the alert reached the peer");
-        sent
+        assert_eq!(*alert_sent, Some(expected), "{:?}", self.error);
+        let records = support::records(&self.peer_got);
+        let last = records.last().expect("the peer got a record");
+        match last.as_slice() {
+            [21, 3, _, 0, 2, 2, description] => {
+                assert_eq!(
+                    AlertDescription::from(*description),
+                    expected,
+                    "on the wire"
+                )
+            }
+            [23, 3, 3, 0, 19, ..] => {}
+            other => panic!("the last record is no alert: {other:?}"),
+        }
+        assert_eq!(
+            records.iter().map(Vec::len).sum::<usize>(),
+            self.peer_got.len(),
+            "nothing after the alert"
+        );
     }
 
     fn peer_closed(&self) -> u64 {
@@ -227,26 +246,26 @@ async fn server_sslv2_hello_zeros_unknown_type_and_version_0x0200() {
 async fn server_oversized_record_header() {
     // Claims 2^14 + 2048 + 1 bytes: more than any TLS record may carry.
     let out = server_meets(vec![vec![22, 3, 1, 0x48, 0x01]], After::Stay).await;
-    out.rejected();
+    out.rejected(AlertDescription::DecodeError);
 }
 
 #[tokio::test(start_paused = true)]
 async fn server_zero_length_handshake_record() {
     let out = server_meets(vec![record(22, &[])], After::Stay).await;
-    out.rejected();
+    out.rejected(AlertDescription::DecodeError);
 }
 
 #[tokio::test(start_paused = true)]
 async fn server_application_data_before_the_client_hello() {
     let out = server_meets(vec![record(23, b"hello")], After::Stay).await;
-    out.rejected();
+    out.rejected(AlertDescription::UnexpectedMessage);
 }
 
 #[tokio::test(start_paused = true)]
 async fn server_many_change_cipher_specs_before_the_client_hello() {
     let ccs: Vec<u8> = (0..100).flat_map(|_| record(20, &[1])).collect();
     let out = server_meets(vec![ccs], After::Stay).await;
-    out.rejected();
+    out.rejected(AlertDescription::UnexpectedMessage);
 }
 
 #[tokio::test(start_paused = true)]
@@ -310,14 +329,14 @@ async fn server_garbage_after_the_client_hello() {
     let mut bytes = client_hello();
     bytes.extend(record(22, &[0xff, 0, 0, 1, 0]));
     let out = server_meets(vec![bytes], After::Stay).await;
-    out.rejected();
+    out.rejected(AlertDescription::BadRecordMac);
 }
 
 #[tokio::test(start_paused = true)]
 async fn server_two_client_hellos() {
     let hello = client_hello();
     let out = server_meets(vec![[hello.clone(), hello].concat()], After::Stay).await;
-    out.rejected();
+    out.rejected(AlertDescription::BadRecordMac);
 }
 
 #[tokio::test(start_paused = true)]
@@ -396,7 +415,7 @@ async fn client_gets_a_garbage_record() {
         After::Stay,
     )
     .await;
-    out.rejected();
+    out.rejected(AlertDescription::UnexpectedMessage);
     assert_eq!(
         out.peer_got.first(),
         Some(&22),
@@ -416,7 +435,7 @@ async fn client_gets_a_fatal_alert() {
 #[tokio::test(start_paused = true)]
 async fn client_gets_an_oversized_record_header() {
     let out = client_meets(vec![Vec::new(), vec![22, 3, 3, 0xff, 0xff]], After::Stay).await;
-    out.rejected();
+    out.rejected(AlertDescription::DecodeError);
 }
 
 #[tokio::test(start_paused = true)]
@@ -432,7 +451,7 @@ async fn client_gets_half_a_server_hello_then_fin() {
 #[tokio::test(start_paused = true)]
 async fn client_gets_application_data_instead_of_a_server_hello() {
     let out = client_meets(vec![Vec::new(), record(23, b"early")], After::Stay).await;
-    out.rejected();
+    out.rejected(AlertDescription::UnexpectedMessage);
 }
 
 // ---- resets at each flight, over TCP ----
