@@ -6,19 +6,23 @@
 //! - `--cert FILE --key FILE` serve PEM files instead, and reload them on SIGHUP (new
 //!   connections get the new certificate; a bad file keeps the old one serving);
 //! - logs every handshake (peer, version, cipher suite, ALPN, SNI, duration, bytes) and every
-//!   failure (peer and typed cause); `--max-connections N` exits after N handshakes.
+//!   failure (peer and typed cause); `--max-connections N` exits after N handshakes;
+//! - bounded after the handshake too: at most 1024 connections served at once
+//!   (`--max-open N`; a full server takes no more from the listener until one closes), and a
+//!   connection silent for 60 s (`--idle-timeout-ms N`) is closed. The listener bounds the
+//!   rest: handshakes in flight (`with_max_in_flight`) and finished ones waiting to be taken
+//!   (`with_max_ready`), so open sockets stay under the sum.
 //!
 //! Try it with `openssl s_client -connect 127.0.0.1:8443 -CAfile <the CA file>`.
 
 mod common;
 
-use std::{error::Error, sync::Arc};
+use std::{error::Error, sync::Arc, time::Duration};
 
 use rustls::{
     pki_types::{pem::PemObject, CertificateDer, PrivateKeyDer},
     ServerConfig,
 };
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_tls_handshake::{Acceptor, ListenError, ReloadableConfig, TlsListener};
 
 struct Args {
@@ -27,6 +31,8 @@ struct Args {
     key: Option<String>,
     ca_out: Option<String>,
     max_connections: Option<u64>,
+    max_open: usize,
+    idle_timeout: Duration,
 }
 
 fn args() -> Result<Args, String> {
@@ -36,6 +42,8 @@ fn args() -> Result<Args, String> {
         key: None,
         ca_out: None,
         max_connections: None,
+        max_open: common::echo::DEFAULT_MAX_OPEN,
+        idle_timeout: common::echo::DEFAULT_IDLE_TIMEOUT,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -47,6 +55,11 @@ fn args() -> Result<Args, String> {
             "--ca-out" => args.ca_out = Some(value()?),
             "--max-connections" => {
                 args.max_connections = Some(value()?.parse().map_err(|e| format!("{e}"))?)
+            }
+            "--max-open" => args.max_open = value()?.parse().map_err(|e| format!("{e}"))?,
+            "--idle-timeout-ms" => {
+                let ms = value()?.parse().map_err(|e| format!("{e}"))?;
+                args.idle_timeout = Duration::from_millis(ms);
             }
             other => return Err(format!("unknown argument {other}")),
         }
@@ -115,9 +128,15 @@ async fn main() -> Result<(), Box<dyn Error>> {
         tokio::spawn(reload_on_hangup(config.clone(), cert, key));
     }
     let mut listener = TlsListener::new(tcp, Acceptor::from(config));
+    let open = common::echo::OpenConnections::new(args.max_open);
     let mut connections = tokio::task::JoinSet::new();
     let mut served = 0u64;
-    while let Some(next) = listener.accept().await {
+    loop {
+        // A slot first: a full server stops accepting until a connection closes.
+        let slot = open.slot().await;
+        let Some(next) = listener.accept().await else {
+            break;
+        };
         // Reap finished connections, so a long-running server holds nothing for them.
         while connections.try_join_next().is_some() {}
         match next {
@@ -135,23 +154,14 @@ async fn main() -> Result<(), Box<dyn Error>> {
                     cost.bytes_written,
                 );
                 served += 1;
+                let idle = args.idle_timeout;
                 connections.spawn(async move {
-                    let mut buf = vec![0u8; 16 * 1024];
-                    loop {
-                        match tls.read(&mut buf).await {
-                            Ok(0) => break,
-                            Ok(n) => {
-                                if tls.write_all(&buf[..n]).await.is_err() {
-                                    break;
-                                }
-                            }
-                            Err(e) => {
-                                println!("{peer}: {e}");
-                                break;
-                            }
-                        }
+                    let _slot = slot;
+                    match common::echo::echo(&mut tls, idle).await {
+                        Ok(common::echo::Ended::Idle) => println!("{peer}: idle, closed"),
+                        Ok(common::echo::Ended::Closed) => {}
+                        Err(e) => println!("{peer}: {e}"),
                     }
-                    let _ = tls.shutdown().await;
                 });
                 if args.max_connections.is_some_and(|max| served >= max) {
                     break;

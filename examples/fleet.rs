@@ -5,7 +5,10 @@
 //!
 //! - `cargo run --example fleet --features proxy-protocol -- --init demo` writes `demo/`: a CA
 //!   and a certificate for `localhost` (`ca.pem`, `cert.pem`, `key.pem`), a fresh ticket key
-//!   file (`ticket.keys`), and `haproxy.cfg` for two instances behind 127.0.0.1:8443.
+//!   file (`ticket.keys`), and `haproxy.cfg` for two instances behind 127.0.0.1:8443. The
+//!   secrets (`key.pem`, `ticket.keys`) are created readable by their owner only (mode 0600
+//!   from the start, never wider for a moment), and no existing file is overwritten unless
+//!   `--force` is given.
 //! - `... -- --addr 127.0.0.1:9001 --cert demo/cert.pem --key demo/key.pem --ticket-keys
 //!   demo/ticket.keys --proxy-protocol required` serves echo; a second instance on :9002.
 //!   Only the balancers `--proxy-from` lists (CIDR ranges or addresses, comma-separated;
@@ -13,14 +16,15 @@
 //! - `haproxy -f demo/haproxy.cfg` in front of both.
 //! - each connection is logged as `connection from ADDR: REPORT` (full or resumed);
 //! - SIGHUP reloads the certificate and the ticket keys (rotation), keeping the old ones if a
-//!   file is bad.
+//!   file is bad;
+//! - bounded after the handshake: at most 1024 connections served at once (`--max-open N`)
+//!   and 60 s of silence per connection (`--idle-timeout-ms N`), as in `echo_server`.
 
 mod common;
 
-use std::{error::Error, path::Path, sync::Arc};
+use std::{error::Error, io::Write, path::Path, sync::Arc, time::Duration};
 
 use rustls::pki_types::{pem::PemObject, CertificateDer, PrivateKeyDer};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_tls_handshake::{
     Acceptor, ListenError, ProxyProtocol, ReloadableConfig, TicketKeys, TlsListener,
     TrustedProxies, TICKET_KEYS_HEADER,
@@ -35,12 +39,19 @@ struct Args {
     ticket_keys: Option<String>,
     proxy: Option<ProxyProtocol>,
     proxy_from: Option<String>,
+    force: bool,
+    max_open: Option<usize>,
+    idle_timeout: Option<Duration>,
 }
 
 fn args() -> Result<Args, Box<dyn Error>> {
     let mut args = Args::default();
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
+        if flag == "--force" {
+            args.force = true;
+            continue;
+        }
         let value = it.next().ok_or(format!("{flag} needs a value"))?;
         match flag.as_str() {
             "--init" => args.init = Some(value),
@@ -49,6 +60,8 @@ fn args() -> Result<Args, Box<dyn Error>> {
             "--key" => args.key = Some(value),
             "--ticket-keys" => args.ticket_keys = Some(value),
             "--proxy-from" => args.proxy_from = Some(value),
+            "--max-open" => args.max_open = Some(value.parse()?),
+            "--idle-timeout-ms" => args.idle_timeout = Some(Duration::from_millis(value.parse()?)),
             "--proxy-protocol" => {
                 args.proxy = Some(match value.as_str() {
                     "required" => ProxyProtocol::Required,
@@ -67,17 +80,44 @@ fn args() -> Result<Args, Box<dyn Error>> {
     Ok(args)
 }
 
+/// Writes `contents` to `path`: a new file, unless `force`; a secret is created with mode
+/// 0600, so it is never readable by others, not even for a moment.
+fn write_new(
+    path: &Path,
+    contents: &[u8],
+    secret: bool,
+    force: bool,
+) -> Result<(), Box<dyn Error>> {
+    if force && path.exists() {
+        std::fs::remove_file(path)?;
+    }
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    if secret {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    #[cfg(not(unix))]
+    let _ = secret;
+    let mut file = options.open(path).map_err(|e| match e.kind() {
+        std::io::ErrorKind::AlreadyExists => format!(
+            "{} exists; not overwriting it (--force replaces it)",
+            path.display()
+        ),
+        _ => format!("{}: {e}", path.display()),
+    })?;
+    file.write_all(contents)?;
+    Ok(())
+}
+
 /// `--init DIR`: everything two instances and HAProxy need, made now.
-fn init(dir: &Path) -> Result<(), Box<dyn Error>> {
+fn init(dir: &Path, force: bool) -> Result<(), Box<dyn Error>> {
     std::fs::create_dir_all(dir)?;
     let ca = common::pki::Ca::new("fleet CA")?;
     let leaf = ca.issue(&["localhost", "127.0.0.1"])?;
-    std::fs::write(dir.join("ca.pem"), ca.cert_pem())?;
-    std::fs::write(dir.join("cert.pem"), leaf.cert_pem())?;
-    std::fs::write(dir.join("key.pem"), leaf.key_pem())?;
     // 32 random bytes from the crypto provider configurations get by default, as 64 hex
-    // digits (`openssl rand -hex 32` makes one too). The file is a secret: only its owner may
-    // read it.
+    // digits (`openssl rand -hex 32` makes one too).
     let mut key = [0u8; 32];
     rustls::ServerConfig::builder()
         .crypto_provider()
@@ -85,22 +125,34 @@ fn init(dir: &Path) -> Result<(), Box<dyn Error>> {
         .fill(&mut key)
         .map_err(|_| "no random bytes from the crypto provider")?;
     let hex: String = key.iter().map(|b| format!("{b:02x}")).collect();
-    std::fs::write(
-        dir.join("ticket.keys"),
-        format!("{TICKET_KEYS_HEADER}\n{hex}\n"),
-    )?;
-    #[cfg(unix)]
-    for secret in ["key.pem", "ticket.keys"] {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(dir.join(secret), std::fs::Permissions::from_mode(0o600))?;
-    }
-    std::fs::write(
-        dir.join("haproxy.cfg"),
-        "defaults\n    mode tcp\n    timeout connect 5s\n    timeout client 30s\n    \
+    let haproxy = "defaults\n    mode tcp\n    timeout connect 5s\n    timeout client 30s\n    \
          timeout server 30s\nfrontend tls\n    bind 127.0.0.1:8443\n    default_backend fleet\n\
          backend fleet\n    balance roundrobin\n    server a 127.0.0.1:9001 send-proxy-v2\n    \
-         server b 127.0.0.1:9002 send-proxy-v2\n",
-    )?;
+         server b 127.0.0.1:9002 send-proxy-v2\n";
+    let files: [(&str, Vec<u8>, bool); 5] = [
+        ("ca.pem", ca.cert_pem().into_bytes(), false),
+        ("cert.pem", leaf.cert_pem().as_bytes().to_vec(), false),
+        ("key.pem", leaf.key_pem().as_bytes().to_vec(), true),
+        (
+            "ticket.keys",
+            format!("{TICKET_KEYS_HEADER}\n{hex}\n").into_bytes(),
+            true,
+        ),
+        ("haproxy.cfg", haproxy.as_bytes().to_vec(), false),
+    ];
+    // Refuse before writing anything, rather than leave half a set.
+    if !force {
+        if let Some((name, ..)) = files.iter().find(|(name, ..)| dir.join(name).exists()) {
+            return Err(format!(
+                "{} exists; not overwriting it (--force replaces it)",
+                dir.join(name).display()
+            )
+            .into());
+        }
+    }
+    for (name, contents, secret) in &files {
+        write_new(&dir.join(name), contents, *secret, force)?;
+    }
     println!("wrote {}", dir.display());
     Ok(())
 }
@@ -152,7 +204,7 @@ async fn reload_on_hangup(_: ReloadableConfig, _: String, _: String, _: Option<S
 async fn main() -> Result<(), Box<dyn Error>> {
     let args = args()?;
     if let Some(dir) = &args.init {
-        return init(Path::new(dir));
+        return init(Path::new(dir), args.force);
     }
     let config = ReloadableConfig::new(Arc::new(server_config(&args)?));
     if let (Some(cert), Some(key)) = (args.cert.clone(), args.key.clone()) {
@@ -173,20 +225,27 @@ async fn main() -> Result<(), Box<dyn Error>> {
         tokio::net::TcpListener::bind(args.addr.as_deref().unwrap_or("127.0.0.1:9001")).await?;
     println!("listening on {}", tcp.local_addr()?);
     let mut listener = TlsListener::new(tcp, acceptor);
+    let open =
+        common::echo::OpenConnections::new(args.max_open.unwrap_or(common::echo::DEFAULT_MAX_OPEN));
+    let idle = args
+        .idle_timeout
+        .unwrap_or(common::echo::DEFAULT_IDLE_TIMEOUT);
     let mut connections = tokio::task::JoinSet::new();
-    while let Some(next) = listener.accept().await {
+    loop {
+        // A slot first: a full server stops accepting until a connection closes.
+        let slot = open.slot().await;
+        let Some(next) = listener.accept().await else {
+            break;
+        };
         while connections.try_join_next().is_some() {}
         match next {
             Ok((mut tls, client)) => {
                 println!("connection from {client}: {}", tls.report());
                 connections.spawn(async move {
-                    let mut buf = vec![0u8; 16 * 1024];
-                    while let Ok(n) = tls.read(&mut buf).await {
-                        if n == 0 || tls.write_all(&buf[..n]).await.is_err() {
-                            break;
-                        }
+                    let _slot = slot;
+                    if let Err(e) = common::echo::echo(&mut tls, idle).await {
+                        println!("{client}: {e}");
                     }
-                    let _ = tls.shutdown().await;
                 });
             }
             Err(ListenError::Handshake { peer, error, .. }) => println!("{peer}: failed: {error}"),

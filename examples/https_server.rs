@@ -4,7 +4,11 @@
 //! - `cargo run --example https_server -- --addr 127.0.0.1:8443` serves `GET /` with a
 //!   certificate for `localhost` made at start-up;
 //! - `--ca-out FILE` writes that certificate's CA, for `curl --cacert FILE`;
-//! - `--max-connections N` exits after N connections were served.
+//! - `--max-connections N` exits after N connections were served;
+//! - a client has 10 s (`--header-timeout-ms`) to send each request's headers: hyper runs
+//!   with a timer, so a client that finished its TLS handshake cannot then hold the
+//!   connection by dripping its request (the listener sheds such peers during the handshake;
+//!   this keeps them out one layer up).
 //! - Ctrl-C (SIGINT) drains: the listener stops accepting (new connections are refused),
 //!   handshakes in flight get 5 s to finish, HTTP connections finish their requests (idle
 //!   keep-alive ones are closed), and the server prints the drain report and exits.
@@ -26,10 +30,7 @@ use std::{
 
 use http_body_util::Full;
 use hyper::{body::Bytes, service::service_fn, Request, Response};
-use hyper_util::{
-    rt::{TokioExecutor, TokioIo},
-    server::{conn::auto, graceful::GracefulShutdown},
-};
+use hyper_util::{rt::TokioIo, server::graceful::GracefulShutdown};
 use tokio_tls_handshake::{Acceptor, ListenError, TlsListener};
 
 /// How long a drain lets handshakes and HTTP connections finish.
@@ -48,6 +49,7 @@ async fn hello(
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn Error>> {
     let (mut addr, mut ca_out, mut max) = ("127.0.0.1:8443".to_string(), None, None);
+    let mut header_timeout = common::http::DEFAULT_HEADER_READ_TIMEOUT;
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
         let value = args.next().ok_or(format!("{flag} needs a value"))?;
@@ -55,6 +57,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
             "--addr" => addr = value,
             "--ca-out" => ca_out = Some(value),
             "--max-connections" => max = Some(value.parse::<u64>()?),
+            "--header-timeout-ms" => header_timeout = Duration::from_millis(value.parse()?),
             other => return Err(format!("unknown argument {other}").into()),
         }
     }
@@ -81,6 +84,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
     });
 
     let http = GracefulShutdown::new();
+    let builder = common::http::builder(header_timeout);
     let mut connections = tokio::task::JoinSet::new();
     let mut served = 0u64;
     while let Some(next) = listener.accept().await {
@@ -88,9 +92,8 @@ async fn main() -> Result<(), Box<dyn Error>> {
         while connections.try_join_next().is_some() {}
         match next {
             Ok((tls, peer)) => {
-                let watcher = http.watcher();
+                let (watcher, builder) = (http.watcher(), builder.clone());
                 connections.spawn(async move {
-                    let builder = auto::Builder::new(TokioExecutor::new());
                     let connection = builder.serve_connection(TokioIo::new(tls), service_fn(hello));
                     if let Err(e) = watcher.watch(connection).await {
                         println!("{peer}: {e}");

@@ -85,6 +85,17 @@ pub struct TlsConnectInfo<A = SocketAddr> {
     pub report: HandshakeReport,
 }
 
+impl<A> TlsConnectInfo<A> {
+    /// What a handler learns of a connection served outside `axum::serve` (with hyper-util's
+    /// builder, to set its timer and header-read timeout): insert
+    /// `ConnectInfo(TlsConnectInfo::new(peer, tls.report()))` into the requests' extensions
+    /// (`router.layer(Extension(..))`) and handlers extract it as they would from
+    /// `axum::serve`.
+    pub fn new(peer: A, report: HandshakeReport) -> Self {
+        Self { peer, report }
+    }
+}
+
 impl<I> Connected<IncomingStream<'_, TlsListener<I, Spawn>>> for TlsConnectInfo<I::Addr>
 where
     I: Incoming + Send + 'static,

@@ -193,3 +193,52 @@ impl std::error::Error for ReloadError {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::mpsc;
+
+    use rustls::server::ResolvesServerCertUsingSni;
+
+    use super::*;
+
+    fn provider() -> Arc<rustls::crypto::CryptoProvider> {
+        #[cfg(feature = "aws-lc-rs")]
+        return Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+        #[cfg(all(feature = "ring", not(feature = "aws-lc-rs")))]
+        return Arc::new(rustls::crypto::ring::default_provider());
+    }
+
+    /// Two reloads at once both stay because each copies and changes the configuration under
+    /// the lock: while one change is being made, no other reload can take the configuration
+    /// it would copy (and later write back without this change).
+    #[test]
+    fn a_change_is_made_under_the_lock() {
+        let config = ServerConfig::builder_with_provider(provider())
+            .with_safe_default_protocol_versions()
+            .expect("versions")
+            .with_no_client_auth()
+            .with_cert_resolver(Arc::new(ResolvesServerCertUsingSni::new()));
+        let reloadable = ReloadableConfig::new(Arc::new(config));
+        let (entered, has_entered) = mpsc::channel();
+        let (go, may_go) = mpsc::channel::<()>();
+        let changing = std::thread::spawn({
+            let reloadable = reloadable.clone();
+            move || {
+                reloadable.update(|next| {
+                    entered.send(()).expect("the test waits");
+                    may_go.recv().expect("the test says go");
+                    next.max_fragment_size = Some(1000);
+                });
+            }
+        });
+        has_entered.recv().expect("the change began");
+        assert!(
+            reloadable.current.try_read().is_err(),
+            "another reload could copy the configuration in the middle of this change"
+        );
+        go.send(()).expect("the change waits");
+        changing.join().expect("the reload");
+        assert_eq!(reloadable.current().max_fragment_size, Some(1000));
+    }
+}

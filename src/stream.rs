@@ -137,31 +137,20 @@ impl<IO, C: TlsConnection> TlsStream<IO, C> {
         self.proxy_source
     }
 
-    /// The transport.
-    pub fn get_ref(&self) -> &IO {
-        &self.io
+    /// The transport and the rustls connection, as tokio-rustls' `get_ref` gives them.
+    pub fn get_ref(&self) -> (&IO, &C) {
+        (&self.io, &self.conn)
     }
 
-    /// The transport, mutably. Reading or writing it directly corrupts the TLS stream.
-    pub fn get_mut(&mut self) -> &mut IO {
-        &mut self.io
+    /// The transport and the rustls connection, mutably, as tokio-rustls' `get_mut` gives
+    /// them. Reading or writing the transport directly corrupts the TLS stream.
+    pub fn get_mut(&mut self) -> (&mut IO, &mut C) {
+        (&mut self.io, &mut self.conn)
     }
 
     /// The rustls connection: negotiated version, cipher suite, ALPN, SNI, peer certificates.
     pub fn connection(&self) -> &C {
         &self.conn
-    }
-
-    /// The transport and the rustls connection together, as tokio-rustls' `get_ref` gives
-    /// them.
-    pub fn parts(&self) -> (&IO, &C) {
-        (&self.io, &self.conn)
-    }
-
-    /// The transport and the rustls connection, mutably. Reading or writing the transport
-    /// directly corrupts the TLS stream.
-    pub fn parts_mut(&mut self) -> (&mut IO, &mut C) {
-        (&mut self.io, &mut self.conn)
     }
 
     /// The rustls connection, mutably (for example to send a key update).

@@ -115,12 +115,8 @@ async fn axum_server_example_answers_curl_and_drains_on_ctrl_c() {
     }
     let files = openssl::Files::new();
     let ca = files.path("ca.pem");
-    let mut server = Running::start("axum_server", &["--addr", "127.0.0.1:0", "--ca-out", &ca]);
-    let addr: SocketAddr = server
-        .line_after("listening on ")
-        .await
-        .parse()
-        .expect("address");
+    let (mut server, addr) =
+        Running::server("axum_server", &ca, &["--header-timeout-ms", "500"]).await;
     let port = addr.port().to_string();
     for (flag, version, alpn) in [
         ("--http1.1", "HTTP/1.1", "http/1.1"),
@@ -134,6 +130,13 @@ async fn axum_server_example_answers_curl_and_drains_on_ctrl_c() {
         assert!(stdout.contains("(sni \"localhost\""), "{stdout}");
         assert!(stdout.contains(&format!("alpn \"{alpn}\")")), "{stdout}");
     }
+    // A client that finishes TLS and then drips its request line is closed by the
+    // header-read timeout the example sets (500 ms here), as in `https_server`.
+    let pem = std::fs::read(&ca).expect("CA file");
+    let dripper = support::examples::drip_until_closed(
+        support::examples::connect_trusting(&pem, addr, b"http/1.1").await,
+    );
+    assert_eq!(dripper.await, Some(()), "closed while dripping");
     server.interrupt().await;
     assert_eq!(server.line_after("draining").await, "");
     let report = server.line_after("listener drained: ").await;

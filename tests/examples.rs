@@ -4,10 +4,8 @@
 
 mod support;
 
-use std::sync::Arc;
-
 use support::{
-    examples::{curl, curl_available, example, Running},
+    examples::{connect_trusting, curl, curl_available, example, Running},
     name, openssl,
     tools::{self, Tool},
 };
@@ -60,11 +58,7 @@ async fn https_server_drains_on_ctrl_c() {
     let files = openssl::Files::new();
     let ca = files.path("ca.pem");
     let mut server = Running::start("https_server", &["--addr", "127.0.0.1:0", "--ca-out", &ca]);
-    let addr: std::net::SocketAddr = server
-        .line_after("listening on ")
-        .await
-        .parse()
-        .expect("address");
+    let addr = server.listening_addr().await;
     let port = addr.port().to_string();
     let stdout = curl(&ca, &port, "--http1.1").await;
     assert!(stdout.contains("hello over HTTP/1.1"), "{stdout}");
@@ -91,29 +85,28 @@ async fn https_server_drains_on_ctrl_c() {
     assert!(server.exits().await, "https_server exits 0 after the drain");
 }
 
-/// A tokio-rustls client trusting the PEM CA `pem`, offering `alpn`.
-async fn connect_trusting(
-    pem: &[u8],
-    addr: std::net::SocketAddr,
-    alpn: &[u8],
-) -> tokio_rustls::client::TlsStream<tokio::net::TcpStream> {
-    use rustls::pki_types::{pem::PemObject, CertificateDer};
-    let mut roots = rustls::RootCertStore::empty();
-    roots
-        .add(CertificateDer::from_pem_slice(pem).expect("CA PEM"))
-        .expect("root");
-    let mut config = rustls::ClientConfig::builder_with_provider(support::provider())
-        .with_safe_default_protocol_versions()
-        .expect("versions")
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    config.alpn_protocols = vec![alpn.to_vec()];
-    let tcp = tokio::net::TcpStream::connect(addr).await.expect("connect");
-    support::bounded(
-        tokio_rustls::TlsConnector::from(Arc::new(config)).connect(name("localhost"), tcp),
-    )
-    .await
-    .expect("handshake")
+/// A client that completes its TLS handshake quickly and then drips its request line, a byte
+/// every 100 ms, is closed by hyper's header-read timeout (500 ms here), not served for ever:
+/// the example runs hyper with a timer.
+#[tokio::test]
+async fn https_server_closes_a_client_that_drips_its_request_line() {
+    let files = openssl::Files::new();
+    let ca = files.path("ca.pem");
+    let (_server, addr) =
+        Running::server("https_server", &ca, &["--header-timeout-ms", "500"]).await;
+    let pem = std::fs::read(&ca).expect("CA file");
+    let tls = connect_trusting(&pem, addr, b"http/1.1").await;
+    let started = std::time::Instant::now();
+    assert_eq!(
+        support::examples::drip_until_closed(tls).await,
+        Some(()),
+        "closed while dripping"
+    );
+    let took = started.elapsed();
+    assert!(
+        took >= std::time::Duration::from_millis(400) && took < std::time::Duration::from_secs(5),
+        "closed after {took:?}"
+    );
 }
 
 /// One echo through a rustls client trusting the CA `pem`, closed with close_notify.
@@ -143,11 +136,7 @@ async fn echo_server_works_with_s_client_and_a_rustls_client() {
             &ca_out,
         ],
     );
-    let addr: std::net::SocketAddr = server
-        .line_after("listening on ")
-        .await
-        .parse()
-        .expect("address");
+    let addr = server.listening_addr().await;
     let ca_path = server
         .line_after("generated a certificate for localhost; its CA is in ")
         .await;
@@ -217,6 +206,90 @@ async fn the_step_and_resumption_examples_run_and_show_what_they_say() {
         for line in expected {
             assert!(stdout.contains(line), "{name}: no {line:?} in:\n{stdout}");
         }
+    }
+}
+
+/// The echo server's bounds after the handshake: with one connection served at a time and a
+/// 500 ms idle timeout, a silent client is closed for idleness (close_notify, then EOF), and
+/// a second client is served (its echo comes back) only once that slot is free.
+#[tokio::test]
+async fn echo_server_bounds_open_connections_and_closes_idle_ones() {
+    let files = openssl::Files::new();
+    let ca = files.path("ca.pem");
+    let (mut server, addr) = Running::server(
+        "echo_server",
+        &ca,
+        &["--max-open", "1", "--idle-timeout-ms", "500"],
+    )
+    .await;
+    let ca = server
+        .line_after("generated a certificate for localhost; its CA is in ")
+        .await;
+    let pem = std::fs::read(&ca).expect("CA file");
+    let mut silent = connect_trusting(&pem, addr, b"echo").await;
+    let closed_for_idleness = tokio::spawn(async move {
+        let mut rest = Vec::new();
+        let read = silent.read_to_end(&mut rest).await;
+        (read.map(|_| rest.len()), std::time::Instant::now())
+    });
+    let second = tokio::spawn(async move {
+        let mut tls = connect_trusting(&pem, addr, b"echo").await;
+        tls.write_all(b"ping").await.expect("write");
+        let mut echo = [0u8; 4];
+        tls.read_exact(&mut echo).await.expect("the echo");
+        assert_eq!(&echo, b"ping");
+        std::time::Instant::now()
+    });
+    let (read, closed_at) = support::bounded(closed_for_idleness).await.expect("reader");
+    assert_eq!(read.expect("a clean close"), 0, "nothing but close_notify");
+    let echoed_at = support::bounded(second).await.expect("second client");
+    assert!(
+        echoed_at >= closed_at,
+        "the second client was served only once the slot was free"
+    );
+    let idle = server.line_containing(": idle, closed").await;
+    assert!(idle.starts_with("127.0.0.1:"), "{idle}");
+}
+
+#[cfg(feature = "proxy-protocol")]
+mod fleet_init {
+    use super::*;
+
+    /// `fleet --init` creates the secrets readable by their owner only, and does not
+    /// overwrite an existing set unless `--force` is given.
+    #[tokio::test]
+    async fn init_makes_private_secrets_and_never_overwrites_without_force() {
+        let files = openssl::Files::new();
+        let dir = files.dir.join("demo");
+        let dir = dir.to_string_lossy().into_owned();
+        let init = |args: &[&str]| {
+            let output = std::process::Command::new(example("fleet"))
+                .args(args)
+                .output()
+                .expect("run fleet --init");
+            (
+                output.status.success(),
+                String::from_utf8_lossy(&output.stderr).into_owned(),
+            )
+        };
+        assert!(init(&["--init", &dir]).0, "a first --init");
+        #[cfg(unix)]
+        for secret in ["key.pem", "ticket.keys"] {
+            use std::os::unix::fs::PermissionsExt;
+            let meta = std::fs::metadata(format!("{dir}/{secret}")).expect("written");
+            assert_eq!(meta.permissions().mode() & 0o777, 0o600, "{secret}");
+        }
+        let key = std::fs::read(format!("{dir}/key.pem")).expect("key");
+        let (ok, stderr) = init(&["--init", &dir]);
+        assert!(!ok, "a second --init refuses");
+        assert!(stderr.contains("exists; not overwriting"), "{stderr}");
+        assert_eq!(
+            std::fs::read(format!("{dir}/key.pem")).expect("key"),
+            key,
+            "the key is untouched"
+        );
+        assert!(init(&["--init", &dir, "--force"]).0, "--force replaces");
+        assert_ne!(std::fs::read(format!("{dir}/key.pem")).expect("key"), key);
     }
 }
 
@@ -294,11 +367,7 @@ async fn echo_server_reloads_its_certificate_on_sighup() {
         "echo_server",
         &["--addr", "127.0.0.1:0", "--cert", &cert, "--key", &key],
     );
-    let addr: std::net::SocketAddr = server
-        .line_after("listening on ")
-        .await
-        .parse()
-        .expect("address");
+    let addr = server.listening_addr().await;
     let connect = || async {
         let tcp = tokio::net::TcpStream::connect(addr).await.expect("connect");
         support::bounded(

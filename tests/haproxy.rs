@@ -34,7 +34,7 @@ async fn through_haproxy_the_server_sees_the_real_client() {
             "{options}: the client's address and port"
         );
         assert_ne!(
-            tls.get_ref().peer_addr().expect("transport peer"),
+            tls.get_ref().0.peer_addr().expect("transport peer"),
             client_addr,
             "{options}: the transport's peer is HAProxy"
         );

@@ -230,7 +230,7 @@ async fn stream_conveniences_servers_expect() {
     let (_client, server) = (client.expect("client"), server.expect("server"));
     assert_eq!(server.as_raw_fd(), fd);
     assert_eq!(server.as_fd().as_raw_fd(), fd);
-    let (tcp, conn) = server.parts();
+    let (tcp, conn) = server.get_ref();
     assert!(tcp.peer_addr().is_ok());
     assert_eq!(conn.server_name(), Some("localhost"));
 

@@ -4,6 +4,7 @@
 mod support;
 
 use std::{
+    future::Future,
     io,
     net::SocketAddr,
     pin::Pin,
@@ -513,6 +514,42 @@ impl futures::task::ArcWake for Flag {
     fn wake_by_ref(arc_self: &Arc<Self>) {
         arc_self.0.store(true, std::sync::atomic::Ordering::SeqCst);
     }
+}
+
+/// `accept()` is cancel safe: a future dropped after it was polled (as `select!` drops the
+/// losing branch) loses neither the connection it accepted nor its handshake; the next
+/// `accept()` yields it.
+#[tokio::test]
+async fn accept_is_cancel_safe() {
+    let world = World::new();
+    let (connections, incoming) = memory_incoming();
+    let mut listener = TlsListener::from_stream(incoming, Acceptor::from(world.server().build()));
+    let (client, server) = tokio::io::duplex(64 * 1024);
+    connections.send(Ok((server, peer_addr(9)))).expect("queue");
+    let connector = Connector::from(world.client().build());
+    let client = tokio::spawn(async move {
+        let mut tls = connector.connect(name("localhost"), client).await?;
+        ping(&mut tls).await;
+        Ok::<_, HandshakeError>(())
+    });
+    // Polled once: the connection is accepted and its handshake started, then the future is
+    // dropped, several times over.
+    for _ in 0..3 {
+        let mut accept = std::pin::pin!(listener.accept());
+        let polled = std::future::poll_fn(|cx| Poll::Ready(accept.as_mut().poll(cx))).await;
+        assert!(polled.is_pending(), "the handshake cannot be done yet");
+    }
+    let (mut tls, peer) = bounded(listener.accept())
+        .await
+        .expect("an item")
+        .expect("the handshake the dropped futures started");
+    assert_eq!(peer, peer_addr(9));
+    echo_ping(&mut tls).await;
+    bounded(client)
+        .await
+        .expect("client")
+        .expect("client handshake");
+    assert_eq!(listener.stats().accepted, 1);
 }
 
 /// A steady run of accept errors (a flood of connections aborted before they were accepted)

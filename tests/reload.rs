@@ -125,3 +125,128 @@ async fn a_bad_file_is_a_typed_error_and_the_old_certificate_stays() {
     assert_eq!(leaf(&tls), a.chain[0].to_vec(), "still certificate A");
     ping(&mut tls).await;
 }
+
+/// A ticket key file holding one key of `byte`s.
+fn key_file(byte: u8) -> String {
+    format!(
+        "{}\n{}\n",
+        tokio_tls_handshake::TICKET_KEYS_HEADER,
+        format!("{byte:02x}").repeat(32)
+    )
+}
+
+/// A certificate reload and a ticket-key reload at once, from two threads, many times: both
+/// changes stay (neither reload writes back a copy that misses the other's), and a
+/// certificate reload keeps the ticket keys. Checked by what a client sees afterwards: the
+/// last certificate, and a ticket sealed under the last keys, which a server holding only
+/// those keys resumes.
+#[tokio::test]
+async fn certificate_and_ticket_key_reloads_at_once_both_stay() {
+    use tokio_tls_handshake::TicketKeys;
+    const ROUNDS: u8 = 100;
+    let world = World::new();
+    let identities = [
+        world.ca.issue(&["localhost"], Leaf::Server),
+        world.ca.issue(&["localhost"], Leaf::Server),
+    ];
+    let files = Files::new();
+    let pem_files: Vec<_> = identities
+        .iter()
+        .enumerate()
+        .map(|(i, identity)| {
+            let (cert, key) = (
+                files.dir.join(format!("cert{i}.pem")),
+                files.dir.join(format!("key{i}.pem")),
+            );
+            write_pem(&world, identity, &cert, &key);
+            (cert, key)
+        })
+        .collect();
+    let config = ReloadableConfig::new(world.server().build());
+    // In lockstep: each round both threads reload at once, then the key thread checks that
+    // both changes of the round stayed: the ticketer seals under this round's keys, and the
+    // certificate resolver is a new one.
+    let rounds = std::sync::Arc::new(std::sync::Barrier::new(2));
+    let certificates = std::thread::spawn({
+        let (config, pem_files, rounds) = (config.clone(), pem_files.clone(), rounds.clone());
+        move || {
+            // Ends on identity 1.
+            for round in 0..usize::from(ROUNDS) {
+                rounds.wait();
+                let (cert, key) = &pem_files[round % 2];
+                config.reload_pem_files(cert, key).expect("reload");
+                rounds.wait();
+                rounds.wait(); // the check
+            }
+        }
+    });
+    let ticket_keys = std::thread::spawn({
+        let (config, rounds) = (config.clone(), rounds.clone());
+        move || {
+            let provider = support::provider();
+            let mut resolver = config.current().cert_resolver.clone();
+            // Ends on keys of byte ROUNDS.
+            for byte in 1..=ROUNDS {
+                let keys = TicketKeys::parse(&key_file(byte)).expect("keys");
+                rounds.wait();
+                config.reload_ticket_keys(&keys).expect("reload");
+                rounds.wait();
+                let current = config.current();
+                let sealed = current.ticketer.encrypt(b"session").expect("a ticket");
+                let opener = keys.ticketer(&provider).expect("ticketer");
+                assert!(
+                    opener.decrypt(&sealed).is_some(),
+                    "round {byte}: the ticket keys stayed"
+                );
+                assert!(
+                    !std::sync::Arc::ptr_eq(&current.cert_resolver, &resolver),
+                    "round {byte}: the certificate stayed"
+                );
+                resolver = current.cert_resolver.clone();
+                rounds.wait();
+            }
+        }
+    });
+    certificates.join().expect("certificate thread");
+    ticket_keys.join().expect("ticket key thread");
+
+    // A client gets the last certificate, and a ticket under the last keys...
+    let client = world.client().version(support::Version::Tls13).build();
+    let (first, _) = support::handshake_storing_tickets(&client, &config.current()).await;
+    assert!(!first.is_resumed());
+    let (tcp, addr) = listen().await;
+    serve(TlsListener::new(tcp, Acceptor::from(config.clone())));
+    let tls = connect(&world, addr).await;
+    assert_eq!(
+        leaf(&tls),
+        identities[1].chain[0].to_vec(),
+        "the last certificate"
+    );
+    // ...which a server with only those keys opens.
+    let mut only_last = (*world.server().build()).clone();
+    TicketKeys::parse(&key_file(ROUNDS))
+        .expect("keys")
+        .install(&mut only_last)
+        .expect("install");
+    let (resumed, _) =
+        support::handshake_storing_tickets(&client, &std::sync::Arc::new(only_last)).await;
+    assert!(
+        resumed.is_resumed(),
+        "the last ticket keys stayed: {resumed}"
+    );
+
+    // A certificate reload on its own keeps the ticket keys.
+    let (cert, key) = &pem_files[0];
+    config.reload_pem_files(cert, key).expect("reload");
+    handshake_twice_resumes(&client, &config).await;
+}
+
+/// A ticket from `config` now resumes on `config` again.
+async fn handshake_twice_resumes(
+    client: &std::sync::Arc<rustls::ClientConfig>,
+    config: &ReloadableConfig,
+) {
+    support::handshake_storing_tickets(client, &config.current()).await;
+    let (resumed, _) = support::handshake_storing_tickets(client, &config.current()).await;
+    assert!(resumed.is_resumed(), "{resumed}");
+}

@@ -243,3 +243,44 @@ async fn both_sides_writing_into_a_tiny_pipe_still_complete() {
         assert_clean(&format!("server over a {label}"), &server, 20_000);
     }
 }
+
+/// What the README says tokio-rustls does over such pipes, shown: with servers sending no
+/// session tickets (so that only the handshake's flights cross the pipe), a tokio-rustls
+/// client and server over `duplex(n)` never finish for n from 1 to 5 and do from 6 on, while
+/// this crate's pair completes over every one of them. On a paused clock, so the 10 s wait
+/// costs no real time. Should tokio-rustls change, this fails and the README's claim goes.
+#[tokio::test(start_paused = true)]
+async fn tokio_rustls_deadlocks_over_pipes_under_six_bytes_where_ours_completes() {
+    let world = World::new();
+    let connector = tokio_rustls::TlsConnector::from(world.client().build());
+    let acceptor = tokio_rustls::TlsAcceptor::from(world.server().no_tickets().build());
+    let limit = std::time::Duration::from_secs(10);
+    for capacity in [1, 2, 3, 4, 5, 6, 4096] {
+        let (client_io, server_io) = duplex(capacity);
+        let theirs = tokio::time::timeout(limit, async {
+            tokio::join!(
+                connector.connect(name("localhost"), client_io),
+                acceptor.accept(server_io)
+            )
+        })
+        .await;
+        let completed = matches!(theirs, Ok((Ok(_), Ok(_))));
+        assert_eq!(
+            completed,
+            capacity >= 6,
+            "tokio-rustls over {capacity} bytes"
+        );
+        let (client_io, server_io) = duplex(capacity);
+        let ours = tokio::time::timeout(limit, async {
+            tokio::join!(
+                Connector::from(world.client().build()).connect(name("localhost"), client_io),
+                Acceptor::from(world.server().no_tickets().build()).accept(server_io)
+            )
+        })
+        .await;
+        assert!(
+            matches!(ours, Ok((Ok(_), Ok(_)))),
+            "ours over {capacity} bytes"
+        );
+    }
+}

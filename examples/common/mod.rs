@@ -2,6 +2,8 @@
 #![allow(dead_code, reason = "each example uses part of this")]
 
 pub(crate) mod bio;
+pub(crate) mod echo;
+pub(crate) mod http;
 pub(crate) mod pki;
 
 use std::error::Error;

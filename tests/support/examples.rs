@@ -66,15 +66,46 @@ impl Running {
         Self { child, lines }
     }
 
+    /// A server example on an ephemeral port of 127.0.0.1, writing its CA to `ca`, with
+    /// `extra` arguments; and the address it listens on.
+    pub async fn server(name: &str, ca: &str, extra: &[&str]) -> (Self, std::net::SocketAddr) {
+        let mut args = vec!["--addr", "127.0.0.1:0", "--ca-out", ca];
+        args.extend_from_slice(extra);
+        let mut running = Self::start(name, &args);
+        let addr = running.listening_addr().await;
+        (running, addr)
+    }
+
     /// The rest of the first printed line starting with `prefix`.
     pub async fn line_after(&mut self, prefix: &str) -> String {
+        let line = self
+            .line_where(prefix, |line| line.starts_with(prefix))
+            .await;
+        line[prefix.len()..].trim().to_string()
+    }
+
+    /// The first printed line containing `needle`.
+    pub async fn line_containing(&mut self, needle: &str) -> String {
+        self.line_where(needle, |line| line.contains(needle)).await
+    }
+
+    /// The address a server example printed as `listening on ADDR`.
+    pub async fn listening_addr(&mut self) -> std::net::SocketAddr {
+        self.line_after("listening on ")
+            .await
+            .parse()
+            .expect("an address")
+    }
+
+    /// The first printed line for which `wanted` holds (`what` names it in a failure).
+    async fn line_where(&mut self, what: &str, wanted: impl Fn(&str) -> bool) -> String {
         loop {
             let line = super::bounded(self.lines.next_line())
                 .await
                 .expect("example output")
-                .unwrap_or_else(|| panic!("no line starting with {prefix:?}"));
-            if let Some(rest) = line.strip_prefix(prefix) {
-                return rest.trim().to_string();
+                .unwrap_or_else(|| panic!("no line with {what:?}"));
+            if wanted(&line) {
+                return line;
             }
         }
     }
@@ -136,4 +167,60 @@ pub async fn curl(ca: &str, port: &str, flag: &str) -> String {
 /// Whether curl can be run; see [`super::tools::available`].
 pub fn curl_available() -> bool {
     super::tools::available(super::tools::Tool::Curl)
+}
+
+/// Drips an endless request line into `tls`, a byte every 100 ms for at most 10 s, while
+/// reading what the server sends. `Some(())` once the server closes the connection (whatever
+/// it said first, a 408 say); `None` if the drip ran out first.
+pub async fn drip_until_closed<S: tokio::io::AsyncRead + tokio::io::AsyncWrite>(
+    tls: S,
+) -> Option<()> {
+    let (mut reader, mut writer) = tokio::io::split(tls);
+    let closed = async {
+        let mut said = Vec::new();
+        let _ = tokio::io::AsyncReadExt::read_to_end(&mut reader, &mut said).await;
+    };
+    let drip = async {
+        let line = [b"GET /".as_slice(), &[b'a'; 100]].concat();
+        for byte in line {
+            if tokio::io::AsyncWriteExt::write_all(&mut writer, &[byte])
+                .await
+                .is_err()
+            {
+                // The server closed: the reader sees it too.
+                std::future::pending::<()>().await;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+    };
+    tokio::select! {
+        () = closed => Some(()),
+        () = drip => None,
+    }
+}
+
+/// A tokio-rustls client trusting the PEM CA `pem`, offering `alpn`.
+pub async fn connect_trusting(
+    pem: &[u8],
+    addr: std::net::SocketAddr,
+    alpn: &[u8],
+) -> tokio_rustls::client::TlsStream<tokio::net::TcpStream> {
+    use rustls::pki_types::{pem::PemObject, CertificateDer};
+    let mut roots = rustls::RootCertStore::empty();
+    roots
+        .add(CertificateDer::from_pem_slice(pem).expect("CA PEM"))
+        .expect("root");
+    let mut config = rustls::ClientConfig::builder_with_provider(super::provider())
+        .with_safe_default_protocol_versions()
+        .expect("versions")
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    config.alpn_protocols = vec![alpn.to_vec()];
+    let tcp = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    super::bounded(
+        tokio_rustls::TlsConnector::from(std::sync::Arc::new(config))
+            .connect(super::name("localhost"), tcp),
+    )
+    .await
+    .expect("handshake")
 }
