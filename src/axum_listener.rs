@@ -16,6 +16,12 @@ use crate::{HandshakeReport, Incoming, ListenError, ServerTlsStream, Spawn, TlsL
 /// [`ListenerHandle::drained`](crate::ListenerHandle::drained) to axum's
 /// `with_graceful_shutdown` so that axum stops then.
 ///
+/// `axum::serve` (axum 0.8) builds hyper without a timer, so there is no header-read timeout:
+/// a client that finished its TLS handshake can hold a connection by dripping its request.
+/// For a server clients reach directly, serve the router with hyper-util's builder, a timer
+/// and `header_read_timeout` set, and [`TlsConnectInfo::new`] in the requests' extensions
+/// (`examples/axum_server.rs`).
+///
 /// # Examples
 ///
 /// ```no_run

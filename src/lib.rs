@@ -107,21 +107,25 @@
 //! ```no_run
 //! # async fn run(mut config: rustls::ServerConfig) -> std::io::Result<()> {
 //! use hyper::{body::Incoming, service::service_fn, Request, Response};
-//! use hyper_util::{rt::{TokioExecutor, TokioIo}, server::conn::auto};
+//! use hyper_util::{rt::{TokioExecutor, TokioIo, TokioTimer}, server::conn::auto};
 //! use tokio_tls_handshake::{Acceptor, TlsListener};
 //!
 //! config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
 //! let tcp = tokio::net::TcpListener::bind("127.0.0.1:8443").await?;
 //! let mut listener = TlsListener::new(tcp, Acceptor::from(std::sync::Arc::new(config)));
+//! // A timer and a header-read timeout, so that a client cannot drip its request for ever.
+//! let mut http = auto::Builder::new(TokioExecutor::new());
+//! http.http1()
+//!     .timer(TokioTimer::new())
+//!     .header_read_timeout(std::time::Duration::from_secs(10));
 //! while let Some(next) = listener.accept().await {
 //!     let Ok((tls, _peer)) = next else { continue };
+//!     let http = http.clone();
 //!     tokio::spawn(async move {
 //!         let hello = service_fn(|_: Request<Incoming>| async {
 //!             Ok::<_, std::convert::Infallible>(Response::new("hello\n".to_string()))
 //!         });
-//!         let _ = auto::Builder::new(TokioExecutor::new())
-//!             .serve_connection(TokioIo::new(tls), hello)
-//!             .await;
+//!         let _ = http.serve_connection(TokioIo::new(tls), hello).await;
 //!     });
 //! }
 //! # Ok(()) }
@@ -129,7 +133,9 @@
 //!
 //! - **axum** (feature `axum`): `TlsListener` implements `axum::serve::Listener`, so
 //!   `axum::serve(listener, router)` serves HTTPS; `TlsConnectInfo` gives handlers the peer
-//!   and the handshake's report. The example is on that implementation.
+//!   and the handshake's report. `axum::serve` (axum 0.8) sets no header-read timeout; a
+//!   server clients reach directly serves the router with hyper-util's builder as above
+//!   (`TlsConnectInfo::new` for its handlers), as `examples/axum_server.rs` does.
 //! - **Certificate reload**: [`ReloadableConfig`] replaces the configuration new handshakes
 //!   use, from a signal handler say; `reload_pem_files` reads a new certificate and key and
 //!   keeps the old ones serving if they are bad.
