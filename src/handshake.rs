@@ -18,8 +18,12 @@ use tokio::{
 };
 
 use crate::{
-    adapter::PollIo, alert::OutgoingAlert, deadline::Deadline, trace::Trace, Failed, Handshake,
-    HandshakeCost, HandshakeError, HandshakeReport, Step, TlsConnection, TlsStream,
+    adapter::PollIo,
+    deadline::Deadline,
+    engine::{alert::OutgoingAlert, Facts},
+    trace::Trace,
+    Failed, Handshake, HandshakeCost, HandshakeError, HandshakeReport, Step, TlsConnection,
+    TlsStream,
 };
 
 /// A TLS handshake in progress on the transport `IO`, for the role of `C`
@@ -53,8 +57,6 @@ pub struct AsyncHandshake<IO, C> {
     state: State<IO, C>,
     deadline: Deadline,
     trace: Trace,
-    /// The client's address, as a PROXY protocol header in front of the TLS bytes gave it.
-    proxy_source: Option<SocketAddr>,
 }
 
 #[derive(Debug)]
@@ -118,14 +120,13 @@ where
             Err(error) => State::Failed(Failed {
                 error,
                 io,
-                report: Box::new(HandshakeReport::empty(C::ROLE)),
+                report: Box::new(HandshakeReport::without_connection(Facts::none(C::ROLE))),
             }),
         };
         Self {
             state,
             deadline: Deadline::default(),
             trace: Trace::default(),
-            proxy_source: None,
         }
     }
 
@@ -143,15 +144,9 @@ where
         self
     }
 
-    /// The client's address a PROXY protocol header gave, read before this future began.
-    pub(crate) fn with_proxy_source(mut self, source: Option<SocketAddr>) -> Self {
-        self.proxy_source = source;
-        self
-    }
-
     /// The client's address, once a PROXY protocol header gave it.
     pub(crate) fn proxy_source(&self) -> Option<SocketAddr> {
-        self.proxy_source
+        self.handshake().and_then(|h| h.engine().proxy_source())
     }
 
     /// Fails the handshake with [`HandshakeError::TimedOut`] unless it completes within
@@ -188,7 +183,6 @@ where
             state: failing(io, error, alert, Box::new(report)),
             deadline: Deadline::default(),
             trace: Trace::default(),
-            proxy_source: None,
         }
     }
 
@@ -201,7 +195,7 @@ where
     /// Whether a fatal alert goes to the peer when this side rejects it (default: yes).
     pub fn with_alerts(mut self, send: bool) -> Self {
         if let Some(handshake) = self.handshake_mut() {
-            handshake.send_alerts = send;
+            handshake.set_alerts(send);
         }
         self
     }
@@ -308,8 +302,8 @@ where
                             else {
                                 unreachable!("matched above")
                             };
-                            me.proxy_source = header.source;
-                            let handshake = handshake.with_received(header.received);
+                            let mut handshake = handshake.with_received(header.received);
+                            handshake.set_proxy_source(header.source);
                             me.state = State::Handshaking { io, handshake };
                         }
                         Ok(None) if !me.deadline.poll_expired(cx) => return Poll::Pending,
@@ -324,8 +318,7 @@ where
                             let State::Handshaking { io, handshake } = take(&mut me.state) else {
                                 unreachable!("matched above")
                             };
-                            let stream =
-                                TlsStream::new(io, handshake).with_proxy_source(me.proxy_source);
+                            let stream = TlsStream::new(io, handshake.into_engine());
                             if me.trace.is_enabled() {
                                 me.trace.completed(&stream.report());
                             }
@@ -356,12 +349,9 @@ where
                     me.state = State::Failed(sending.into_failed());
                 }
                 State::Failed(_) => {
-                    let State::Failed(mut failed) = take(&mut me.state) else {
+                    let State::Failed(failed) = take(&mut me.state) else {
                         unreachable!("matched above")
                     };
-                    if me.proxy_source.is_some() {
-                        failed.report.proxy_source = me.proxy_source;
-                    }
                     me.trace.failed(&failed.error, &failed.report);
                     return Poll::Ready(Err(failed));
                 }
@@ -399,15 +389,9 @@ impl<IO: AsyncWrite + Unpin> SendingAlert<IO> {
     /// `Ready` once the alert is out (recorded in the error's `alert_sent`), the transport
     /// failed (logged), or the deadline passed; without a deadline, after one attempt.
     pub(crate) fn poll_sent(&mut self, cx: &mut Context<'_>, deadline: &mut Deadline) -> Poll<()> {
-        match self
-            .alert
-            .send_for(&mut PollIo::new(&mut self.io, cx), &mut self.error)
-        {
-            Ok(Step::WantRead | Step::WantWrite)
-                if deadline.is_set() && !deadline.poll_expired(cx) =>
-            {
-                Poll::Pending
-            }
+        let mut io = PollIo::new(&mut self.io, cx);
+        match self.alert.send(&mut io, Some(&mut self.error)) {
+            Ok(false) if deadline.is_set() && !deadline.poll_expired(cx) => Poll::Pending,
             Ok(_) => Poll::Ready(()),
             Err(e) => {
                 crate::trace::alert_not_sent(&e);

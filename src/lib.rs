@@ -174,32 +174,29 @@
 
 mod acceptor;
 mod adapter;
-mod alert;
 #[cfg(feature = "axum")]
 mod axum_listener;
 mod connector;
 mod deadline;
+mod engine;
 mod error;
 mod handshake;
 mod key_log;
 mod listener;
 #[cfg(feature = "proxy-protocol")]
 mod proxy;
-mod records;
 mod reload;
-mod report;
-mod side;
 mod start;
 mod step;
 mod stream;
 mod tickets;
 mod trace;
-mod wire;
 
 pub use acceptor::{Acceptor, DEFAULT_SERVER_TIMEOUT};
 #[cfg(feature = "axum")]
 pub use axum_listener::TlsConnectInfo;
 pub use connector::Connector;
+pub use engine::{HandshakeCost, HandshakeReport, Role, TlsConnection};
 pub use error::{Failed, HandshakeError, ProxyHeaderError};
 pub use handshake::{AsyncHandshake, Recoverable};
 #[cfg(unix)]
@@ -210,10 +207,8 @@ pub use listener::{
     ACCEPT_ERROR_BACKOFF, DEFAULT_ACCEPT_BATCH, DEFAULT_MAX_IN_FLIGHT, DEFAULT_MAX_READY,
 };
 pub use reload::{ReloadError, ReloadableConfig};
-pub use report::HandshakeReport;
-pub use side::{Role, TlsConnection};
 pub use start::{ClientHelloReceived, StartHandshake};
-pub use step::{Handshake, HandshakeCost, Step};
+pub use step::{Handshake, Step};
 pub use stream::{ClientTlsStream, ServerTlsStream, TlsStream};
 pub use tickets::{TicketKeyError, TicketKeys, TICKET_KEYS_HEADER, TICKET_KEY_LEN};
 

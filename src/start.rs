@@ -24,60 +24,63 @@ use tokio::{
 
 use crate::{
     adapter::PollIo,
-    alert::OutgoingAlert,
     deadline::Deadline,
+    engine::alert::OutgoingAlert,
+    engine::{
+        records::{PeerRecords, Verdict},
+        wire::{self, Received, Tracking},
+        Engine, Facts,
+    },
     handshake::SendingAlert,
-    records::PeerRecords,
-    wire::{read_peer, PeerRead, Prefixed},
     AsyncHandshake, Failed, Handshake, HandshakeCost, HandshakeError, HandshakeReport, Role,
 };
 
-/// The sync part: rustls' `Acceptor` fed through the same counted, watched transport as the
-/// step, so plaintext peers, EOF and limits end the same way.
+/// The sync part: rustls' `Acceptor` fed through the same transport rule as the engine's
+/// reads (`wire::receive`: counted, watched, earlier bytes first), so plaintext peers, EOF and
+/// limits end the same way.
 struct HelloReader {
     acceptor: rustls::server::Acceptor,
-    peer: PeerRecords,
-    cost: HandshakeCost,
+    watcher: PeerRecords,
+    stats: HandshakeCost,
     started: Option<Instant>,
     /// TLS bytes read off the transport before the hello reader began (by a layer in front of
     /// TLS), read before the transport.
-    received: Vec<u8>,
+    earlier: Vec<u8>,
 }
 
 impl std::fmt::Debug for HelloReader {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("HelloReader")
-            .field("received", &self.peer.received())
+            .field("received", &self.watcher.received())
             .finish_non_exhaustive()
     }
 }
 
 impl HelloReader {
-    /// What reading the hello cost; nothing is negotiated yet.
-    fn report(&self) -> HandshakeReport {
-        let mut report = HandshakeReport::empty(Role::Server);
-        report.cost = self.cost;
-        report.cost.bytes_read = self.peer.received();
+    /// What reading the hello cost so far.
+    fn stats(&self) -> HandshakeCost {
+        let mut stats = self.stats;
+        stats.bytes_read = self.watcher.received();
         if let Some(started) = self.started {
-            report.cost.duration = started.elapsed();
+            stats.duration = started.elapsed();
         }
-        report
+        stats
     }
 
     fn new() -> Self {
         Self {
             acceptor: rustls::server::Acceptor::default(),
-            peer: PeerRecords::new(),
-            cost: HandshakeCost::default(),
+            watcher: PeerRecords::new(),
+            stats: HandshakeCost::default(),
             started: None,
-            received: Vec::new(),
+            earlier: Vec::new(),
         }
     }
 
-    fn peer_closed(&self) -> HandshakeError {
+    fn peer_closed(&self, close_notify: bool) -> HandshakeError {
         HandshakeError::PeerClosed {
-            close_notify: true,
-            received: self.peer.received(),
+            close_notify,
+            received: self.watcher.received(),
         }
     }
 
@@ -89,25 +92,38 @@ impl HelloReader {
         self.started.get_or_insert_with(Instant::now);
         loop {
             let acceptor = &mut self.acceptor;
-            let mut io = Prefixed::new(&mut self.received, io);
-            let read = read_peer(&mut io, &mut self.peer, &mut self.cost, |rd| {
-                acceptor.read_tls(rd)
-            })
-            .map_err(|e| (e, None))?;
-            match read {
-                PeerRead::Bytes => self.cost.flights_received = 1,
-                PeerRead::WouldBlock => return Ok(None),
+            let tracking = Tracking {
+                stats: Some(&mut self.stats),
+                watcher: Some(&mut self.watcher),
+            };
+            let received =
+                wire::receive(io, &mut self.earlier, tracking, |rd| acceptor.read_tls(rd));
+            match received.map_err(|e| (HandshakeError::Transport(e), None))? {
+                Received::Bytes => self.stats.flights_received = 1,
+                Received::WouldBlock => return Ok(None),
+                Received::Eof => {
+                    let error = self.peer_closed(self.watcher.saw_close_notify());
+                    return Err((error, None));
+                }
+                Received::Refused(e) => {
+                    let error = rustls::Error::General(e.to_string());
+                    return Err((HandshakeError::protocol(error, None), None));
+                }
+            }
+            if self.watcher.verdict() == Verdict::NotTls {
+                let prefix = self.watcher.take_not_tls_prefix();
+                return Err((HandshakeError::NotTls { prefix }, None));
             }
             // A plaintext close_notify before the hello: the peer ended the connection
             // (`SSL_do_handshake` returning 0), whatever rustls makes of it.
-            if self.peer.saw_close_notify() {
-                return Err((self.peer_closed(), None));
+            if self.watcher.saw_close_notify() {
+                return Err((self.peer_closed(true), None));
             }
             match self.acceptor.accept() {
                 Ok(None) => {}
                 Ok(Some(accepted)) => return Ok(Some(accepted)),
                 Err((rustls::Error::AlertReceived(AlertDescription::CloseNotify), _)) => {
-                    return Err((self.peer_closed(), None));
+                    return Err((self.peer_closed(true), None));
                 }
                 Err((error, alert)) => {
                     let alert = OutgoingAlert::from_accepted(alert, &error);
@@ -157,11 +173,14 @@ impl<IO> StartHandshake<IO> {
         }
     }
 
-    /// What reading the hello cost, with the client's address from a PROXY header.
+    /// What reading the hello cost, with the client's address from a PROXY header: nothing is
+    /// negotiated yet.
     fn report(&self) -> HandshakeReport {
-        let mut report = self.reader.report();
-        report.proxy_source = self.proxy_source;
-        report
+        HandshakeReport::without_connection(Facts {
+            proxy_source: self.proxy_source,
+            stats: self.reader.stats(),
+            ..Facts::none(Role::Server)
+        })
     }
 
     /// Reads a PROXY protocol header in front of the ClientHello, under the same deadline.
@@ -183,7 +202,7 @@ impl<IO> StartHandshake<IO> {
         };
         self.proxy = None;
         self.proxy_source = header.source;
-        self.reader.received = header.received;
+        self.reader.earlier = header.received;
         Ok(true)
     }
 }
@@ -220,12 +239,12 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Future for StartHandshake<IO> {
                 return Poll::Ready(Ok(ClientHelloReceived {
                     io,
                     accepted,
-                    peer: reader.peer,
-                    cost: reader.cost,
+                    watcher: reader.watcher,
+                    stats: reader.stats,
                     started: reader.started,
                     deadline: me.deadline.instant(),
                     send_alerts: me.send_alerts,
-                    received: reader.received,
+                    earlier: reader.earlier,
                     proxy_source: me.proxy_source,
                 }));
             }
@@ -252,13 +271,13 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Future for StartHandshake<IO> {
 pub struct ClientHelloReceived<IO> {
     io: IO,
     accepted: Accepted,
-    peer: PeerRecords,
-    cost: HandshakeCost,
+    watcher: PeerRecords,
+    stats: HandshakeCost,
     started: Option<Instant>,
     deadline: Option<Instant>,
     send_alerts: bool,
     /// TLS bytes read in front of the hello and not yet given to rustls.
-    received: Vec<u8>,
+    earlier: Vec<u8>,
     /// The client's address, as a PROXY protocol header gave it.
     proxy_source: Option<SocketAddr>,
 }
@@ -295,28 +314,31 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> ClientHelloReceived<IO> {
         let Self {
             io,
             accepted,
-            peer,
-            cost,
+            watcher,
+            mut stats,
             started,
             deadline,
             send_alerts,
-            received,
+            earlier,
             proxy_source,
         } = self;
         match accepted.into_connection(config) {
             Ok(conn) => {
-                let handshake = Handshake::after_client_hello(conn, peer, cost, started, received);
-                AsyncHandshake::start(Ok(handshake), io)
+                let mut engine = Engine::after_client_hello(conn, watcher, stats, started, earlier);
+                engine.set_proxy_source(proxy_source);
+                engine.set_send_alerts(send_alerts);
+                AsyncHandshake::start(Ok(Handshake::from_engine(engine)), io)
                     .set_deadline(deadline)
                     .with_alerts(send_alerts)
-                    .with_proxy_source(proxy_source)
             }
             Err((error, alert)) => {
                 let alert = OutgoingAlert::from_accepted(alert, &error).filter(|_| send_alerts);
-                let mut report = HandshakeReport::empty(Role::Server);
-                report.cost = cost;
-                report.cost.bytes_read = peer.received();
-                report.proxy_source = proxy_source;
+                stats.bytes_read = watcher.received();
+                let report = HandshakeReport::without_connection(Facts {
+                    proxy_source,
+                    stats,
+                    ..Facts::none(Role::Server)
+                });
                 AsyncHandshake::failed(io, HandshakeError::protocol(error, None), alert, report)
                     .set_deadline(deadline)
             }

@@ -1,5 +1,5 @@
-//! [`TlsStream`]: the established connection, with the same rustls state and transport the
-//! handshake used, so nothing the peer sent is lost between them.
+//! [`TlsStream`]: the established connection: the transport and the same engine the handshake
+//! used, carrying on, so nothing the peer sent is lost or left unprocessed between them.
 
 use std::{
     io::{self, BufRead, Write},
@@ -8,15 +8,13 @@ use std::{
     task::{ready, Context, Poll, Waker},
 };
 
-use rustls::{pki_types::ServerName, ClientConnection, ServerConnection};
+use rustls::{ClientConnection, ServerConnection};
 use tokio::io::{AsyncBufRead, AsyncRead, AsyncWrite, ReadBuf};
 
 use crate::{
     adapter::PollIo,
-    alert::OutgoingAlert,
-    records::PeerRecords,
-    wire::{read_once, write_out, Counted},
-    Handshake, HandshakeCost, HandshakeError, HandshakeReport, Role, TlsConnection,
+    engine::{Engine, Flush, Phase, ReadOutcome},
+    HandshakeCost, HandshakeError, HandshakeReport, Role, TlsConnection,
 };
 
 /// An established TLS connection over the transport `IO`.
@@ -25,7 +23,9 @@ use crate::{
 /// transport EOF without one is an [`io::ErrorKind::UnexpectedEof`] error (a truncation
 /// attack cannot pass for the end of the data). A fatal TLS error after the handshake (for
 /// example a TLS 1.3 server rejecting this client's certificate) is an
-/// [`io::ErrorKind::InvalidData`] error whose inner error is a [`HandshakeError::Protocol`].
+/// [`io::ErrorKind::InvalidData`] error whose inner error is a [`HandshakeError::Protocol`],
+/// once the plaintext that arrived before it has been read; every later read and write gets
+/// the same error.
 ///
 /// Writing encrypts into rustls' buffer and writes to the transport as far as it accepts;
 /// `poll_flush` pushes out the rest; `poll_shutdown` sends `close_notify`, flushes, then
@@ -38,26 +38,10 @@ use crate::{
 #[derive(Debug)]
 pub struct TlsStream<IO, C> {
     io: IO,
-    conn: C,
-    cost: HandshakeCost,
-    server_name: Option<ServerName<'static>>,
+    engine: Engine<C>,
     close_notify_queued: bool,
-    /// While confirming: the server's records since the handshake.
-    confirm: Option<PeerRecords>,
-    confirmed: bool,
-    early_data_offered: bool,
-    early_data_accepted: bool,
     /// The task that last waited to write; woken when a read ends the connection.
     writer: Option<Waker>,
-    /// Why the connection is over, once a read found a fatal error: every later read and
-    /// write fails with it, typed.
-    failed: Option<HandshakeError>,
-    /// A write that failed as the handshake completed (its last session tickets), for the
-    /// first write or flush.
-    write_error: Option<io::Error>,
-    /// A read that failed as the handshake completed, for the first read.
-    read_error: Option<io::Error>,
-    proxy_source: Option<SocketAddr>,
 }
 
 /// A client's established connection.
@@ -67,7 +51,7 @@ impl<IO> TlsStream<IO, ClientConnection> {
     /// Whether the server accepted this client's TLS 1.3 early data (see
     /// [`Connector::connect_with_early_data`](crate::Connector::connect_with_early_data)).
     pub fn early_data_accepted(&self) -> bool {
-        self.early_data_accepted
+        self.engine.early_data_accepted()
     }
 }
 
@@ -88,7 +72,7 @@ impl<IO> TlsStream<IO, ServerConnection> {
     /// An error reading rustls' early-data buffer (it reads from memory and does not fail in
     /// practice); the data stays in rustls, nothing is lost.
     pub fn take_early_data(&mut self) -> io::Result<Option<Vec<u8>>> {
-        let Some(mut early) = self.conn.early_data() else {
+        let Some(mut early) = self.engine.conn_mut().early_data() else {
             return Ok(None);
         };
         let mut data = Vec::new();
@@ -100,87 +84,57 @@ impl<IO> TlsStream<IO, ServerConnection> {
 pub type ServerTlsStream<IO> = TlsStream<IO, ServerConnection>;
 
 impl<IO, C: TlsConnection> TlsStream<IO, C> {
-    pub(crate) fn new(io: IO, mut handshake: Handshake<C>) -> Self {
-        let (write_error, read_error) = handshake.take_deferred_errors();
-        let cost = handshake.cost();
-        let server_name = handshake.server_name().cloned();
-        let early_data_offered = handshake.early_data_offered();
-        let mut conn = handshake.into_connection();
-        let early_data_accepted = conn.early_data_was_accepted();
+    /// The stream over `io`, carrying on with the engine the handshake used.
+    pub(crate) fn new(io: IO, engine: Engine<C>) -> Self {
         Self {
             io,
-            conn,
-            early_data_offered,
-            early_data_accepted,
-            cost,
-            server_name,
+            engine,
             close_notify_queued: false,
-            confirm: None,
-            confirmed: false,
             writer: None,
-            failed: None,
-            write_error,
-            read_error,
-            proxy_source: None,
         }
-    }
-
-    /// The client's address a PROXY protocol header in front of the TLS bytes gave.
-    pub(crate) fn with_proxy_source(mut self, source: Option<SocketAddr>) -> Self {
-        self.proxy_source = source;
-        self
     }
 
     /// Server behind a load balancer: the client's address, as the PROXY protocol header in
     /// front of the TLS bytes gave it (see `Acceptor::with_proxy_protocol`).
     pub fn proxy_source(&self) -> Option<SocketAddr> {
-        self.proxy_source
+        self.engine.proxy_source()
     }
 
     /// The transport and the rustls connection, as tokio-rustls' `get_ref` gives them.
     pub fn get_ref(&self) -> (&IO, &C) {
-        (&self.io, &self.conn)
+        (&self.io, self.engine.conn())
     }
 
     /// The transport and the rustls connection, mutably, as tokio-rustls' `get_mut` gives
     /// them. Reading or writing the transport directly corrupts the TLS stream.
     pub fn get_mut(&mut self) -> (&mut IO, &mut C) {
-        (&mut self.io, &mut self.conn)
+        (&mut self.io, self.engine.conn_mut())
     }
 
     /// The rustls connection: negotiated version, cipher suite, ALPN, SNI, peer certificates.
     pub fn connection(&self) -> &C {
-        &self.conn
+        self.engine.conn()
     }
 
     /// The rustls connection, mutably (for example to send a key update).
     pub fn connection_mut(&mut self) -> &mut C {
-        &mut self.conn
+        self.engine.conn_mut()
     }
 
     /// What the handshake cost: bytes and transport calls each way, flights, duration.
     pub fn handshake_cost(&self) -> HandshakeCost {
-        self.cost
+        self.engine.stats()
     }
 
     /// What the handshake negotiated and cost, as one value with a log-friendly `Display`.
     pub fn report(&self) -> HandshakeReport {
-        let name = self.server_name.as_ref().map(ServerName::to_str);
-        let mut report = HandshakeReport::new(
-            &self.conn,
-            name.as_deref(),
-            self.early_data_accepted,
-            self.cost,
-        );
-        report.early_data_offered = self.early_data_offered;
-        report.proxy_source = self.proxy_source;
-        report
+        self.engine.report()
     }
 
     /// The transport and the rustls connection. Plaintext rustls has buffered stays in the
     /// connection; TLS bytes not yet written are lost unless the stream was flushed.
     pub fn into_inner(self) -> (IO, C) {
-        (self.io, self.conn)
+        (self.io, self.engine.into_conn())
     }
 }
 
@@ -189,19 +143,28 @@ where
     IO: AsyncRead + AsyncWrite + Unpin,
     C: TlsConnection,
 {
-    /// Writes rustls' pending TLS output to the transport until none is left, then flushes
-    /// the transport if `flush`.
-    fn poll_write_tls(&mut self, cx: &mut Context<'_>, flush: bool) -> Poll<io::Result<()>> {
+    /// Once the connection failed: the error every later read and write gets, the same typed
+    /// error the first read got.
+    fn failed(&self) -> Option<io::Error> {
+        match self.engine.phase() {
+            Phase::Failed(error) => Some(error.repeat().into()),
+            _ => None,
+        }
+    }
+
+    /// Writes rustls' pending TLS output through the engine's write rule, then flushes the
+    /// transport if `flush`.
+    fn poll_write_tls(&mut self, cx: &mut Context<'_>, flush: Flush) -> Poll<io::Result<()>> {
         if let Some(failed) = self.failed() {
             return Poll::Ready(Err(failed));
         }
-        if let Some(error) = self.write_error.take() {
+        if let Some(error) = self.engine.take_deferred_write() {
             return Poll::Ready(Err(error));
         }
-        // The stream flushes the transport whenever asked, whatever it wrote.
-        let mut unflushed = flush;
-        let mut io = PollIo::new(&mut self.io, cx);
-        match write_out(&mut *self.conn, &mut io, &mut unflushed, flush) {
+        match self
+            .engine
+            .write_to(&mut PollIo::new(&mut self.io, cx), flush)
+        {
             Ok(true) => Poll::Ready(Ok(())),
             Ok(false) => {
                 if !self
@@ -217,105 +180,88 @@ where
         }
     }
 
-    /// Once a read found a fatal error: the error every later read and write gets, the same
-    /// typed error the first read got (its inner error a [`HandshakeError::Protocol`]).
-    fn failed(&self) -> Option<io::Error> {
-        self.failed.as_ref().map(|failed| failed.repeat().into())
-    }
-
-    /// One read from the transport into rustls, and the processing of what arrived.
-    /// `Ready(Ok(0))` at the end of the stream (rustls then reports it through its reader).
-    fn poll_receive(&mut self, cx: &mut Context<'_>) -> Poll<Result<usize, HandshakeError>> {
-        if let Some(error) = self.read_error.take() {
-            return Poll::Ready(Err(HandshakeError::Transport(error)));
-        }
-        let conn = &mut self.conn;
-        let mut io = PollIo::new(&mut self.io, cx);
-        let read = match &mut self.confirm {
-            // While confirming, the server's records are watched as they arrive.
-            Some(peer) => {
-                let mut cost = HandshakeCost::default();
-                let mut counted = Counted::new(&mut io, &mut cost, peer);
-                read_once(|| conn.read_tls(&mut counted))
-            }
-            None => read_once(|| conn.read_tls(&mut io)),
-        };
-        match read {
-            Ok(Some(n)) => match self.conn.process_new_packets() {
-                Ok(_) => Poll::Ready(Ok(n)),
-                Err(error) => Poll::Ready(Err(self.protocol_failure(error, cx))),
-            },
-            Ok(None) => Poll::Pending,
-            Err(e) => Poll::Ready(Err(HandshakeError::Transport(e))),
+    /// One read from the peer through the engine's read rule.
+    fn poll_receive(&mut self, cx: &mut Context<'_>) -> Poll<Result<ReadOutcome, HandshakeError>> {
+        match self.engine.read_from(&mut PollIo::new(&mut self.io, cx)) {
+            Ok(ReadOutcome::WouldBlock) => Poll::Pending,
+            other => Poll::Ready(other),
         }
     }
 
     /// Waits until plaintext is buffered in rustls, or the peer's close or an error is known.
+    /// Plaintext that arrived before a fatal error is read first; then the error.
     fn poll_plaintext(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        if let Some(failed) = self.failed() {
-            return Poll::Ready(Err(failed));
-        }
         loop {
-            match self.conn.reader().into_first_chunk() {
+            if let Some(failed) = self.failed() {
+                return Poll::Ready(Err(failed));
+            }
+            match self.engine.conn_mut().reader().into_first_chunk() {
                 Ok(_) => return Poll::Ready(Ok(())),
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
                 Err(e) => return Poll::Ready(Err(e)),
             }
+            // Nothing buffered: an error held by the read rule is due now.
+            if let Some(error) = self.engine.take_held() {
+                return Poll::Ready(Err(self.fail(error, cx)));
+            }
             // Output rustls queues while reading (a key update answer) goes with the next
             // write or flush: writing here would register this reader's waker for write
             // readiness and could displace a writer task's.
-            // A fatal TLS error is an `InvalidData` error whose inner error is the
-            // `HandshakeError::Protocol`; the transport's own errors pass as they are.
-            ready!(self.poll_receive(cx)).map_err(|error| match error {
-                HandshakeError::Transport(e) => e,
-                failure => io::Error::new(io::ErrorKind::InvalidData, failure),
-            })?;
+            match ready!(self.poll_receive(cx)) {
+                Ok(ReadOutcome::Bytes | ReadOutcome::Eof | ReadOutcome::Full) => {}
+                Ok(ReadOutcome::WouldBlock) => return Poll::Pending,
+                Err(error) => return Poll::Ready(Err(self.fail(error, cx))),
+            }
         }
     }
 
-    /// A fatal error after the handshake: sends rustls' alert if the transport takes it at
-    /// once, ends the connection for writers too, and wakes the task waiting to write (with
-    /// split halves, another task), so that it ends as well.
-    fn protocol_failure(&mut self, error: rustls::Error, cx: &mut Context<'_>) -> HandshakeError {
-        let alert = OutgoingAlert::take(&mut self.conn, &error);
-        let mut failure = HandshakeError::protocol(error, None);
-        if let Some(mut alert) = alert {
-            // One attempt: the connection is over either way. `alert_sent` says whether it
-            // went out; a transport that failed is logged.
-            if let Err(e) = alert.send_for(&mut PollIo::new(&mut self.io, cx), &mut failure) {
-                crate::trace::alert_not_sent(&e);
-            }
-        }
-        self.failed = Some(failure.repeat());
+    /// The connection failed after the handshake: its fatal alert goes out if the transport
+    /// takes it at once, every later read and write gets the same error, and the task waiting
+    /// to write (with split halves, another task) is woken so that it ends too. A fatal TLS
+    /// error is an `InvalidData` error whose inner error is the `HandshakeError::Protocol`; the
+    /// transport's own errors pass as they are.
+    fn fail(&mut self, mut error: HandshakeError, cx: &mut Context<'_>) -> io::Error {
+        // One attempt: the connection is over either way; `alert_sent` says whether it went.
+        let _ = self
+            .engine
+            .send_alert(&mut PollIo::new(&mut self.io, cx), Some(&mut error));
+        self.engine.fail(&error);
         if let Some(writer) = self.writer.take() {
             writer.wake();
         }
-        failure
+        match error {
+            HandshakeError::Transport(e) => e,
+            other => other.into(),
+        }
     }
 
     /// Waits for the peer's first record after the handshake, and fails if it is a fatal
     /// alert. See [`TlsStream::confirm`].
     pub fn poll_confirm(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), HandshakeError>> {
-        if self.confirmed
-            || C::ROLE == Role::Server
-            || self.conn.protocol_version() != Some(rustls::ProtocolVersion::TLSv1_3)
+        if C::ROLE == Role::Server
+            || self.engine.conn().protocol_version() != Some(rustls::ProtocolVersion::TLSv1_3)
         {
-            self.confirmed = true;
             return Poll::Ready(Ok(()));
         }
         loop {
-            let peer = self.confirm.get_or_insert_with(PeerRecords::new);
-            if peer.complete_records() > 0 {
-                self.confirmed = true;
-                self.confirm = None;
+            if let Phase::Failed(error) = self.engine.phase() {
+                return Poll::Ready(Err(error.repeat()));
+            }
+            if let Some(mut error) = self.engine.take_held() {
+                let _ = self
+                    .engine
+                    .send_alert(&mut PollIo::new(&mut self.io, cx), Some(&mut error));
+                self.engine.fail(&error);
+                return Poll::Ready(Err(error));
+            }
+            if self.engine.peer_reacted() {
                 return Poll::Ready(Ok(()));
             }
-            let received = peer.received();
             match ready!(self.poll_receive(cx)) {
-                Ok(0) => {
+                Ok(ReadOutcome::Eof) => {
                     return Poll::Ready(Err(HandshakeError::PeerClosed {
                         close_notify: false,
-                        received,
+                        received: self.engine.received(),
                     }))
                 }
                 Ok(_) => {}
@@ -331,8 +277,9 @@ where
     /// Why: in TLS 1.3 the client's handshake completes when it *sends* its Finished (and
     /// certificate); the server judges them afterwards. Servers that accept send their
     /// session tickets (rustls and OpenSSL do, by default) or application data, and a
-    /// rejection is a fatal alert; either way the first record after the handshake tells.
-    /// In TLS 1.2, and on a server, it returns at once.
+    /// rejection is a fatal alert; either way the first record after the handshake tells. It
+    /// counts even when it arrived while the handshake's last writes were waiting. In TLS
+    /// 1.2, and on a server, it returns at once.
     ///
     /// Data that arrives meanwhile is kept for the next read. A server that sends no tickets
     /// and waits for the client to speak first makes this wait indefinitely: bound it with
@@ -378,11 +325,11 @@ where
     fn poll_fill_buf(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<&[u8]>> {
         let this = self.get_mut();
         ready!(this.poll_plaintext(cx))?;
-        Poll::Ready(this.conn.reader().into_first_chunk())
+        Poll::Ready(this.engine.conn_mut().reader().into_first_chunk())
     }
 
     fn consume(self: Pin<&mut Self>, amt: usize) {
-        self.get_mut().conn.reader().consume(amt);
+        self.get_mut().engine.conn_mut().reader().consume(amt);
     }
 }
 
@@ -415,16 +362,16 @@ where
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        self.get_mut().poll_write_tls(cx, true)
+        self.get_mut().poll_write_tls(cx, Flush::Always)
     }
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let this = self.get_mut();
         if !this.close_notify_queued {
-            this.conn.send_close_notify();
+            this.engine.conn_mut().send_close_notify();
             this.close_notify_queued = true;
         }
-        ready!(this.poll_write_tls(cx, true))?;
+        ready!(this.poll_write_tls(cx, Flush::Always))?;
         match ready!(Pin::new(&mut this.io).poll_shutdown(cx)) {
             // The peer already left: the connection is as shut down as it gets.
             Err(e) if e.kind() == io::ErrorKind::NotConnected => Poll::Ready(Ok(())),
@@ -450,20 +397,20 @@ where
         if empty {
             return Poll::Ready(Ok(0));
         }
-        if self.failed.is_some() {
-            ready!(self.poll_write_tls(cx, false))?;
+        if let Some(failed) = self.failed() {
+            return Poll::Ready(Err(failed));
         }
-        let mut accepted = write(&mut self.conn.writer())?;
+        let mut accepted = write(&mut self.engine.conn_mut().writer())?;
         if accepted == 0 {
             // rustls' send buffer is full: make room first.
-            ready!(self.poll_write_tls(cx, false))?;
-            accepted = write(&mut self.conn.writer())?;
+            ready!(self.poll_write_tls(cx, Flush::No))?;
+            accepted = write(&mut self.engine.conn_mut().writer())?;
             if accepted == 0 {
                 return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
             }
         }
         // The accepted bytes are ours now; if the transport is full they go out later.
-        if let Poll::Ready(Err(e)) = self.poll_write_tls(cx, false) {
+        if let Poll::Ready(Err(e)) = self.poll_write_tls(cx, Flush::No) {
             return Poll::Ready(Err(e));
         }
         Poll::Ready(Ok(accepted))

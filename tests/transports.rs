@@ -284,3 +284,217 @@ async fn tokio_rustls_deadlocks_over_pipes_under_six_bytes_where_ours_completes(
         );
     }
 }
+
+/// A transport that says, once, when a write returns `Pending` after it was armed: armed by
+/// the client once its handshake is done, that is the moment the server's session tickets
+/// stop fitting the pipe (its earlier flight blocked too, before the arming).
+struct SaysWhenWritesBlock<IO> {
+    io: IO,
+    armed: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    blocked: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+support::transports::delegate_read!(io for [IO: AsyncRead + Unpin] SaysWhenWritesBlock<IO>);
+
+impl<IO: AsyncWrite + Unpin> AsyncWrite for SaysWhenWritesBlock<IO> {
+    fn poll_write(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        let poll = std::pin::Pin::new(&mut self.io).poll_write(cx, buf);
+        if poll.is_pending() && self.armed.load(std::sync::atomic::Ordering::SeqCst) {
+            if let Some(blocked) = self.blocked.take() {
+                let _ = blocked.send(());
+            }
+        }
+        poll
+    }
+    fn poll_flush(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.io).poll_flush(cx)
+    }
+    fn poll_shutdown(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.io).poll_shutdown(cx)
+    }
+}
+
+/// A TLS 1.3 client and our server over `duplex(capacity)`, on this test's one-thread runtime:
+/// the client completes its handshake (arming the server's transport before the server can
+/// read its Finished), waits until the server's session tickets stop fitting the pipe, then
+/// runs `client` (which must read, so that the tickets can go); the server runs `server`.
+async fn while_the_servers_tickets_wait<T, U, C, S>(
+    world: &World,
+    capacity: usize,
+    client: impl FnOnce(tokio_tls_handshake::ClientTlsStream<tokio::io::DuplexStream>) -> C
+        + Send
+        + 'static,
+    server: impl FnOnce(
+        tokio_tls_handshake::ServerTlsStream<SaysWhenWritesBlock<tokio::io::DuplexStream>>,
+    ) -> S,
+) -> (std::io::Result<T>, std::io::Result<U>)
+where
+    C: std::future::Future<Output = std::io::Result<T>> + Send + 'static,
+    S: std::future::Future<Output = std::io::Result<U>>,
+    T: Send + 'static,
+{
+    let (client_io, server_io) = duplex(capacity);
+    let (blocked, writes_blocked) = tokio::sync::oneshot::channel();
+    let armed = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let server_io = SaysWhenWritesBlock {
+        io: server_io,
+        armed: armed.clone(),
+        blocked: Some(blocked),
+    };
+    let connector = Connector::from(world.client().version(support::Version::Tls13).build());
+    let client = tokio::spawn(async move {
+        let tls = connector.connect(name("localhost"), client_io).await?;
+        armed.store(true, std::sync::atomic::Ordering::SeqCst);
+        writes_blocked
+            .await
+            .map_err(|_| std::io::Error::other("the server's writes never blocked"))?;
+        client(tls).await
+    });
+    // Stateless tickets (the session sealed inside), which a 256-byte pipe cannot take whole.
+    let mut config = (*world.server().build()).clone();
+    tokio_tls_handshake::TicketKeys::new([9; 32], [])
+        .install(&mut config)
+        .expect("ticket keys");
+    let server = async {
+        let tls = Acceptor::from(std::sync::Arc::new(config))
+            .accept(server_io)
+            .await?;
+        server(tls).await
+    };
+    let server = tokio::time::timeout(std::time::Duration::from_secs(5), server)
+        .await
+        .unwrap_or_else(|_| Err(std::io::Error::other("the server hung")));
+    let client = tokio::time::timeout(std::time::Duration::from_secs(5), client)
+        .await
+        .map_or_else(
+            |_| Err(std::io::Error::other("the client hung")),
+            |joined| joined.expect("client task"),
+        );
+    (client, server)
+}
+
+/// Data and then close_notify + FIN from a client, arriving while a TLS 1.3 server's session
+/// tickets wait for room in the pipe: the server must deliver the data and then a clean end
+/// (close_notify), as a tokio-rustls server does. Over pipes of 64 and 256 bytes.
+#[tokio::test]
+async fn data_and_close_notify_read_while_the_servers_tickets_wait_arrive_in_order() {
+    const MESSAGE: &[u8] = b"the request, then close_notify";
+    let world = World::new();
+    let mut failures = Vec::new();
+    for capacity in [64, 256] {
+        let (client, server) = while_the_servers_tickets_wait(
+            &world,
+            capacity,
+            |mut tls| async move {
+                tls.write_all(MESSAGE).await?;
+                tls.shutdown().await?;
+                // Then take in whatever the server sends, its tickets included, to the end.
+                let mut rest = Vec::new();
+                let _ = tls.read_to_end(&mut rest).await;
+                Ok(())
+            },
+            |mut tls| async move {
+                let mut received = Vec::new();
+                tls.read_to_end(&mut received).await?;
+                Ok(received)
+            },
+        )
+        .await;
+        match server {
+            Ok(received) if received == MESSAGE => {}
+            Ok(received) => failures.push(format!("{capacity}: received {received:?}")),
+            Err(e) => failures.push(format!("{capacity}-byte pipe: the server: {e}")),
+        }
+        if let Err(e) = client {
+            failures.push(format!("{capacity}-byte pipe: the client: {e}"));
+        }
+    }
+    assert!(failures.is_empty(), "{failures:#?}");
+}
+
+/// Without the FIN: a request arriving while the server's tickets wait is answered at once,
+/// not left unprocessed until the client sends more (a request/response client would hang).
+#[tokio::test]
+async fn a_request_read_while_the_servers_tickets_wait_is_answered() {
+    let world = World::new();
+    let mut failures = Vec::new();
+    for capacity in [64, 256] {
+        let (client, server) = while_the_servers_tickets_wait(
+            &world,
+            capacity,
+            |mut tls| async move {
+                tls.write_all(b"ping").await?;
+                let mut answer = [0u8; 4];
+                tls.read_exact(&mut answer).await?;
+                Ok(answer)
+            },
+            |mut tls| async move {
+                let mut request = [0u8; 4];
+                tls.read_exact(&mut request).await?;
+                tls.write_all(b"pong").await?;
+                tls.flush().await?;
+                Ok((request, tls))
+            },
+        )
+        .await;
+        match server {
+            Ok((request, _tls)) if &request == b"ping" => {}
+            Ok((request, _)) => failures.push(format!("{capacity}: request {request:?}")),
+            Err(e) => failures.push(format!("{capacity}-byte pipe: the server: {e}")),
+        }
+        match client {
+            Ok(answer) if &answer == b"pong" => {}
+            Ok(answer) => failures.push(format!("{capacity}: answer {answer:?}")),
+            Err(e) => failures.push(format!("{capacity}-byte pipe: the client: {e}")),
+        }
+    }
+    assert!(failures.is_empty(), "{failures:#?}");
+}
+
+/// The client's twin: a TLS 1.3 client whose last writes of the handshake are blocked (here
+/// the data it offered as early data, sent after its Finished since it has no session) reads
+/// the server's session tickets meanwhile; `confirm()` must count them as the server's
+/// reaction, not wait for a record the server will never send.
+#[tokio::test]
+async fn confirm_sees_tickets_read_while_the_clients_last_writes_waited() {
+    const DATA: usize = 64 * 1024;
+    let world = World::new();
+    let mut failures = Vec::new();
+    for capacity in [64, 256] {
+        let (client_io, server_io) = duplex(capacity);
+        let connector = Connector::from(world.client().version(support::Version::Tls13).build());
+        let acceptor = Acceptor::from(world.server().build());
+        let server = tokio::spawn(async move {
+            let mut tls = acceptor.accept(server_io).await?;
+            let mut data = vec![0u8; DATA];
+            tls.read_exact(&mut data).await?;
+            // Holds the connection open, writing nothing more.
+            std::future::pending::<()>().await;
+            Ok::<_, std::io::Error>(tls)
+        });
+        let client = async {
+            let handshake =
+                connector.connect_with_early_data(name("localhost"), vec![7; DATA], client_io);
+            let mut tls = handshake.await?;
+            tls.confirm().await?;
+            Ok::<_, HandshakeError>(())
+        };
+        match tokio::time::timeout(std::time::Duration::from_secs(5), client).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => failures.push(format!("{capacity}-byte pipe: {e}")),
+            Err(_) => failures.push(format!("{capacity}-byte pipe: confirm hung")),
+        }
+        server.abort();
+    }
+    assert!(failures.is_empty(), "{failures:?}");
+}

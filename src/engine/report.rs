@@ -4,7 +4,7 @@ use std::{fmt, net::SocketAddr};
 
 use rustls::{CipherSuite, HandshakeKind, NamedGroup, ProtocolVersion};
 
-use crate::{HandshakeCost, Role, TlsConnection};
+use super::{HandshakeCost, Role, TlsConnection};
 
 /// What one handshake negotiated and what it cost. Available from
 /// [`TlsStream::report`](crate::TlsStream::report) and from every failure
@@ -49,52 +49,66 @@ pub struct HandshakeReport {
     pub cost: HandshakeCost,
 }
 
-impl HandshakeReport {
-    pub(crate) fn new<C: TlsConnection>(
-        conn: &C,
-        server_name: Option<&str>,
-        early_data_accepted: bool,
-        cost: HandshakeCost,
-    ) -> Self {
-        let peer = conn.peer_certificates();
+/// What the engine knows of a handshake beyond its rustls connection.
+pub(crate) struct Facts<'a> {
+    pub(crate) role: Role,
+    /// The name a client asked for.
+    pub(crate) server_name: Option<&'a str>,
+    pub(crate) early_data_offered: bool,
+    pub(crate) early_data_accepted: bool,
+    pub(crate) proxy_source: Option<SocketAddr>,
+    pub(crate) stats: HandshakeCost,
+}
+
+impl Facts<'_> {
+    /// Nothing known yet, beyond the role.
+    pub(crate) fn none(role: Role) -> Self {
         Self {
-            role: C::ROLE,
-            version: conn.protocol_version(),
-            cipher_suite: conn.negotiated_cipher_suite().map(|s| s.suite()),
-            key_exchange: conn.negotiated_key_exchange_group().map(|g| g.name()),
-            alpn: conn.alpn_protocol().map(<[u8]>::to_vec),
-            server_name: server_name
-                .or_else(|| conn.received_server_name())
+            role,
+            server_name: None,
+            early_data_offered: false,
+            early_data_accepted: false,
+            proxy_source: None,
+            stats: HandshakeCost::default(),
+        }
+    }
+}
+
+impl HandshakeReport {
+    /// The one place a report is built: from the connection, if there is one yet (a
+    /// ClientHello reader and a configuration error have none), and what else is known.
+    pub(crate) fn build<C: TlsConnection>(conn: Option<&C>, facts: Facts<'_>) -> Self {
+        let peer = conn.and_then(|c| c.peer_certificates());
+        Self {
+            role: facts.role,
+            version: conn.and_then(|c| c.protocol_version()),
+            cipher_suite: conn
+                .and_then(|c| c.negotiated_cipher_suite())
+                .map(|s| s.suite()),
+            key_exchange: conn
+                .and_then(|c| c.negotiated_key_exchange_group())
+                .map(|g| g.name()),
+            alpn: conn.and_then(|c| c.alpn_protocol()).map(<[u8]>::to_vec),
+            server_name: facts
+                .server_name
+                .or_else(|| conn.and_then(|c| c.received_server_name()))
                 .map(str::to_owned),
-            kind: conn.handshake_kind(),
+            kind: conn.and_then(|c| c.handshake_kind()),
             peer_certificates: peer.map_or(0, <[_]>::len),
             peer_subject: peer
                 .and_then(|certs| certs.first())
                 .and_then(|leaf| subject(leaf)),
-            early_data_offered: false,
-            early_data_accepted,
-            proxy_source: None,
-            cost,
+            early_data_offered: facts.early_data_offered,
+            early_data_accepted: facts.early_data_accepted,
+            proxy_source: facts.proxy_source,
+            cost: facts.stats,
         }
     }
 
-    /// A report for a handshake that never had a connection (a configuration error).
-    pub(crate) fn empty(role: Role) -> Self {
-        Self {
-            role,
-            version: None,
-            cipher_suite: None,
-            key_exchange: None,
-            alpn: None,
-            server_name: None,
-            kind: None,
-            peer_certificates: 0,
-            peer_subject: None,
-            early_data_offered: false,
-            early_data_accepted: false,
-            proxy_source: None,
-            cost: HandshakeCost::default(),
-        }
+    /// A report of a handshake that has no connection: a configuration error, or a
+    /// ClientHello not read whole.
+    pub(crate) fn without_connection(facts: Facts<'_>) -> Self {
+        Self::build::<rustls::ServerConnection>(None, facts)
     }
 
     /// Whether this was a resumed handshake.

@@ -13,11 +13,11 @@ use std::{
 
 use rustls::{AlertDescription, ConnectionCommon};
 
-use crate::{
+use super::{
     records::{ALERT, APPLICATION_DATA, HEADER_LEN},
     wire::{write_out, TlsOutput},
-    HandshakeError, Step,
 };
+use crate::HandshakeError;
 
 /// Length of a TLS 1.3 record holding an encrypted alert: the alert, its inner content type
 /// and the 16-byte AEAD tag (rustls adds no padding).
@@ -57,13 +57,13 @@ impl OutgoingAlert {
     /// Takes the alert rustls queued for `error`, if it queued one. What rustls queued is
     /// taken either way (records of a handshake that failed are of no use to anyone).
     pub(crate) fn take<D>(conn: &mut ConnectionCommon<D>, error: &rustls::Error) -> Option<Self> {
-        if !conn.wants_write() {
+        if !TlsOutput::wants_write(conn) {
             return None;
         }
         let mut bytes = Vec::with_capacity(64);
-        while conn.wants_write() {
+        while TlsOutput::wants_write(conn) {
             // Writing into a Vec cannot fail.
-            if conn.write_tls(&mut bytes).is_err() {
+            if TlsOutput::write_tls(conn, &mut bytes).is_err() {
                 return None;
             }
         }
@@ -113,25 +113,21 @@ impl OutgoingAlert {
         self.description
     }
 
-    /// Sends the rest of the alert and, once it is all out, records it in `error`.
-    pub(crate) fn send_for(
+    /// Writes and flushes the rest of the alert; once it is all out, records it in `error`
+    /// (`alert_sent`). `Ok(true)`: out; `Ok(false)`: the transport would block.
+    pub(crate) fn send(
         &mut self,
         io: &mut dyn Write,
-        error: &mut HandshakeError,
-    ) -> io::Result<Step> {
-        let step = self.send(io)?;
-        if let (Step::Done, HandshakeError::Protocol { alert_sent, .. }) = (step, error) {
-            *alert_sent = Some(self.description);
-        }
-        Ok(step)
-    }
-
-    /// Writes and flushes the rest of the alert. `Done` once it is all out.
-    pub(crate) fn send(&mut self, io: &mut dyn Write) -> io::Result<Step> {
+        error: Option<&mut HandshakeError>,
+    ) -> io::Result<bool> {
         let mut unflushed = self.unflushed;
         let sent = write_out(self, io, &mut unflushed, true);
         self.unflushed = unflushed;
-        Ok(if sent? { Step::Done } else { Step::WantWrite })
+        let sent = sent?;
+        if let (true, Some(HandshakeError::Protocol { alert_sent, .. })) = (sent, error) {
+            *alert_sent = Some(self.description);
+        }
+        Ok(sent)
     }
 }
 
