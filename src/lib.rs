@@ -172,51 +172,38 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
-mod acceptor;
-mod adapter;
-#[cfg(feature = "axum")]
-mod axum_listener;
-mod connector;
-mod deadline;
+mod client;
 mod engine;
 mod error;
-mod handshake;
+mod io;
 mod key_log;
-mod listener;
-#[cfg(feature = "proxy-protocol")]
-mod proxy;
-mod reload;
-mod start;
+mod server;
 mod step;
-mod stream;
-mod tickets;
 mod trace;
 
-pub use acceptor::{Acceptor, DEFAULT_SERVER_TIMEOUT};
-#[cfg(feature = "axum")]
-pub use axum_listener::TlsConnectInfo;
-pub use connector::Connector;
+pub use client::Connector;
 pub use engine::{HandshakeCost, HandshakeReport, Role, TlsConnection};
 pub use error::{Failed, HandshakeError, ProxyHeaderError};
-pub use handshake::{AsyncHandshake, Recoverable};
+pub use io::{AsyncHandshake, ClientTlsStream, Recoverable, ServerTlsStream, TlsStream};
 #[cfg(unix)]
-pub use listener::UnixPeer;
-pub use listener::{
+pub use server::listener::UnixPeer;
+pub use server::listener::{
     Connection, DrainReport, Established, Incoming, ListenError, ListenerHandle, ListenerStats,
     PeerAddr, Spawn, SpawnHandshakes, SpawnLocal, StreamIncoming, TlsListener,
     ACCEPT_ERROR_BACKOFF, DEFAULT_ACCEPT_BATCH, DEFAULT_MAX_IN_FLIGHT, DEFAULT_MAX_READY,
 };
-pub use reload::{ReloadError, ReloadableConfig};
-pub use start::{ClientHelloReceived, StartHandshake};
-pub use step::{Handshake, Step};
-pub use stream::{ClientTlsStream, ServerTlsStream, TlsStream};
-pub use tickets::{TicketKeyError, TicketKeys, TICKET_KEYS_HEADER, TICKET_KEY_LEN};
-
+#[cfg(feature = "axum")]
+pub use server::TlsConnectInfo;
+pub use server::{
+    Acceptor, ClientHelloReceived, ReloadError, ReloadableConfig, StartHandshake, TicketKeyError,
+    TicketKeys, DEFAULT_SERVER_TIMEOUT, TICKET_KEYS_HEADER, TICKET_KEY_LEN,
+};
 #[cfg(feature = "proxy-protocol")]
-pub use proxy::{
+pub use server::{
     AddressRangeError, ProxyHeader, ProxyHeaderReader, ProxyProtocol, TrustedProxies,
     MAX_PROXY_V2_LEN,
 };
+pub use step::{Handshake, Step};
 
 pub use rustls;
 

@@ -23,15 +23,13 @@ use tokio::{
 };
 
 use crate::{
-    adapter::PollIo,
-    deadline::Deadline,
     engine::alert::OutgoingAlert,
     engine::{
         records::{PeerRecords, Verdict},
         wire::{self, Received, Tracking},
         Engine, Facts,
     },
-    handshake::SendingAlert,
+    io::{adapter::PollIo, deadline::Deadline, sending_alert::SendingAlert},
     AsyncHandshake, Failed, Handshake, HandshakeCost, HandshakeError, HandshakeReport, Role,
 };
 

@@ -17,9 +17,8 @@ use tokio::{
     time::Instant,
 };
 
+use super::{adapter::PollIo, deadline::Deadline, sending_alert::SendingAlert};
 use crate::{
-    adapter::PollIo,
-    deadline::Deadline,
     engine::{alert::OutgoingAlert, Facts},
     trace::Trace,
     Failed, Handshake, HandshakeCost, HandshakeError, HandshakeReport, Step, TlsConnection,
@@ -357,54 +356,6 @@ where
                 }
                 State::Finished => panic!("AsyncHandshake polled after it completed"),
             }
-        }
-    }
-}
-
-/// A failed handshake whose fatal alert is still going out: best effort, bounded by the
-/// deadline, and never replacing the error. Used by every future that fails with an alert.
-#[derive(Debug)]
-pub(crate) struct SendingAlert<IO> {
-    io: IO,
-    alert: OutgoingAlert,
-    error: HandshakeError,
-    report: Box<HandshakeReport>,
-}
-
-impl<IO: AsyncWrite + Unpin> SendingAlert<IO> {
-    pub(crate) fn new(
-        io: IO,
-        alert: OutgoingAlert,
-        error: HandshakeError,
-        report: Box<HandshakeReport>,
-    ) -> Self {
-        Self {
-            io,
-            alert,
-            error,
-            report,
-        }
-    }
-
-    /// `Ready` once the alert is out (recorded in the error's `alert_sent`), the transport
-    /// failed (logged), or the deadline passed; without a deadline, after one attempt.
-    pub(crate) fn poll_sent(&mut self, cx: &mut Context<'_>, deadline: &mut Deadline) -> Poll<()> {
-        let mut io = PollIo::new(&mut self.io, cx);
-        match self.alert.send(&mut io, Some(&mut self.error)) {
-            Ok(false) if deadline.is_set() && !deadline.poll_expired(cx) => Poll::Pending,
-            Ok(_) => Poll::Ready(()),
-            Err(e) => {
-                crate::trace::alert_not_sent(&e);
-                Poll::Ready(())
-            }
-        }
-    }
-
-    pub(crate) fn into_failed(self) -> Failed<IO> {
-        Failed {
-            error: self.error,
-            io: self.io,
-            report: self.report,
         }
     }
 }

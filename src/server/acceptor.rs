@@ -46,7 +46,7 @@ pub struct Acceptor {
     timeout: Option<Duration>,
     send_alerts: bool,
     #[cfg(feature = "proxy-protocol")]
-    proxy: Option<crate::proxy::ProxyPolicy>,
+    proxy: Option<super::proxy::ProxyPolicy>,
 }
 
 #[derive(Debug, Clone)]
@@ -128,7 +128,7 @@ impl Acceptor {
         mode: crate::ProxyProtocol,
         trusted: crate::TrustedProxies,
     ) -> Self {
-        self.proxy = Some(crate::proxy::ProxyPolicy { mode, trusted });
+        self.proxy = Some(super::proxy::ProxyPolicy { mode, trusted });
         self
     }
 

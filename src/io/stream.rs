@@ -11,8 +11,8 @@ use std::{
 use rustls::{ClientConnection, ServerConnection};
 use tokio::io::{AsyncBufRead, AsyncRead, AsyncWrite, ReadBuf};
 
+use super::adapter::PollIo;
 use crate::{
-    adapter::PollIo,
     engine::{Engine, Flush, Phase, ReadOutcome},
     HandshakeCost, HandshakeError, HandshakeReport, Role, TlsConnection,
 };

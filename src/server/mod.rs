@@ -1,0 +1,35 @@
+//! The server side, from the front door in:
+//!
+//! - `listener/`: [`TlsListener`], the front door: accepting, a task per handshake, the cap
+//!   that sheds slow peers, drain.
+//! - `acceptor.rs`: [`Acceptor`], a `ServerConfig` plus per-connection defaults.
+//! - `client_hello.rs`: reading the ClientHello before choosing a configuration
+//!   ([`LazyConfigAcceptor`], [`StartHandshake`]).
+//! - `proxy/`: the PROXY protocol, a layer in front of TLS (feature `proxy-protocol`).
+//! - `reload.rs`: [`ReloadableConfig`], a configuration replaced while serving.
+//! - `tickets/`: [`TicketKeys`], session-ticket keys a fleet shares.
+//! - `axum.rs`: the `axum` feature.
+
+mod acceptor;
+#[cfg(feature = "axum")]
+mod axum;
+mod client_hello;
+pub(crate) mod listener;
+#[cfg(feature = "proxy-protocol")]
+pub(crate) mod proxy;
+mod reload;
+mod tickets;
+
+#[cfg(feature = "axum")]
+pub use self::axum::TlsConnectInfo;
+#[cfg(feature = "proxy-protocol")]
+pub use self::proxy::{
+    AddressRangeError, ProxyHeader, ProxyHeaderReader, ProxyProtocol, TrustedProxies,
+    MAX_PROXY_V2_LEN,
+};
+pub use self::{
+    acceptor::{Acceptor, DEFAULT_SERVER_TIMEOUT},
+    client_hello::{ClientHelloReceived, StartHandshake},
+    reload::{ReloadError, ReloadableConfig},
+    tickets::{TicketKeyError, TicketKeys, TICKET_KEYS_HEADER, TICKET_KEY_LEN},
+};
