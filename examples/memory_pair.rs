@@ -38,8 +38,8 @@ fn main() -> Result<(), Box<dyn Error>> {
         if client.is_done() && server.is_done() {
             println!(
                 "both done: client {:?}, server {:?}",
-                client.cost(),
-                server.cost()
+                client.stats(),
+                server.stats()
             );
             return Ok(());
         }

@@ -182,20 +182,20 @@ mod step;
 mod trace;
 
 pub use client::Connector;
-pub use engine::{HandshakeCost, HandshakeReport, Role, TlsConnection};
+pub use engine::{HandshakeReport, HandshakeStats, Role, TlsConnection};
 pub use error::{Failed, HandshakeError, ProxyHeaderError};
 pub use io::{AsyncHandshake, ClientTlsStream, Recoverable, ServerTlsStream, TlsStream};
 #[cfg(unix)]
 pub use server::listener::UnixPeer;
 pub use server::listener::{
-    Connection, DrainReport, Established, Incoming, ListenError, ListenerHandle, ListenerStats,
+    DrainReport, Established, Incoming, ListenError, ListenerHandle, ListenerStats, NextConnection,
     PeerAddr, Spawn, SpawnHandshakes, SpawnLocal, StreamIncoming, TlsListener,
     ACCEPT_ERROR_BACKOFF, DEFAULT_ACCEPT_BATCH, DEFAULT_MAX_IN_FLIGHT, DEFAULT_MAX_READY,
 };
 #[cfg(feature = "axum")]
 pub use server::TlsConnectInfo;
 pub use server::{
-    Acceptor, ClientHelloReceived, ReloadError, ReloadableConfig, StartHandshake, TicketKeyError,
+    Acceptor, LazyConfigAcceptor, ReloadError, ReloadableConfig, StartHandshake, TicketKeyError,
     TicketKeys, DEFAULT_SERVER_TIMEOUT, TICKET_KEYS_HEADER, TICKET_KEY_LEN,
 };
 #[cfg(feature = "proxy-protocol")]

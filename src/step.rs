@@ -18,7 +18,7 @@ use rustls::{
 
 use crate::{
     engine::{Engine, Flush, Phase, ReadOutcome},
-    HandshakeCost, HandshakeError, HandshakeReport, Role, TlsConnection,
+    HandshakeError, HandshakeReport, HandshakeStats, Role, TlsConnection,
 };
 
 /// What a handshake step achieved, and what the caller MUST do next.
@@ -191,7 +191,7 @@ impl<C: TlsConnection> Handshake<C> {
 
     /// What the handshake has cost so far; while it runs, `duration` is the time since its
     /// first step.
-    pub fn cost(&self) -> HandshakeCost {
+    pub fn stats(&self) -> HandshakeStats {
         self.engine.stats()
     }
 

@@ -63,7 +63,7 @@ impl Trace {
         if let Some(kind) = report.kind {
             span.record("kind", debug(&kind));
         }
-        let cost = &report.cost;
+        let cost = &report.stats;
         span.record("duration_us", cost.duration.as_micros() as u64);
         span.record("bytes_read", cost.bytes_read);
         span.record("bytes_written", cost.bytes_written);

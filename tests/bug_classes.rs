@@ -75,7 +75,7 @@ async fn a_client_hello_and_an_alert_in_one_segment_end_in_a_verdict() {
         let error = match acceptor.start(io).await {
             Err(failed) => failed.error,
             Ok(hello) => hello
-                .accept(world.server().build())
+                .into_stream(world.server().build())
                 .await
                 .map(drop)
                 .expect_err("no handshake"),

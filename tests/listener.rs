@@ -193,7 +193,7 @@ async fn a_deadline_expiry_is_reported_with_the_peer_and_stalls_nothing() {
             assert_eq!(peer, peer_addr(1));
             assert!(io.is_some(), "the transport comes back");
             let report = report.expect("a report");
-            assert_eq!(report.cost.bytes_read, 0, "{report}");
+            assert_eq!(report.stats.bytes_read, 0, "{report}");
             assert!(
                 report.to_string().starts_with("server - - - incomplete"),
                 "{report}"
@@ -263,7 +263,7 @@ async fn sni_routing_from_the_client_hello() {
                 Some("b.test") => config_b.clone(),
                 _ => config_a.clone(),
             };
-            let mut tls = hello.accept(config).await.expect("handshake");
+            let mut tls = hello.into_stream(config).await.expect("handshake");
             let mut buf = [0u8; 4];
             tls.read_exact(&mut buf).await.expect("read");
             tls.write_all(&buf).await.expect("write");
@@ -470,7 +470,7 @@ async fn one_deadline_covers_the_client_hello_and_the_rest() {
     // A slow choice of configuration spends most of the budget...
     tokio::time::sleep(Duration::from_secs(9)).await;
     let error = hello
-        .accept(world.server().build())
+        .into_stream(world.server().build())
         .await
         .expect_err("the client never finishes");
     // ...and the rest of the handshake gets only what is left of the same 10 s.

@@ -61,9 +61,9 @@ async fn both_sides_report_what_was_negotiated_and_what_it_cost() {
         assert_eq!(report.alpn.as_deref(), Some(&b"h2"[..]));
         assert_eq!(report.server_name.as_deref(), Some("localhost"));
         assert_eq!(report.kind, Some(HandshakeKind::Full));
-        assert!(report.cost.bytes_read > 0 && report.cost.bytes_written > 0);
-        assert!(report.cost.reads > 0 && report.cost.writes > 0);
-        assert!(report.cost.duration.as_nanos() > 0);
+        assert!(report.stats.bytes_read > 0 && report.stats.bytes_written > 0);
+        assert!(report.stats.reads > 0 && report.stats.writes > 0);
+        assert!(report.stats.duration.as_nanos() > 0);
     }
     // Client: the server's chain and subject. Server: the client's certificate.
     assert_eq!(c.peer_certificates, 2);
@@ -71,9 +71,9 @@ async fn both_sides_report_what_was_negotiated_and_what_it_cost() {
     assert!(s.client_certificate_given());
     assert_eq!(s.peer_subject.as_deref(), Some("CN=client.test"));
     // TLS 1.3: one round trip for the client.
-    assert_eq!(c.cost.flights_received, 1);
+    assert_eq!(c.stats.flights_received, 1);
     // Sent and received agree across the two sides.
-    assert_eq!(c.cost.bytes_written, s.cost.bytes_read);
+    assert_eq!(c.stats.bytes_written, s.stats.bytes_read);
     let line = c.to_string();
     for part in [
         "client",
@@ -109,7 +109,7 @@ async fn a_failure_carries_a_report_too() {
         Some(ProtocolVersion::TLSv1_3),
         "agreed before the certificate"
     );
-    assert!(report.cost.bytes_read > 0);
+    assert!(report.stats.bytes_read > 0);
     assert!(report.to_string().starts_with("client TLSv1_3"), "{report}");
     let _ = server.await;
 }
@@ -125,7 +125,7 @@ async fn resumption_is_reported_and_saves_a_round_trip_in_tls12() {
     assert!(!full.is_resumed() && resumed.is_resumed());
     assert!(server_side.is_resumed());
     assert_eq!(
-        (full.cost.flights_received, resumed.cost.flights_received),
+        (full.stats.flights_received, resumed.stats.flights_received),
         (2, 1)
     );
     assert!(resumed.to_string().contains("resumed"));
@@ -137,7 +137,7 @@ async fn resumption_is_reported_and_saves_a_round_trip_in_tls12() {
     let (resumed, _) = pair(client, server, "localhost").await;
     assert!(resumed.is_resumed());
     // No certificate on the wire this time (rustls still reports the session's chain).
-    assert!(resumed.cost.bytes_read < full.cost.bytes_read);
+    assert!(resumed.stats.bytes_read < full.stats.bytes_read);
 }
 
 #[tokio::test]

@@ -36,7 +36,7 @@ pub(crate) use self::{
 pub use self::{
     report::HandshakeReport,
     side::{Role, TlsConnection},
-    stats::HandshakeCost,
+    stats::HandshakeStats,
 };
 use crate::HandshakeError;
 
@@ -51,7 +51,7 @@ pub(crate) struct Engine<C> {
     /// Whole peer records when the handshake completed; one more is the peer's reaction.
     records_at_handshake: Option<u32>,
     /// Counted while handshaking; the handshake's cost after it.
-    stats: HandshakeCost,
+    stats: HandshakeStats,
     started: Option<Instant>,
     /// The write rule's memory: written and not yet flushed.
     unflushed: bool,
@@ -106,7 +106,7 @@ impl<C: TlsConnection> Engine<C> {
             },
             watcher: PeerRecords::new(),
             records_at_handshake: None,
-            stats: HandshakeCost::default(),
+            stats: HandshakeStats::default(),
             started: None,
             unflushed: false,
             last_moved_was_read: false,
@@ -129,7 +129,7 @@ impl<C: TlsConnection> Engine<C> {
     pub(crate) fn after_client_hello(
         conn: C,
         watcher: PeerRecords,
-        stats: HandshakeCost,
+        stats: HandshakeStats,
         started: Option<Instant>,
         earlier: Vec<u8>,
     ) -> Self {
@@ -222,7 +222,7 @@ impl<C: TlsConnection> Engine<C> {
 
     /// What the handshake has cost so far; while it runs, `duration` is the time since its
     /// first step and `bytes_read` what the peer has sent.
-    pub(crate) fn stats(&self) -> HandshakeCost {
+    pub(crate) fn stats(&self) -> HandshakeStats {
         let mut stats = self.stats;
         if self.phase.is_handshake() {
             stats.bytes_read = self.watcher.received();

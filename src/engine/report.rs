@@ -4,7 +4,7 @@ use std::{fmt, net::SocketAddr};
 
 use rustls::{CipherSuite, HandshakeKind, NamedGroup, ProtocolVersion};
 
-use super::{HandshakeCost, Role, TlsConnection};
+use super::{HandshakeStats, Role, TlsConnection};
 
 /// What one handshake negotiated and what it cost. Available from
 /// [`TlsStream::report`](crate::TlsStream::report) and from every failure
@@ -46,7 +46,7 @@ pub struct HandshakeReport {
     /// front of the TLS bytes gave it (the `proxy-protocol` feature).
     pub proxy_source: Option<SocketAddr>,
     /// Bytes, transport calls, flights and duration.
-    pub cost: HandshakeCost,
+    pub stats: HandshakeStats,
 }
 
 /// What the engine knows of a handshake beyond its rustls connection.
@@ -57,7 +57,7 @@ pub(crate) struct Facts<'a> {
     pub(crate) early_data_offered: bool,
     pub(crate) early_data_accepted: bool,
     pub(crate) proxy_source: Option<SocketAddr>,
-    pub(crate) stats: HandshakeCost,
+    pub(crate) stats: HandshakeStats,
 }
 
 impl Facts<'_> {
@@ -69,7 +69,7 @@ impl Facts<'_> {
             early_data_offered: false,
             early_data_accepted: false,
             proxy_source: None,
-            stats: HandshakeCost::default(),
+            stats: HandshakeStats::default(),
         }
     }
 }
@@ -101,7 +101,7 @@ impl HandshakeReport {
             early_data_offered: facts.early_data_offered,
             early_data_accepted: facts.early_data_accepted,
             proxy_source: facts.proxy_source,
-            cost: facts.stats,
+            stats: facts.stats,
         }
     }
 
@@ -161,7 +161,7 @@ impl fmt::Display for HandshakeReport {
             (true, false) => f.write_str(" early_data=rejected")?,
             (false, false) => {}
         }
-        let c = &self.cost;
+        let c = &self.stats;
         write!(
             f,
             " {:.2?} read={}B/{} wrote={}B/{} flights={}",

@@ -1,12 +1,12 @@
-//! [`HandshakeCost`]: what a handshake cost on the wire.
+//! [`HandshakeStats`]: what a handshake cost on the wire.
 
 use std::time::Duration;
 
 /// What a handshake cost on the wire, counted by the engine while it handshakes. More figures may come; read the
-/// fields, or start from `HandshakeCost::default()`.
+/// fields, or start from `HandshakeStats::default()`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 #[non_exhaustive]
-pub struct HandshakeCost {
+pub struct HandshakeStats {
     /// Bytes read from the transport.
     pub bytes_read: u64,
     /// Bytes written to the transport.

@@ -14,7 +14,7 @@ use std::io::{self, Read, Write};
 
 use rustls::ConnectionCommon;
 
-use super::{records::PeerRecords, HandshakeCost};
+use super::{records::PeerRecords, HandshakeStats};
 
 /// Retries of a transport call that returned `Interrupted` before giving up on it.
 pub(crate) const MAX_INTERRUPTED: u32 = 64;
@@ -106,7 +106,7 @@ pub(crate) enum Received {
 /// What the engine is keeping track of while it reads.
 pub(crate) struct Tracking<'a> {
     /// Where calls and bytes are counted (while handshaking).
-    pub(crate) stats: Option<&'a mut HandshakeCost>,
+    pub(crate) stats: Option<&'a mut HandshakeStats>,
     /// The record watcher, shown every byte (while it is wanted).
     pub(crate) watcher: Option<&'a mut PeerRecords>,
 }
@@ -198,7 +198,7 @@ impl<IO: ?Sized> CountingTransport<'_, '_, IO> {
         result
     }
 
-    fn counter(&mut self, pick: impl FnOnce(&mut HandshakeCost) -> &mut u32) {
+    fn counter(&mut self, pick: impl FnOnce(&mut HandshakeStats) -> &mut u32) {
         if let Some(stats) = self.tracking.stats.as_deref_mut() {
             count(pick(stats));
         }
@@ -276,11 +276,11 @@ mod tests {
 
     #[test]
     fn cost_counters_saturate_instead_of_overflowing() {
-        let mut stats = HandshakeCost {
+        let mut stats = HandshakeStats {
             reads: u32::MAX,
             writes: u32::MAX,
             flushes: u32::MAX,
-            ..HandshakeCost::default()
+            ..HandshakeStats::default()
         };
         let mut watcher = PeerRecords::new();
         let mut io = io::Cursor::new(vec![0u8; 4]);

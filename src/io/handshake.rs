@@ -21,7 +21,7 @@ use super::{adapter::PollIo, deadline::Deadline, sending_alert::SendingAlert};
 use crate::{
     engine::{alert::OutgoingAlert, Facts},
     trace::Trace,
-    Failed, Handshake, HandshakeCost, HandshakeError, HandshakeReport, Step, TlsConnection,
+    Failed, Handshake, HandshakeError, HandshakeReport, HandshakeStats, Step, TlsConnection,
     TlsStream,
 };
 
@@ -232,8 +232,8 @@ where
 
     /// What the handshake has cost so far (bytes received show its progress), while it is
     /// still handshaking.
-    pub fn cost(&self) -> Option<HandshakeCost> {
-        self.handshake().map(Handshake::cost)
+    pub fn stats(&self) -> Option<HandshakeStats> {
+        self.handshake().map(Handshake::stats)
     }
 
     /// Bytes of the peer's complete TLS records so far, while handshaking: the progress a

@@ -14,7 +14,7 @@ use tokio::io::{AsyncBufRead, AsyncRead, AsyncWrite, ReadBuf};
 use super::adapter::PollIo;
 use crate::{
     engine::{Engine, Flush, Phase, ReadOutcome},
-    HandshakeCost, HandshakeError, HandshakeReport, Role, TlsConnection,
+    HandshakeError, HandshakeReport, HandshakeStats, Role, TlsConnection,
 };
 
 /// An established TLS connection over the transport `IO`.
@@ -122,7 +122,7 @@ impl<IO, C: TlsConnection> TlsStream<IO, C> {
     }
 
     /// What the handshake cost: bytes and transport calls each way, flights, duration.
-    pub fn handshake_cost(&self) -> HandshakeCost {
+    pub fn handshake_stats(&self) -> HandshakeStats {
         self.engine.stats()
     }
 

@@ -5,7 +5,7 @@ use std::{net::IpAddr, sync::Arc, time::Duration};
 use rustls::{ServerConfig, ServerConnection};
 use tokio::io::{AsyncRead, AsyncWrite};
 
-use crate::{AsyncHandshake, Handshake, ReloadableConfig, StartHandshake};
+use crate::{AsyncHandshake, Handshake, LazyConfigAcceptor, ReloadableConfig};
 
 /// How long a server handshake may take by default. A server without a deadline can be held
 /// open forever by peers that connect and say nothing.
@@ -209,9 +209,13 @@ impl Acceptor {
 impl Acceptor {
     /// Reads the client's ClientHello first, so the configuration can be chosen from it
     /// (certificate by SNI, ALPN, versions), then continue with
-    /// [`ClientHelloReceived::accept`](crate::ClientHelloReceived::accept). This acceptor's deadline covers both steps, and the
-    /// choice in between may await (a certificate store, say). Its own configuration is not
-    /// used.
+    /// [`StartHandshake::into_stream`](crate::StartHandshake::into_stream). This acceptor's
+    /// deadline covers both steps, and the choice in between may await (a certificate store,
+    /// say).
+    ///
+    /// **This acceptor's own configuration is not used**: the handshake goes on with the one
+    /// given to `into_stream`. Only the acceptor's deadline, alert policy and PROXY protocol
+    /// settings apply.
     ///
     /// # Examples
     ///
@@ -224,7 +228,7 @@ impl Acceptor {
     ///     Some("b.example") => b,
     ///     _ => a,
     /// };
-    /// let tls = hello.accept(config).await?;
+    /// let tls = hello.into_stream(config).await?;
     /// # Ok(()) }
     /// ```
     ///
@@ -232,7 +236,7 @@ impl Acceptor {
     ///
     /// As [`accept`](Acceptor::accept): polling it needs the time driver while there is a
     /// deadline.
-    pub fn start<IO>(&self, io: IO) -> StartHandshake<IO>
+    pub fn start<IO>(&self, io: IO) -> LazyConfigAcceptor<IO>
     where
         IO: AsyncRead + AsyncWrite + Unpin,
     {
@@ -246,7 +250,7 @@ impl Acceptor {
     ///
     /// As [`accept`](Acceptor::accept).
     #[cfg(feature = "proxy-protocol")]
-    pub fn start_from<IO, A>(&self, io: IO, peer: &A) -> StartHandshake<IO>
+    pub fn start_from<IO, A>(&self, io: IO, peer: &A) -> LazyConfigAcceptor<IO>
     where
         IO: AsyncRead + AsyncWrite + Unpin,
         A: crate::PeerAddr,
@@ -255,14 +259,14 @@ impl Acceptor {
     }
 
     #[cfg_attr(not(feature = "proxy-protocol"), allow(unused_variables))]
-    fn start_peer<IO>(&self, io: IO, peer: Option<IpAddr>) -> StartHandshake<IO>
+    fn start_peer<IO>(&self, io: IO, peer: Option<IpAddr>) -> LazyConfigAcceptor<IO>
     where
         IO: AsyncRead + AsyncWrite + Unpin,
     {
         let deadline = self
             .timeout
             .and_then(|t| tokio::time::Instant::now().checked_add(t));
-        let start = StartHandshake::new(io, deadline, self.send_alerts);
+        let start = LazyConfigAcceptor::new(io, deadline, self.send_alerts);
         #[cfg(feature = "proxy-protocol")]
         let start = start.with_proxy_header(self.proxy.as_ref().map(|p| p.reader(peer)));
         start

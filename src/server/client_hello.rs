@@ -1,6 +1,7 @@
-//! Reading the ClientHello before choosing a server configuration: [`Acceptor::start`]
-//! gives a [`StartHandshake`] future, which resolves to a [`ClientHelloReceived`] whose
-//! [`accept`](ClientHelloReceived::accept) continues the handshake under the same deadline.
+//! Reading the ClientHello before choosing a server configuration, with tokio-rustls' names
+//! for the same roles: [`Acceptor::start`] gives a [`LazyConfigAcceptor`] future, which
+//! resolves to a [`StartHandshake`] whose [`into_stream`](StartHandshake::into_stream)
+//! continues the handshake with the configuration chosen, under the same deadline.
 //!
 //! [`Acceptor::start`]: crate::Acceptor::start
 
@@ -30,7 +31,7 @@ use crate::{
         Engine, Facts,
     },
     io::{adapter::PollIo, deadline::Deadline, sending_alert::SendingAlert},
-    AsyncHandshake, Failed, Handshake, HandshakeCost, HandshakeError, HandshakeReport, Role,
+    AsyncHandshake, Failed, Handshake, HandshakeError, HandshakeReport, HandshakeStats, Role,
 };
 
 /// The sync part: rustls' `Acceptor` fed through the same transport rule as the engine's
@@ -39,7 +40,7 @@ use crate::{
 struct HelloReader {
     acceptor: rustls::server::Acceptor,
     watcher: PeerRecords,
-    stats: HandshakeCost,
+    stats: HandshakeStats,
     started: Option<Instant>,
     /// TLS bytes read off the transport before the hello reader began (by a layer in front of
     /// TLS), read before the transport.
@@ -56,7 +57,7 @@ impl std::fmt::Debug for HelloReader {
 
 impl HelloReader {
     /// What reading the hello cost so far.
-    fn stats(&self) -> HandshakeCost {
+    fn stats(&self) -> HandshakeStats {
         let mut stats = self.stats;
         stats.bytes_read = self.watcher.received();
         if let Some(started) = self.started {
@@ -69,7 +70,7 @@ impl HelloReader {
         Self {
             acceptor: rustls::server::Acceptor::default(),
             watcher: PeerRecords::new(),
-            stats: HandshakeCost::default(),
+            stats: HandshakeStats::default(),
             started: None,
             earlier: Vec::new(),
         }
@@ -133,9 +134,10 @@ impl HelloReader {
 }
 
 /// Reads a client's ClientHello, so a server can choose its configuration (certificate,
-/// ALPN, versions) from it; made by [`Acceptor::start`](crate::Acceptor::start).
+/// ALPN, versions) from it; made by [`Acceptor::start`](crate::Acceptor::start). The role of
+/// tokio-rustls' `LazyConfigAcceptor`, and its name.
 ///
-/// Resolves to a [`ClientHelloReceived`], or to [`Failed`] with the transport (a plaintext
+/// Resolves to a [`StartHandshake`], or to [`Failed`] with the transport (a plaintext
 /// peer, a peer that left, a malformed hello, the deadline). `Unpin`.
 ///
 /// # Cancel safety
@@ -143,7 +145,7 @@ impl HelloReader {
 /// Dropping it drops the transport.
 #[must_use = "futures do nothing unless you `.await` or poll them"]
 #[derive(Debug)]
-pub struct StartHandshake<IO> {
+pub struct LazyConfigAcceptor<IO> {
     io: Option<IO>,
     /// The PROXY protocol header still to read, in front of the hello.
     #[cfg(feature = "proxy-protocol")]
@@ -157,7 +159,7 @@ pub struct StartHandshake<IO> {
     sending: Option<SendingAlert<IO>>,
 }
 
-impl<IO> StartHandshake<IO> {
+impl<IO> LazyConfigAcceptor<IO> {
     pub(crate) fn new(io: IO, deadline: Option<Instant>, send_alerts: bool) -> Self {
         Self {
             io: Some(io),
@@ -205,8 +207,8 @@ impl<IO> StartHandshake<IO> {
     }
 }
 
-impl<IO: AsyncRead + AsyncWrite + Unpin> Future for StartHandshake<IO> {
-    type Output = Result<ClientHelloReceived<IO>, Failed<IO>>;
+impl<IO: AsyncRead + AsyncWrite + Unpin> Future for LazyConfigAcceptor<IO> {
+    type Output = Result<StartHandshake<IO>, Failed<IO>>;
 
     /// # Panics
     ///
@@ -221,7 +223,7 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Future for StartHandshake<IO> {
         let mut io = me
             .io
             .take()
-            .expect("StartHandshake polled after it completed");
+            .expect("LazyConfigAcceptor polled after it completed");
         #[cfg(feature = "proxy-protocol")]
         let header = me.read_proxy_header(&mut PollIo::new(&mut io, cx));
         #[cfg(not(feature = "proxy-protocol"))]
@@ -234,7 +236,7 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Future for StartHandshake<IO> {
         let error = match outcome {
             Ok(Some(accepted)) => {
                 let reader = std::mem::replace(&mut me.reader, HelloReader::new());
-                return Poll::Ready(Ok(ClientHelloReceived {
+                return Poll::Ready(Ok(StartHandshake {
                     io,
                     accepted,
                     watcher: reader.watcher,
@@ -264,13 +266,15 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Future for StartHandshake<IO> {
     }
 }
 
-/// A client's ClientHello, read and waiting for the server to choose a configuration.
+/// A client's ClientHello, read and waiting for the server to choose a configuration: the
+/// role of tokio-rustls' `StartHandshake`, and its name; [`into_stream`](Self::into_stream)
+/// goes on as tokio-rustls' does.
 #[derive(Debug)]
-pub struct ClientHelloReceived<IO> {
+pub struct StartHandshake<IO> {
     io: IO,
     accepted: Accepted,
     watcher: PeerRecords,
-    stats: HandshakeCost,
+    stats: HandshakeStats,
     started: Option<Instant>,
     deadline: Option<Instant>,
     send_alerts: bool,
@@ -280,7 +284,7 @@ pub struct ClientHelloReceived<IO> {
     proxy_source: Option<SocketAddr>,
 }
 
-impl<IO: AsyncRead + AsyncWrite + Unpin> ClientHelloReceived<IO> {
+impl<IO: AsyncRead + AsyncWrite + Unpin> StartHandshake<IO> {
     /// The client's address, as a PROXY protocol header in front of the hello gave it.
     pub fn proxy_source(&self) -> Option<SocketAddr> {
         self.proxy_source
@@ -308,7 +312,7 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> ClientHelloReceived<IO> {
     ///
     /// As [`Acceptor::accept`](crate::Acceptor::accept): polling it needs the time driver
     /// while there is a deadline.
-    pub fn accept(self, config: Arc<ServerConfig>) -> AsyncHandshake<IO, ServerConnection> {
+    pub fn into_stream(self, config: Arc<ServerConfig>) -> AsyncHandshake<IO, ServerConnection> {
         let Self {
             io,
             accepted,

@@ -4,7 +4,7 @@
 //!   that sheds slow peers, drain.
 //! - `acceptor.rs`: [`Acceptor`], a `ServerConfig` plus per-connection defaults.
 //! - `client_hello.rs`: reading the ClientHello before choosing a configuration
-//!   ([`LazyConfigAcceptor`], [`StartHandshake`]).
+//!   ([`LazyConfigAcceptor`], [`LazyConfigAcceptor`]).
 //! - `proxy/`: the PROXY protocol, a layer in front of TLS (feature `proxy-protocol`).
 //! - `reload.rs`: [`ReloadableConfig`], a configuration replaced while serving.
 //! - `tickets/`: [`TicketKeys`], session-ticket keys a fleet shares.
@@ -29,7 +29,7 @@ pub use self::proxy::{
 };
 pub use self::{
     acceptor::{Acceptor, DEFAULT_SERVER_TIMEOUT},
-    client_hello::{ClientHelloReceived, StartHandshake},
+    client_hello::{LazyConfigAcceptor, StartHandshake},
     reload::{ReloadError, ReloadableConfig},
     tickets::{TicketKeyError, TicketKeys, TICKET_KEYS_HEADER, TICKET_KEY_LEN},
 };

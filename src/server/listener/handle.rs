@@ -5,10 +5,10 @@ use std::{fmt, net::SocketAddr, sync::Arc, time::Duration};
 
 use tokio::sync::watch;
 
-use super::{books::Shared, ListenerStats};
+use super::state::{ListenerState, ListenerStats};
 
 /// How the listener tells its handles it has finished.
-pub(crate) type Done<A> = Arc<watch::Sender<Option<DrainReport<A>>>>;
+pub(crate) type FinishedSignal<A> = Arc<watch::Sender<Option<DrainReport<A>>>>;
 
 /// A handle on a [`TlsListener`](crate::TlsListener), for other tasks: a signal handler, a
 /// metrics exporter. Cheap to clone; it does not keep the listener alive.
@@ -40,15 +40,15 @@ pub(crate) type Done<A> = Arc<watch::Sender<Option<DrainReport<A>>>>;
 /// # }
 /// ```
 pub struct ListenerHandle<A = SocketAddr> {
-    shared: Arc<Shared>,
-    done: Done<A>,
+    state: Arc<ListenerState>,
+    finished_signal: FinishedSignal<A>,
 }
 
 impl<A> Clone for ListenerHandle<A> {
     fn clone(&self) -> Self {
         Self {
-            shared: self.shared.clone(),
-            done: self.done.clone(),
+            state: self.state.clone(),
+            finished_signal: self.finished_signal.clone(),
         }
     }
 }
@@ -63,18 +63,21 @@ impl<A> fmt::Debug for ListenerHandle<A> {
 }
 
 impl<A> ListenerHandle<A> {
-    pub(crate) fn new(shared: Arc<Shared>, done: Done<A>) -> Self {
-        Self { shared, done }
+    pub(crate) fn new(state: Arc<ListenerState>, finished_signal: FinishedSignal<A>) -> Self {
+        Self {
+            state,
+            finished_signal,
+        }
     }
 
     /// What the listener has done so far.
     pub fn stats(&self) -> ListenerStats {
-        self.shared.stats()
+        self.state.stats()
     }
 
     /// Handshakes running now.
     pub fn in_flight(&self) -> usize {
-        self.shared.live()
+        self.state.live()
     }
 
     /// Starts a graceful drain: the listener stops accepting at once (a `TcpListener` is
@@ -88,12 +91,12 @@ impl<A> ListenerHandle<A> {
     ///
     /// [`HandshakeError::Drained`]: crate::HandshakeError::Drained
     pub fn drain(&self, grace: Duration) {
-        self.shared.request_drain(grace);
+        self.state.request_drain(grace);
     }
 
     /// Whether the listener has finished.
     pub fn is_finished(&self) -> bool {
-        self.done.borrow().is_some()
+        self.finished_signal.borrow().is_some()
     }
 }
 
@@ -105,7 +108,7 @@ impl<A: Clone> ListenerHandle<A> {
     ///
     /// Cancel safe.
     pub async fn drained(&self) -> DrainReport<A> {
-        let mut done = self.done.subscribe();
+        let mut done = self.finished_signal.subscribe();
         // This handle keeps the sender alive: waiting cannot fail.
         let report = match done.wait_for(Option::is_some).await {
             Ok(report) => report.clone(),

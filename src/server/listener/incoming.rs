@@ -14,8 +14,9 @@ use tokio::{
     net::{TcpListener, TcpStream},
 };
 
-/// An accepted transport and its peer's address; `None` when no more will come.
-pub type Connection<IO, A = SocketAddr> = Option<io::Result<(IO, A)>>;
+/// What polling a source of connections gives: the next accepted transport and its peer's
+/// address, an accept error, or `None` when no more will come.
+pub type NextConnection<IO, A = SocketAddr> = Option<io::Result<(IO, A)>>;
 
 /// A peer address a listener reports. With the PROXY protocol (the `proxy-protocol` feature),
 /// the client address a header carried replaces the transport's when the type can hold it.
@@ -114,7 +115,8 @@ pub trait Incoming: Unpin {
     /// The peer's address: `std::net::SocketAddr` for TCP, [`UnixPeer`] for a Unix socket.
     type Addr: PeerAddr;
     /// Polls for the next connection; `Ready(None)` when there will be no more.
-    fn poll_incoming(&mut self, cx: &mut Context<'_>) -> Poll<Connection<Self::Io, Self::Addr>>;
+    fn poll_incoming(&mut self, cx: &mut Context<'_>)
+        -> Poll<NextConnection<Self::Io, Self::Addr>>;
     /// The address connections come to, where there is one.
     fn local_addr(&self) -> io::Result<Self::Addr> {
         Err(io::Error::new(
@@ -127,7 +129,7 @@ pub trait Incoming: Unpin {
 impl Incoming for TcpListener {
     type Io = TcpStream;
     type Addr = SocketAddr;
-    fn poll_incoming(&mut self, cx: &mut Context<'_>) -> Poll<Connection<TcpStream>> {
+    fn poll_incoming(&mut self, cx: &mut Context<'_>) -> Poll<NextConnection<TcpStream>> {
         self.poll_accept(cx).map(Some)
     }
     fn local_addr(&self) -> io::Result<SocketAddr> {
@@ -139,7 +141,10 @@ impl Incoming for TcpListener {
 impl Incoming for tokio::net::UnixListener {
     type Io = tokio::net::UnixStream;
     type Addr = UnixPeer;
-    fn poll_incoming(&mut self, cx: &mut Context<'_>) -> Poll<Connection<Self::Io, Self::Addr>> {
+    fn poll_incoming(
+        &mut self,
+        cx: &mut Context<'_>,
+    ) -> Poll<NextConnection<Self::Io, Self::Addr>> {
         self.poll_accept(cx)
             .map(|accepted| Some(accepted.map(|(io, addr)| (io, UnixPeer::Socket(addr)))))
     }
@@ -161,7 +166,7 @@ where
 {
     type Io = IO;
     type Addr = A;
-    fn poll_incoming(&mut self, cx: &mut Context<'_>) -> Poll<Connection<IO, A>> {
+    fn poll_incoming(&mut self, cx: &mut Context<'_>) -> Poll<NextConnection<IO, A>> {
         self.0.poll_next_unpin(cx)
     }
 }

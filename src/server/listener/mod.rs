@@ -1,23 +1,34 @@
 //! [`TlsListener`]: the server's front door. It accepts connections, runs each handshake as a
-//! task of its own (so handshake crypto uses every worker), keeps the books (a cap that sheds
-//! the slowest peers, a bounded queue of results, stats, drain), and hands out results.
+//! task of its own (so handshake crypto uses every worker), sheds the slowest peers when its
+//! cap is full, bounds the results waiting, drains on request, and hands out results.
 //!
-//! - `books.rs`: what the listener shares with its tasks and handles; whom to shed.
-//! - `task.rs`: one handshake as a task, and how it reports whose turn it is.
-//! - `handle.rs`: [`ListenerHandle`] and the graceful drain.
+//! - `mod.rs`: the listener, its settings, and the stream of results.
+//! - `accept_loop.rs`: accepting, the pause after resource exhaustion, starting tasks.
+//! - `task.rs`: one handshake as a task, and whose turn it is ([`PeerTurns`]).
+//! - `registry.rs`: the handshake tasks not yet reported ([`HandshakeRegistry`]), and which
+//!   of those waiting on their peer is the slowest.
+//! - `shedding.rs`: making room when the cap is full: shedding that slowest peer.
+//! - `drain.rs`: the graceful drain.
+//! - `outcomes.rs`: a finished task turned into what the listener yields.
+//! - `errors.rs`: [`ListenError`].
+//! - `state.rs`: what the listener shares with its tasks and handles ([`ListenerState`]).
+//! - `handle.rs`: [`ListenerHandle`].
 //! - `incoming.rs`: where connections come from.
 
-mod books;
+mod accept_loop;
+mod drain;
+mod errors;
 mod handle;
 mod incoming;
+mod outcomes;
+mod registry;
+mod shedding;
+mod state;
 mod task;
 
 use std::{
-    fmt,
-    future::Future,
-    io,
+    fmt, io,
     marker::PhantomData,
-    net::SocketAddr,
     pin::Pin,
     sync::Arc,
     task::{Context, Poll},
@@ -25,26 +36,27 @@ use std::{
 };
 
 use futures::stream::{Stream, StreamExt};
-use rustls::ServerConnection;
 use tokio::{
     net::TcpListener,
-    task::{Id, JoinError, JoinSet},
+    task::{Id, JoinSet},
     time::{Instant, Sleep},
 };
 
 #[cfg(unix)]
 pub use self::incoming::UnixPeer;
 use self::{
-    books::{Books, Fate, Shared},
-    handle::Done,
-    task::{HandshakeTask, Outcome, Progress},
+    drain::Drain, handle::FinishedSignal, outcomes::Item, registry::HandshakeRegistry,
+    state::ListenerState, task::Outcome,
 };
 pub use self::{
+    errors::ListenError,
     handle::{DrainReport, ListenerHandle},
-    incoming::{Connection, Incoming, PeerAddr, StreamIncoming},
+    incoming::{Incoming, NextConnection, PeerAddr, StreamIncoming},
+    outcomes::Established,
+    state::ListenerStats,
     task::{Spawn, SpawnHandshakes, SpawnLocal},
 };
-use crate::{Acceptor, Failed, HandshakeError, HandshakeReport, TlsStream};
+use crate::Acceptor;
 
 /// How many handshakes may be in flight at once by default.
 pub const DEFAULT_MAX_IN_FLIGHT: usize = 1024;
@@ -55,107 +67,11 @@ pub const DEFAULT_ACCEPT_BATCH: usize = 64;
 /// How long accepting pauses after an accept error (EMFILE, ENFILE, ...).
 pub const ACCEPT_ERROR_BACKOFF: Duration = Duration::from_millis(50);
 
-/// Why the listener produced no established stream this time. Neither ends the listener.
-#[derive(Debug)]
-#[non_exhaustive]
-pub enum ListenError<IO, A = SocketAddr> {
-    /// A handshake failed (including [`HandshakeError::TimedOut`],
-    /// [`HandshakeError::Evicted`] and [`HandshakeError::Drained`]).
-    Handshake {
-        /// The peer's address.
-        peer: A,
-        /// Why.
-        error: HandshakeError,
-        /// The transport, where the failure leaves one: not after an eviction, a drain's
-        /// cut-off or a panic, which close it at once.
-        io: Option<IO>,
-        /// What the handshake had negotiated and cost (not after an eviction, a drain's
-        /// cut-off or a panic).
-        report: Option<Box<HandshakeReport>>,
-    },
-    /// Accepting a connection failed. Neither kind ends the listener:
-    /// - the system is out of a resource (EMFILE, ENFILE, ENOBUFS, ENOMEM): accepting pauses
-    ///   for [`ACCEPT_ERROR_BACKOFF`] while the handshakes in flight go on, since retrying at
-    ///   once would fail again ([`is_resource_exhaustion`](ListenError::is_resource_exhaustion));
-    /// - one connection failed before it was accepted (ECONNABORTED, ECONNRESET, EPROTO, ...):
-    ///   accepting goes on at once.
-    Accept(io::Error),
-}
-
-impl<IO, A> ListenError<IO, A> {
-    /// Whether this is an accept error that pauses accepting: the process or the system is
-    /// out of file descriptors, buffers or memory.
-    pub fn is_resource_exhaustion(&self) -> bool {
-        matches!(self, Self::Accept(e) if accept_error_is_resource_exhaustion(e))
-    }
-}
-
-/// EMFILE, ENFILE, ENOBUFS and ENOMEM (or their Windows socket equivalents): errors that
-/// accepting again at once would meet again.
-fn accept_error_is_resource_exhaustion(error: &io::Error) -> bool {
-    if error.kind() == io::ErrorKind::OutOfMemory {
-        return true;
-    }
-    #[cfg(unix)]
-    let exhausted = [libc::EMFILE, libc::ENFILE, libc::ENOBUFS, libc::ENOMEM];
-    // WSAEMFILE, WSAENOBUFS.
-    #[cfg(windows)]
-    let exhausted = [10024, 10055];
-    #[cfg(not(any(unix, windows)))]
-    let exhausted: [i32; 0] = [];
-    error
-        .raw_os_error()
-        .is_some_and(|code| exhausted.contains(&code))
-}
-
-impl<IO, A: fmt::Debug> fmt::Display for ListenError<IO, A> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Handshake { peer, error, .. } => write!(f, "{peer:?}: {error}"),
-            Self::Accept(e) => write!(f, "accept failed: {e}"),
-        }
-    }
-}
-
-impl<IO: fmt::Debug, A: fmt::Debug> std::error::Error for ListenError<IO, A> {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            Self::Handshake { error, .. } => Some(error),
-            Self::Accept(e) => Some(e),
-        }
-    }
-}
-
-/// What a listener has done so far. More counters may come; read the fields.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct ListenerStats {
-    /// Connections accepted.
-    pub accepted: u64,
-    /// Handshakes completed.
-    pub established: u64,
-    /// Handshakes failed, evictions, timeouts and drain cut-offs included.
-    pub failed: u64,
-    /// Handshakes shed to make room (also counted in `failed`).
-    pub evicted: u64,
-    /// Accept errors.
-    pub accept_errors: u64,
-}
-
-/// What one finished handshake yields: the stream and the peer's address.
-pub type Established<IO, A = SocketAddr> = (TlsStream<IO, ServerConnection>, A);
-
-/// A handshake task as the `JoinSet` gives it back: its id and outcome, or why it has none.
-type Joined<IO, A> = Result<(Id, Outcome<IO, A>), JoinError>;
-
-/// What the listener yields: an established stream, or why there is none this time.
-type Item<IO, A> = Result<Established<IO, A>, ListenError<IO, A>>;
-
 /// Accepts connections and completes their TLS handshakes, each as a task of its own.
 ///
 /// - **Every core.** Each handshake runs as its own task on the runtime the listener was
 ///   made in (`S` = [`Spawn`], the default), so handshake crypto spreads over every worker.
-///   The listener itself only accepts, keeps the books and hands out results, in whichever
+///   The listener itself only accepts, keeps the registry and hands out results, in whichever
 ///   task polls it. Transports that are not `Send` use [`TlsListener::spawn_local`].
 /// - **A deadline**: each handshake runs under the [`Acceptor`]'s (10 s by default).
 /// - **A cap that sheds the slow, not the new.** At most
@@ -166,7 +82,7 @@ type Item<IO, A> = Result<Established<IO, A>, ListenError<IO, A>>;
 ///   a time delivers none), then the one whose peer had the turn longest. A handshake waiting
 ///   on this machine (not yet polled, or woken and queued for a worker) is never shed: its
 ///   peer did its part. The victim's task is aborted and its transport closed at once; it is
-///   reported as [`HandshakeError::Evicted`]. If no handshake is waiting on its peer, the
+///   reported as [`HandshakeError::Evicted`](crate::HandshakeError::Evicted). If no handshake is waiting on its peer, the
 ///   listener stops accepting until one is or a slot frees, and the kernel's backlog holds
 ///   the newcomers.
 /// - **Bounded everywhere.** Open transports never exceed `max_in_flight` running
@@ -177,7 +93,7 @@ type Item<IO, A> = Result<Established<IO, A>, ListenError<IO, A>>;
 ///   then yields.
 /// - Accept errors are reported, followed by a short pause in accepting; they never end the
 ///   listener. A panicking handshake task fails that handshake only
-///   ([`HandshakeError::Panicked`]).
+///   ([`HandshakeError::Panicked`](crate::HandshakeError::Panicked)).
 /// - [`handle`](TlsListener::handle) gives a cloneable [`ListenerHandle`]: stats, the
 ///   in-flight count, and a graceful drain.
 /// - Dropping the listener aborts every handshake task; their transports are closed.
@@ -214,9 +130,9 @@ pub struct TlsListener<I: Incoming, S = Spawn> {
     local_addr: Option<I::Addr>,
     acceptor: Acceptor,
     tasks: JoinSet<Outcome<I::Io, I::Addr>>,
-    books: Books<I::Addr>,
-    shared: Arc<Shared>,
-    done: Done<I::Addr>,
+    registry: HandshakeRegistry<I::Addr>,
+    state: Arc<ListenerState>,
+    finished_signal: FinishedSignal<I::Addr>,
     /// The task shed to make room, until its future is dropped.
     evicting: Option<Id>,
     max_in_flight: usize,
@@ -232,20 +148,12 @@ pub struct TlsListener<I: Incoming, S = Spawn> {
     spawn: PhantomData<fn() -> S>,
 }
 
-/// A drain in progress.
-#[derive(Debug)]
-struct Drain<A> {
-    grace: Pin<Box<Sleep>>,
-    cut: bool,
-    report: DrainReport<A>,
-}
-
 impl<I: Incoming, S> fmt::Debug for TlsListener<I, S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TlsListener")
-            .field("in_flight", &self.shared.live())
+            .field("in_flight", &self.state.live())
             .field("max_in_flight", &self.max_in_flight)
-            .field("stats", &self.shared.stats())
+            .field("stats", &self.state.stats())
             .finish_non_exhaustive()
     }
 }
@@ -331,9 +239,9 @@ impl<I: Incoming> TlsListener<I> {
             waiting: None,
             acceptor,
             tasks: JoinSet::new(),
-            books: Books::default(),
-            shared: Shared::new(),
-            done: Arc::new(tokio::sync::watch::Sender::new(None)),
+            registry: HandshakeRegistry::default(),
+            state: ListenerState::new(),
+            finished_signal: Arc::new(tokio::sync::watch::Sender::new(None)),
             evicting: None,
             max_in_flight: DEFAULT_MAX_IN_FLIGHT,
             max_ready: DEFAULT_MAX_READY,
@@ -354,7 +262,7 @@ impl<I: Incoming> TlsListener<I> {
     ///
     /// Why `spawn_local` rather than driving such handshakes inside the listener's own task:
     /// one code path. Each handshake is a task either way, so its waker, its cancellation and
-    /// the books behave identically; only where the task runs differs.
+    /// the registry behave identically; only where the task runs differs.
     ///
     /// # Panics
     ///
@@ -367,9 +275,9 @@ impl<I: Incoming> TlsListener<I> {
             local_addr: self.local_addr.take(),
             acceptor: self.acceptor.clone(),
             tasks: std::mem::take(&mut self.tasks),
-            books: std::mem::take(&mut self.books),
-            shared: self.shared.clone(),
-            done: self.done.clone(),
+            registry: std::mem::take(&mut self.registry),
+            state: self.state.clone(),
+            finished_signal: self.finished_signal.clone(),
             evicting: self.evicting.take(),
             max_in_flight: self.max_in_flight,
             max_ready: self.max_ready,
@@ -407,17 +315,17 @@ impl<I: Incoming, S> TlsListener<I, S> {
 
     /// Handshakes running now.
     pub fn in_flight(&self) -> usize {
-        self.shared.live()
+        self.state.live()
     }
 
     /// What the listener has done so far.
     pub fn stats(&self) -> ListenerStats {
-        self.shared.stats()
+        self.state.stats()
     }
 
     /// A cloneable handle for other tasks: stats, the in-flight count, and a graceful drain.
     pub fn handle(&self) -> ListenerHandle<I::Addr> {
-        ListenerHandle::new(self.shared.clone(), self.done.clone())
+        ListenerHandle::new(self.state.clone(), self.finished_signal.clone())
     }
 
     /// The address connections come to (a `TcpListener`'s or `UnixListener`'s), also after a
@@ -434,135 +342,6 @@ impl<I: Incoming, S> TlsListener<I, S> {
             )
         })
     }
-
-    /// Finished handshakes waiting for the consumer.
-    fn ready(&self) -> usize {
-        self.tasks.len().saturating_sub(self.shared.live())
-    }
-
-    /// Starts a drain if one was asked for; cuts off the handshakes still running once its
-    /// grace period is over.
-    fn poll_drain(&mut self, cx: &mut Context<'_>) {
-        if self.drain.is_none() {
-            let Some(grace) = self.shared.take_drain_request() else {
-                return;
-            };
-            // Closing the listening socket refuses new connections; one accepted but not yet
-            // started is closed too.
-            self.incoming = None;
-            self.waiting = None;
-            self.drain = Some(Drain {
-                grace: Box::pin(tokio::time::sleep(grace)),
-                cut: false,
-                report: DrainReport::default(),
-            });
-        }
-        if let Some(drain) = &mut self.drain {
-            if !drain.cut && drain.grace.as_mut().poll(cx).is_ready() {
-                drain.cut = true;
-                drain.report.cut_off = self.books.cut_all();
-            }
-        }
-    }
-
-    /// Makes a slot for the connection waiting, if it can. `false`: not yet; the listener is
-    /// woken when a slot may be free (the shed task ended) or a handshake may be shed.
-    fn make_room(&mut self) -> bool {
-        if self.shared.live() < self.max_in_flight {
-            return true;
-        }
-        if let Some(id) = self.evicting {
-            if self.books.is_running(id) {
-                return false;
-            }
-            self.evicting = None;
-            if self.shared.live() < self.max_in_flight {
-                return true;
-            }
-        }
-        let mut victim = self.books.victim(self.shared.now_micros());
-        if victim.is_none() {
-            self.shared.want_victim();
-            // A handshake may have begun waiting on its peer just before the flag was set.
-            victim = self.books.victim(self.shared.now_micros());
-        }
-        if let Some(id) = victim {
-            self.books.abort(id, Fate::Evicted);
-            self.evicting = Some(id);
-        }
-        false
-    }
-
-    /// Turns a finished task into what the listener yields. The peer is the same kind of
-    /// address for every item: the client's, when a PROXY protocol header gave one the peer
-    /// type can hold (also for a handshake evicted, cut off or panicked after its header was
-    /// read), else the transport's. `None` only for an aborted task the books do not know,
-    /// which cannot happen (every task is booked as it is spawned) and returned nothing.
-    fn report(&mut self, joined: Joined<I::Io, I::Addr>) -> Option<Item<I::Io, I::Addr>> {
-        let (id, outcome) = match joined {
-            Ok((id, outcome)) => (id, Ok(outcome)),
-            Err(error) => (error.id(), Err(error)),
-        };
-        let entry = self.books.remove(id);
-        let client = |proxied: Option<std::net::SocketAddr>, transport: I::Addr| {
-            proxied.and_then(I::Addr::from_proxied).unwrap_or(transport)
-        };
-        let item = match outcome {
-            // A finished task hands its peer back with its result: nothing depends on the books.
-            Ok((Ok(tls), transport)) => {
-                let peer = client(tls.proxy_source(), transport);
-                Ok((tls, peer))
-            }
-            Ok((Err(Failed { error, io, report }), transport)) => Err(ListenError::Handshake {
-                peer: client(report.proxy_source, transport),
-                error,
-                io: Some(io),
-                report: Some(report),
-            }),
-            Err(join_error) => {
-                let Some(entry) = &entry else {
-                    debug_assert!(false, "a handshake task missing from the books: {id}");
-                    crate::trace::unbooked_task(&join_error);
-                    self.shared.count_failed(false);
-                    return None;
-                };
-                let error = if join_error.is_panic() {
-                    HandshakeError::Panicked
-                } else if entry.fate == Fate::Evicted {
-                    HandshakeError::Evicted
-                } else {
-                    HandshakeError::Drained
-                };
-                Err(ListenError::Handshake {
-                    peer: entry.client(),
-                    error,
-                    io: None,
-                    report: None,
-                })
-            }
-        };
-        match &item {
-            Ok(_) => self.shared.count_established(),
-            Err(ListenError::Handshake { error, .. }) => {
-                self.shared
-                    .count_failed(matches!(error, HandshakeError::Evicted));
-            }
-            Err(ListenError::Accept(_)) => {}
-        }
-        if let Some(drain) = &mut self.drain {
-            if entry.is_none_or(|entry| entry.fate != Fate::Cut) {
-                drain.report.completed += 1;
-            }
-        }
-        Some(item)
-    }
-
-    /// The listener has nothing more to yield: tell the handles.
-    fn finish(&mut self) {
-        self.finished = true;
-        let report = self.drain.take().map(|d| d.report).unwrap_or_default();
-        self.done.send_replace(Some(report));
-    }
 }
 
 impl<I: Incoming, S: SpawnHandshakes<I::Io>> TlsListener<I, S> {
@@ -577,71 +356,6 @@ impl<I: Incoming, S: SpawnHandshakes<I::Io>> TlsListener<I, S> {
     pub async fn accept(&mut self) -> Option<Item<I::Io, I::Addr>> {
         self.next().await
     }
-
-    /// Accepts up to a batch of connections. `Some(error)` to report an accept error.
-    /// Returns whether the batch was used up (more may be waiting).
-    fn poll_accepts(&mut self, cx: &mut Context<'_>) -> (Option<io::Error>, bool) {
-        if self.backing_off {
-            if self.backoff.as_mut().poll(cx).is_pending() {
-                return (None, false);
-            }
-            self.backing_off = false;
-        }
-        for _ in 0..self.accept_batch {
-            // A consumer that does not keep up: let the kernel's backlog hold the newcomers.
-            if self.ready() >= self.max_ready || !self.start_waiting() {
-                return (None, false);
-            }
-            let Some(incoming) = self.incoming.as_mut() else {
-                return (None, false);
-            };
-            match incoming.poll_incoming(cx) {
-                Poll::Ready(Some(Ok(connection))) => {
-                    self.shared.count_accepted();
-                    self.waiting = Some(connection);
-                }
-                Poll::Ready(Some(Err(e))) => {
-                    self.shared.count_accept_error();
-                    if accept_error_is_resource_exhaustion(&e) {
-                        let until = Instant::now() + ACCEPT_ERROR_BACKOFF;
-                        self.backoff.as_mut().reset(until);
-                        // Registers the timer, so the pause ends with a wake-up.
-                        let _ = self.backoff.as_mut().poll(cx);
-                        self.backing_off = true;
-                        return (Some(e), false);
-                    }
-                    // One connection's failure: the next may be waiting already.
-                    return (Some(e), true);
-                }
-                Poll::Ready(None) => {
-                    self.incoming = None;
-                    return (None, false);
-                }
-                Poll::Pending => return (None, false),
-            }
-        }
-        // The last connection accepted may still wait for a slot; it counts as more waiting.
-        (None, self.start_waiting())
-    }
-
-    /// Starts the connection waiting for a slot, if there is one and a slot can be had.
-    /// `false`: it still waits.
-    fn start_waiting(&mut self) -> bool {
-        if self.waiting.is_none() {
-            return true;
-        }
-        if !self.make_room() {
-            return false;
-        }
-        if let Some((io, peer)) = self.waiting.take() {
-            let progress = Arc::new(Progress::new(self.shared.clone()));
-            let handshake = self.acceptor.accept_peer(io, peer.ip());
-            let task = HandshakeTask::new(handshake, progress.clone(), peer.clone());
-            let abort = S::spawn(&mut self.tasks, task);
-            self.books.insert(abort, peer, progress);
-        }
-        true
-    }
 }
 
 impl<I: Incoming, S: SpawnHandshakes<I::Io>> Stream for TlsListener<I, S> {
@@ -652,7 +366,7 @@ impl<I: Incoming, S: SpawnHandshakes<I::Io>> Stream for TlsListener<I, S> {
         if this.finished {
             return Poll::Ready(None);
         }
-        this.shared.register_listener(cx);
+        this.state.register_listener(cx);
         this.poll_drain(cx);
         // An accept error held back by the last poll goes first; then a finished handshake
         // goes before a new accept error, so a steady run of accept errors cannot starve
@@ -664,7 +378,7 @@ impl<I: Incoming, S: SpawnHandshakes<I::Io>> Stream for TlsListener<I, S> {
         loop {
             match this.tasks.poll_join_next_with_id(cx) {
                 Poll::Ready(Some(joined)) => {
-                    if let Some(item) = this.report(joined) {
+                    if let Some(item) = this.item_from(joined) {
                         this.accept_error = accept_error;
                         return Poll::Ready(Some(item));
                     }
@@ -695,7 +409,7 @@ impl<I: Incoming, S> Drop for TlsListener<I, S> {
         }
         // The JoinSet aborts every task as it drops; their transports close as they end.
         let mut report = self.drain.take().map(|d| d.report).unwrap_or_default();
-        report.cut_off.extend(self.books.cut_all());
-        self.done.send_replace(Some(report));
+        report.cut_off.extend(self.registry.cut_all());
+        self.finished_signal.send_replace(Some(report));
     }
 }

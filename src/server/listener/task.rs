@@ -1,5 +1,5 @@
 //! One handshake as a task of its own, so handshake crypto runs on every worker of the
-//! runtime; and what the task shares with the listener while it runs ([`Progress`]): whose
+//! runtime; and what the task shares with the listener while it runs ([`PeerTurns`]): whose
 //! turn it is, how long the peer has had the turn, and how much the peer has delivered.
 //!
 //! Whose turn it is comes from the waker: the task polls the handshake with a waker of its
@@ -26,17 +26,17 @@ use tokio::{
     task::{AbortHandle, JoinSet},
 };
 
-use super::books::Shared;
+use super::state::ListenerState;
 use crate::{trace::ConnectionSpan, AsyncHandshake, Failed, ServerTlsStream};
 
 /// What a handshake task ends with: its result, and the transport's peer it was started for
-/// (so a finished result never depends on the listener's books to be reported).
+/// (so a finished result never depends on the listener's registry to be reported).
 pub(crate) type Outcome<IO, A> = (Result<ServerTlsStream<IO>, Failed<IO>>, A);
 
 /// What the listener can see of a running handshake.
 #[derive(Debug)]
-pub(crate) struct Progress {
-    shared: Arc<Shared>,
+pub(crate) struct PeerTurns {
+    state: Arc<ListenerState>,
     /// While the peer has the turn: when it got it (µs since the listener's epoch, plus one).
     /// Zero while the turn is this machine's, including before the first poll.
     peer_turn_since: AtomicU64,
@@ -64,10 +64,10 @@ pub(crate) struct PeerPace {
     pub(crate) peer_time: u64,
 }
 
-impl Progress {
-    pub(crate) fn new(shared: Arc<Shared>) -> Self {
+impl PeerTurns {
+    pub(crate) fn new(state: Arc<ListenerState>) -> Self {
         Self {
-            shared,
+            state,
             peer_turn_since: AtomicU64::new(0),
             peer_time: AtomicU64::new(0),
             record_bytes: AtomicU64::new(0),
@@ -107,7 +107,7 @@ impl Progress {
     fn our_turn(&self) {
         let since = self.peer_turn_since.swap(0, Ordering::SeqCst);
         if since != 0 {
-            let held = self.shared.now_micros().saturating_sub(since - 1);
+            let held = self.state.now_micros().saturating_sub(since - 1);
             self.peer_time.fetch_add(held, Ordering::Relaxed);
         }
     }
@@ -122,7 +122,7 @@ impl Progress {
     /// while it was being polled (then it is already queued to run again).
     fn peer_turn(&self, record_bytes: u64) {
         self.record_bytes.store(record_bytes, Ordering::Relaxed);
-        let now = self.shared.now_micros();
+        let now = self.state.now_micros();
         self.peer_turn_since.store(now + 1, Ordering::SeqCst);
         // Either this sees the wake-up's flag, or the wake-up (flag first, turn second) sees
         // the turn stored above and takes it back.
@@ -131,11 +131,11 @@ impl Progress {
             return;
         }
         // A listener waiting for a handshake it may shed is told one exists now.
-        self.shared.victim_available();
+        self.state.victim_available();
     }
 }
 
-impl Wake for Progress {
+impl Wake for PeerTurns {
     fn wake(self: Arc<Self>) {
         self.wake_by_ref();
     }
@@ -148,7 +148,7 @@ impl Wake for Progress {
 }
 
 /// A server handshake, run as a task: polls the handshake with a waker that records whose
-/// turn it is, and marks its [`Progress`] ended when dropped (completed, failed, evicted or
+/// turn it is, and marks its [`PeerTurns`] ended when dropped (completed, failed, evicted or
 /// aborted), so the listener counts a slot free only once the transport is closed or handed
 /// over.
 #[derive(Debug)]
@@ -158,7 +158,7 @@ impl Wake for Progress {
 )]
 pub struct HandshakeTask<IO, A> {
     handshake: AsyncHandshake<IO, ServerConnection>,
-    progress: Arc<Progress>,
+    progress: Arc<PeerTurns>,
     waker: Waker,
     span: ConnectionSpan,
     /// The transport's peer; `None` once handed out with the outcome.
@@ -168,10 +168,10 @@ pub struct HandshakeTask<IO, A> {
 impl<IO, A: std::fmt::Debug> HandshakeTask<IO, A> {
     pub(crate) fn new(
         handshake: AsyncHandshake<IO, ServerConnection>,
-        progress: Arc<Progress>,
+        progress: Arc<PeerTurns>,
         peer: A,
     ) -> Self {
-        progress.shared.task_started();
+        progress.state.task_started();
         let waker = Waker::from(progress.clone());
         Self {
             handshake,
@@ -222,7 +222,7 @@ impl<IO: AsyncRead + AsyncWrite + Unpin, A: Unpin> Future for HandshakeTask<IO, 
 impl<IO, A> Drop for HandshakeTask<IO, A> {
     fn drop(&mut self) {
         self.progress.ended.store(true, Ordering::Release);
-        self.progress.shared.task_ended();
+        self.progress.state.task_ended();
     }
 }
 

@@ -1,0 +1,77 @@
+//! [`ListenError`]: why the listener produced no established stream this time, and which accept
+//! errors are the system running out of something.
+
+use std::{fmt, io, net::SocketAddr};
+
+use crate::{HandshakeError, HandshakeReport};
+
+/// Why the listener produced no established stream this time. Neither ends the listener.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum ListenError<IO, A = SocketAddr> {
+    /// A handshake failed (including [`HandshakeError::TimedOut`],
+    /// [`HandshakeError::Evicted`] and [`HandshakeError::Drained`]).
+    Handshake {
+        /// The peer's address.
+        peer: A,
+        /// Why.
+        error: HandshakeError,
+        /// The transport, where the failure leaves one: not after an eviction, a drain's
+        /// cut-off or a panic, which close it at once.
+        io: Option<IO>,
+        /// What the handshake had negotiated and cost (not after an eviction, a drain's
+        /// cut-off or a panic).
+        report: Option<Box<HandshakeReport>>,
+    },
+    /// Accepting a connection failed. Neither kind ends the listener:
+    /// - the system is out of a resource (EMFILE, ENFILE, ENOBUFS, ENOMEM): accepting pauses
+    ///   for [`ACCEPT_ERROR_BACKOFF`](crate::ACCEPT_ERROR_BACKOFF) while the handshakes in flight go on, since retrying at
+    ///   once would fail again ([`is_resource_exhaustion`](ListenError::is_resource_exhaustion));
+    /// - one connection failed before it was accepted (ECONNABORTED, ECONNRESET, EPROTO, ...):
+    ///   accepting goes on at once.
+    Accept(io::Error),
+}
+
+impl<IO, A> ListenError<IO, A> {
+    /// Whether this is an accept error that pauses accepting: the process or the system is
+    /// out of file descriptors, buffers or memory.
+    pub fn is_resource_exhaustion(&self) -> bool {
+        matches!(self, Self::Accept(e) if accept_error_is_resource_exhaustion(e))
+    }
+}
+
+/// EMFILE, ENFILE, ENOBUFS and ENOMEM (or their Windows socket equivalents): errors that
+/// accepting again at once would meet again.
+pub(super) fn accept_error_is_resource_exhaustion(error: &io::Error) -> bool {
+    if error.kind() == io::ErrorKind::OutOfMemory {
+        return true;
+    }
+    #[cfg(unix)]
+    let exhausted = [libc::EMFILE, libc::ENFILE, libc::ENOBUFS, libc::ENOMEM];
+    // WSAEMFILE, WSAENOBUFS.
+    #[cfg(windows)]
+    let exhausted = [10024, 10055];
+    #[cfg(not(any(unix, windows)))]
+    let exhausted: [i32; 0] = [];
+    error
+        .raw_os_error()
+        .is_some_and(|code| exhausted.contains(&code))
+}
+
+impl<IO, A: fmt::Debug> fmt::Display for ListenError<IO, A> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Handshake { peer, error, .. } => write!(f, "{peer:?}: {error}"),
+            Self::Accept(e) => write!(f, "accept failed: {e}"),
+        }
+    }
+}
+
+impl<IO: fmt::Debug, A: fmt::Debug> std::error::Error for ListenError<IO, A> {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Self::Handshake { error, .. } => Some(error),
+            Self::Accept(e) => Some(e),
+        }
+    }
+}
