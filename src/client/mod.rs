@@ -1,4 +1,4 @@
-//! The client side: [`Connector`], a `ClientConfig` plus per-connection defaults.
+//! The client side: `Connector`, a `ClientConfig` plus per-connection defaults.
 
 mod connector;
 

@@ -3,14 +3,14 @@
 //! faces over it: they move bytes and wait, it holds the state and the rules. It is the only
 //! code that drives rustls' record I/O.
 //!
-//! - `phase.rs`: where the connection is ([`Phase`]).
+//! - `phase.rs`: where the connection is (`Phase`).
 //! - `read.rs`: the one read rule (read, count, watch, process; a fatal error held until due).
 //! - `write.rs`: the one write rule (write all queued, then flush; the flush remembered).
 //! - `wire.rs`: the transport as the rules see it.
 //! - `records.rs`: the watcher over the peer's record headers.
 //! - `alert.rs`: the fatal alert on its way out.
 //! - `early_data.rs`: a client's early data, sent early or after the handshake.
-//! - `report.rs`: [`HandshakeReport`], built in one place.
+//! - `report.rs`: `HandshakeReport`, built in one place.
 //! - `side.rs`: the two roles behind one sealed trait.
 
 pub(crate) mod alert;

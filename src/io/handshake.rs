@@ -17,7 +17,9 @@ use tokio::{
     time::Instant,
 };
 
-use super::{adapter::PollIo, deadline::Deadline, sending_alert::SendingAlert};
+use super::{
+    adapter::PollIo, deadline::Deadline, recoverable::Recoverable, sending_alert::SendingAlert,
+};
 use crate::{
     engine::{alert::OutgoingAlert, Facts},
     trace::Trace,
@@ -275,7 +277,7 @@ where
     /// # }
     /// ```
     pub fn recoverable(self) -> Recoverable<IO, C> {
-        Recoverable { inner: self }
+        Recoverable::new(self)
     }
 
     /// Polls the handshake, keeping the transport on failure.
@@ -418,40 +420,5 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         self.poll_handshake(cx).map_err(Failed::into_error)
-    }
-}
-
-/// [`AsyncHandshake`] resolving to `Result<TlsStream, Failed<IO>>`, from
-/// [`AsyncHandshake::recoverable`]. `Unpin`, like the handshake.
-///
-/// # Cancel safety
-///
-/// As for [`AsyncHandshake`]: dropping it drops the transport.
-#[must_use = "futures do nothing unless you `.await` or poll them"]
-#[derive(Debug)]
-pub struct Recoverable<IO, C> {
-    inner: AsyncHandshake<IO, C>,
-}
-
-impl<IO, C> Recoverable<IO, C> {
-    /// The transport, unless the future has completed.
-    pub fn get_ref(&self) -> Option<&IO>
-    where
-        IO: AsyncRead + AsyncWrite + Unpin,
-        C: TlsConnection,
-    {
-        self.inner.get_ref()
-    }
-}
-
-impl<IO, C> Future for Recoverable<IO, C>
-where
-    IO: AsyncRead + AsyncWrite + Unpin,
-    C: TlsConnection,
-{
-    type Output = Result<TlsStream<IO, C>, Failed<IO>>;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        Pin::new(&mut self.get_mut().inner).poll_handshake(cx)
     }
 }

@@ -4,17 +4,22 @@
 //!
 //! - `adapter.rs`: `Poll::Pending` ↔ `WouldBlock`.
 //! - `deadline.rs`: the one deadline, its timer boxed on first use.
-//! - `handshake.rs`: [`AsyncHandshake`] and [`Recoverable`].
+//! - `handshake.rs`: `AsyncHandshake`; `recoverable.rs`: `Recoverable`, the same future
+//!   handing the transport back on failure.
 //! - `sending_alert.rs`: a failed handshake's alert on its way out, bounded by the deadline.
-//! - `stream.rs`: [`TlsStream`].
+//! - `stream.rs`: `TlsStream`; `confirm.rs`: its `confirm`, a TLS 1.3 client waiting for the
+//!   server's reaction to its last flight.
 
 pub(crate) mod adapter;
+mod confirm;
 pub(crate) mod deadline;
 mod handshake;
+mod recoverable;
 pub(crate) mod sending_alert;
 mod stream;
 
 pub use self::{
-    handshake::{AsyncHandshake, Recoverable},
+    handshake::AsyncHandshake,
+    recoverable::Recoverable,
     stream::{ClientTlsStream, ServerTlsStream, TlsStream},
 };

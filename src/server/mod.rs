@@ -1,13 +1,13 @@
 //! The server side, from the front door in:
 //!
-//! - `listener/`: [`TlsListener`], the front door: accepting, a task per handshake, the cap
+//! - `listener/`: `TlsListener`, the front door: accepting, a task per handshake, the cap
 //!   that sheds slow peers, drain.
-//! - `acceptor.rs`: [`Acceptor`], a `ServerConfig` plus per-connection defaults.
+//! - `acceptor.rs`: `Acceptor`, a `ServerConfig` plus per-connection defaults.
 //! - `client_hello.rs`: reading the ClientHello before choosing a configuration
-//!   ([`LazyConfigAcceptor`], [`LazyConfigAcceptor`]).
+//!   (`LazyConfigAcceptor`, `LazyConfigAcceptor`).
 //! - `proxy/`: the PROXY protocol, a layer in front of TLS (feature `proxy-protocol`).
-//! - `reload.rs`: [`ReloadableConfig`], a configuration replaced while serving.
-//! - `tickets/`: [`TicketKeys`], session-ticket keys a fleet shares.
+//! - `reload.rs`: `ReloadableConfig`, a configuration replaced while serving.
+//! - `tickets/`: `TicketKeys`, session-ticket keys a fleet shares.
 //! - `axum.rs`: the `axum` feature.
 
 mod acceptor;

@@ -63,7 +63,7 @@ impl ListenerState {
         })
     }
 
-    /// µs since the listener was made; the clock of [`PeerTurns`].
+    /// µs since the listener was made; the clock of [`PeerTurns`](super::task::PeerTurns).
     pub(crate) fn now_micros(&self) -> u64 {
         u64::try_from(self.epoch.elapsed().as_micros()).unwrap_or(u64::MAX)
     }

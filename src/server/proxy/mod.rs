@@ -1,26 +1,26 @@
 //! The `proxy-protocol` feature: a PROXY protocol header (HAProxy's v1 text or v2 binary) read
 //! in front of TLS, by a layer of its own. The TLS code never sees it: the header is read
-//! first ([`ProxyHeaderReader`]), bounded and under the handshake's one deadline, and what
+//! first (`ProxyHeaderReader`), bounded and under the handshake's one deadline, and what
 //! came after it in the same read is handed to the handshake as bytes already received.
 //!
 //! - `reader.rs`: the bounded reader (v1: 107 bytes, v2: [`MAX_PROXY_V2_LEN`]), parsed by
 //!   the `proxy-header` crate.
-//! - `trusted.rs`: [`TrustedProxies`], who may send a header.
+//! - `trusted.rs`: `TrustedProxies`, who may send a header.
 //!
 //! # Trust
 //!
 //! A header says "this connection is really from that client". Only a load balancer may say
 //! so: anyone else who can reach the port could claim any address and walk past an address
 //! allowlist, a rate limit or a ban keyed on it. So every mode comes with the set of
-//! balancers trusted to send a header ([`TrustedProxies`]), matched against the *transport's*
+//! balancers trusted to send a header (`TrustedProxies`), matched against the *transport's*
 //! peer address:
 //!
 //! | mode | a trusted balancer | anyone else |
 //! |---|---|---|
-//! | [`ProxyProtocol::Required`] | must send a header (else `Missing`) | refused at once, nothing read (`Untrusted`) |
-//! | [`ProxyProtocol::Optional`] | may send one | goes straight to TLS; a header is refused (`Untrusted`) |
+//! | `ProxyProtocol::Required` | must send a header (else `Missing`) | refused at once, nothing read (`Untrusted`) |
+//! | `ProxyProtocol::Optional` | may send one | goes straight to TLS; a header is refused (`Untrusted`) |
 //!
-//! [`TrustedProxies::any`] trusts every peer: only for a port no client can reach except
+//! `TrustedProxies::any` trusts every peer: only for a port no client can reach except
 //! through the balancer (a private network, a firewall rule, a Unix socket only the balancer
 //! may open). [`TlsListener`](crate::TlsListener) knows each transport's address and applies
 //! the set; with [`Acceptor::accept`](crate::Acceptor::accept) the address is unknown, so use

@@ -1,4 +1,4 @@
-//! Session tickets a fleet of servers can all read: [`TicketKeys`], key material shared by
+//! Session tickets a fleet of servers can all read: `TicketKeys`, key material shared by
 //! every server (from a key file, from bytes, or derived per period from one secret), turned
 //! into a rustls ticketer. A client that got a ticket from one server resumes on any other, in
 //! TLS 1.3 and TLS 1.2.
