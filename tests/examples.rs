@@ -177,11 +177,8 @@ async fn the_step_and_resumption_examples_run_and_show_what_they_say() {
         ),
         (
             "nonblocking",
-            &[
-                "client: call 1: WantRead",
-                "server: Done",
-                "negotiated Some(TLSv1_3)",
-            ],
+            // Which calls return `Want*` depends on how fast the server thread answers.
+            &[": Done\n", "server: Done", "negotiated Some(TLSv1_3)"],
         ),
         (
             "memory_pair",
