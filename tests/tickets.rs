@@ -210,7 +210,10 @@ mod fuzz {
                 let at = at % changed.len();
                 changed[at] ^= flip;
             }
-            prop_assert_eq!(ticketer.decrypt(&changed), None);
+            // Two flips of one byte can cancel out: only a ticket that differs must not open.
+            if changed != ticket {
+                prop_assert_eq!(ticketer.decrypt(&changed), None);
+            }
             if let Some(cut) = cut {
                 let cut = cut % ticket.len();
                 prop_assert_eq!(ticketer.decrypt(&ticket[..cut]), None);
