@@ -20,8 +20,9 @@
 //!
 //! Run with `cargo run --release --example bench --features proxy-protocol` (`-- --quick` for
 //! a short run). `-- --only ours|ours-without-deadline|tokio-rustls [--tickets]` runs 1000
-//! handshakes of one contender, and `-- --serve listener|spawn|tokio-rustls [--key ...]` one
-//! server, for `strace -f -c` or `perf`.
+//! handshakes of one contender, `-- --only-bulk ours|tokio-rustls` one 64 MB transfer, and
+//! `-- --serve listener|spawn|tokio-rustls [--key ...]` one server, for `strace -f -c`,
+//! `valgrind --tool=callgrind` or `perf`.
 
 mod common;
 
@@ -112,6 +113,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     {
         let tickets = args.iter().any(|a| a == "--tickets");
         return only(who, tickets);
+    }
+    if let Some(who) = args
+        .iter()
+        .position(|a| a == "--only-bulk")
+        .and_then(|i| args.get(i + 1))
+    {
+        return only_bulk(who);
     }
     let quick = args.iter().any(|a| a == "--quick");
     if args.iter().any(|a| a == "--listener") {
@@ -309,6 +317,23 @@ fn only(who: &str, tickets: bool) -> Result<(), Box<dyn std::error::Error>> {
         .build()?;
     let rate = runtime.block_on(one_at_a_time(&setup, who, 1000))?;
     println!("{who:?}: 1000 handshakes one at a time, {rate:.0}/s");
+    Ok(())
+}
+
+/// `--only-bulk ours|tokio-rustls`: one 64 MB transfer of one contender, for `valgrind
+/// --tool=callgrind` (instructions, not seconds) or `perf`.
+fn only_bulk(who: &str) -> Result<(), Box<dyn std::error::Error>> {
+    let who = match who {
+        "ours" => Contender::Ours,
+        "tokio-rustls" => Contender::TokioRustls,
+        other => return Err(format!("--only-bulk takes ours or tokio-rustls, not {other}").into()),
+    };
+    let setup = configs(Kind::Full)?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let rate = runtime.block_on(bulk(&setup, who, 64))?;
+    println!("{who:?}: 64 MB client to server, {rate:.0} MB/s");
     Ok(())
 }
 
