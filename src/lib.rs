@@ -195,14 +195,18 @@ pub use server::listener::{
 #[cfg(feature = "axum")]
 pub use server::TlsConnectInfo;
 pub use server::{
-    Acceptor, LazyConfigAcceptor, ReloadError, ReloadableConfig, StartHandshake, TicketKeyError,
-    TicketKeys, DEFAULT_SERVER_TIMEOUT, TICKET_KEYS_HEADER, TICKET_KEY_LEN,
+    Acceptor, CertificateError, CertificateErrorKind, CertificateInfo, CertificateSource,
+    CertificateStore, Choice, ChooseConfig, LazyConfigAcceptor, ReloadError, ReloadableConfig,
+    StartHandshake, StoreLoadError, TicketKeyError, TicketKeys, UnknownName,
+    DEFAULT_SERVER_TIMEOUT, TICKET_KEYS_HEADER, TICKET_KEY_LEN,
 };
 #[cfg(feature = "proxy-protocol")]
 pub use server::{
     AddressRangeError, ProxyHeader, ProxyHeaderReader, ProxyProtocol, TrustedProxies,
     MAX_PROXY_V2_LEN,
 };
+#[cfg(feature = "watch")]
+pub use server::{StoreWatcher, WatchEvent, DEFAULT_WATCH_DELAY};
 pub use step::{Handshake, Step};
 
 pub use rustls;

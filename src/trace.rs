@@ -159,3 +159,21 @@ impl Trace {
 
     pub(crate) fn failed(&self, _error: &HandshakeError, _report: &HandshakeReport) {}
 }
+
+/// A certificate file the store could not load; the last good version keeps serving.
+#[cfg(feature = "tracing")]
+pub(crate) fn certificate_not_loaded(error: &crate::CertificateError) {
+    tracing::warn!(path = %error.path.display(), error = %error, "tls certificate not loaded");
+}
+
+#[cfg(not(feature = "tracing"))]
+pub(crate) fn certificate_not_loaded(_error: &crate::CertificateError) {}
+
+/// The file watcher reported an error; the store reloads anyway.
+#[cfg(all(feature = "tracing", feature = "watch"))]
+pub(crate) fn watch_failed(error: &notify_debouncer_mini::notify::Error) {
+    tracing::warn!(error = %error, "tls certificate watcher error; reloading anyway");
+}
+
+#[cfg(all(not(feature = "tracing"), feature = "watch"))]
+pub(crate) fn watch_failed(_error: &notify_debouncer_mini::notify::Error) {}

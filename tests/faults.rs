@@ -16,13 +16,14 @@ use std::{
     time::Duration,
 };
 
+use rustls::{server::ClientHello, ServerConfig};
 use support::{
     name,
     transports::{audit, Audited, Probe},
     World,
 };
 use tokio::io::{duplex, AsyncRead, AsyncWrite, AsyncWriteExt, DuplexStream, ReadBuf};
-use tokio_tls_handshake::{Acceptor, Connector, HandshakeError};
+use tokio_tls_handshake::{Acceptor, Choice, Connector, HandshakeError};
 
 /// A hang shows up as this bound expiring, not as a stuck test.
 const RUN_LIMIT: Duration = Duration::from_secs(10);
@@ -128,10 +129,24 @@ impl AsyncWrite for FailAt {
     }
 }
 
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Side {
     Client,
     Server,
+    /// A server that reads the ClientHello first and lets a chooser decide
+    /// (`Acceptor::with_chooser`).
+    ChoosingServer,
+}
+
+/// The acceptor for `side`: without a deadline, so that only the transport ends a handshake.
+fn acceptor(world: &World, side: Side) -> Acceptor {
+    let acceptor = Acceptor::from(world.server().build()).without_timeout();
+    if side != Side::ChoosingServer {
+        return acceptor;
+    }
+    acceptor.with_chooser(|_: &ClientHello<'_>, config: &Arc<ServerConfig>| {
+        Choice::Serve(config.clone())
+    })
 }
 
 struct Run {
@@ -151,7 +166,7 @@ async fn run(world: &World, side: Side, at: usize, fault: Fault, live: &Arc<Atom
     let probe = Probe::new();
     let faulty_io = Audited::new(faulty_io, &probe);
     let connector = Connector::from(world.client().build());
-    let acceptor = Acceptor::from(world.server().build()).without_timeout();
+    let acceptor = acceptor(world, side);
     let probes = [probe];
     let both = async {
         match side {
@@ -163,7 +178,7 @@ async fn run(world: &World, side: Side, at: usize, fault: Fault, live: &Arc<Atom
                 drop(plain);
                 (faulty.0.map(drop), faulty.1)
             }
-            Side::Server => {
+            Side::Server | Side::ChoosingServer => {
                 let (plain, faulty) = tokio::join!(
                     connector.connect(name("localhost"), plain_io),
                     audit(acceptor.accept(faulty_io), &probes)
@@ -215,7 +230,7 @@ async fn a_fault_at_every_transport_call_of_either_role() {
     let world = World::new();
     let live = Arc::new(AtomicUsize::new(0));
     let mut runs = 0;
-    for side in [Side::Client, Side::Server] {
+    for side in [Side::Client, Side::Server, Side::ChoosingServer] {
         for fault in [Fault::Error, Fault::Zero, Fault::Spurious] {
             for at in 0.. {
                 let run = run(&world, side, at, fault, &live).await;
@@ -289,13 +304,15 @@ async fn cancellation_at_every_poll_of_either_role() {
         (Side::Server, 64 * 1024),
         (Side::Client, 64),
         (Side::Server, 64),
+        (Side::ChoosingServer, 64 * 1024),
+        (Side::ChoosingServer, 64),
     ] {
         for polls in 0.. {
             let (a, b) = duplex(capacity);
             // Never faulty: `at` past any handshake.
             let ours = FailAt::new(a, usize::MAX, Fault::Error, &live);
             let connector = Connector::from(world.client().build());
-            let acceptor = Acceptor::from(world.server().build()).without_timeout();
+            let acceptor = acceptor(&world, side);
             // The peer runs as its own task; it must see the cancelled side's close.
             let (finished, peer) = match side {
                 Side::Client => {
@@ -306,7 +323,7 @@ async fn cancellation_at_every_poll_of_either_role() {
                     };
                     (cancelled.await.map(|r| r.map(drop)), peer)
                 }
-                Side::Server => {
+                Side::Server | Side::ChoosingServer => {
                     let peer = tokio::spawn(async move {
                         connector.connect(name("localhost"), b).await.map(drop)
                     });

@@ -109,6 +109,18 @@ impl OutgoingAlert {
         })
     }
 
+    /// A fatal alert of this server's own choosing, before anything is negotiated: a
+    /// plaintext record (content type 21, legacy version 3.3, length 2, level fatal).
+    pub(crate) fn plaintext(description: AlertDescription) -> Self {
+        const FATAL: u8 = 2;
+        Self {
+            bytes: vec![ALERT, 3, 3, 0, 2, FATAL, u8::from(description)],
+            written: 0,
+            unflushed: false,
+            description,
+        }
+    }
+
     pub(crate) fn description(&self) -> AlertDescription {
         self.description
     }
@@ -124,8 +136,12 @@ impl OutgoingAlert {
         let sent = write_out(self, io, &mut unflushed, true);
         self.unflushed = unflushed;
         let sent = sent?;
-        if let (true, Some(HandshakeError::Protocol { alert_sent, .. })) = (sent, error) {
-            *alert_sent = Some(self.description);
+        match (sent, error) {
+            (true, Some(HandshakeError::Protocol { alert_sent, .. }))
+            | (true, Some(HandshakeError::Refused { alert_sent, .. })) => {
+                *alert_sent = Some(self.description);
+            }
+            _ => {}
         }
         Ok(sent)
     }

@@ -76,6 +76,22 @@ pub enum HandshakeError {
     /// the connection's was missing, malformed, too long, or from a peer not trusted to send
     /// one. Nothing was sent; the transport is handed back.
     ProxyHeader(ProxyHeaderError),
+    /// The server refused the ClientHello by policy before the handshake went on: a
+    /// [`ChooseConfig`](crate::ChooseConfig) chose [`Choice::Refuse`](crate::Choice::Refuse)
+    /// (a [`CertificateStore`](crate::CertificateStore) has no certificate for the name asked
+    /// for, say), or [`StartHandshake::refuse`](crate::StartHandshake::refuse) was called.
+    /// The alert goes out in the clear, as OpenSSL's servername callback sends one.
+    Refused {
+        /// The name the client asked for (SNI), if it asked for one.
+        server_name: Option<String>,
+        /// The fatal alert written to the client and flushed, if it was.
+        alert_sent: Option<AlertDescription>,
+    },
+    /// The connection was a challenge, not a client: the handshake completed with a
+    /// [`Choice::AnswerChallenge`](crate::Choice::AnswerChallenge) configuration (an ACME
+    /// server's TLS-ALPN-01 validation, RFC 8737), and the connection was closed. Nothing for
+    /// the application to serve.
+    ChallengeAnswered,
 }
 
 /// What was wrong with a PROXY protocol header ([`HandshakeError::ProxyHeader`]).
@@ -151,13 +167,21 @@ impl HandshakeError {
             Self::Panicked => Self::Panicked,
             Self::Drained => Self::Drained,
             Self::ProxyHeader(e) => Self::ProxyHeader(*e),
+            Self::Refused {
+                server_name,
+                alert_sent,
+            } => Self::Refused {
+                server_name: server_name.clone(),
+                alert_sent: *alert_sent,
+            },
+            Self::ChallengeAnswered => Self::ChallengeAnswered,
         }
     }
 
     /// The fatal alert this side sent to the peer, if any.
     pub fn alert_sent(&self) -> Option<AlertDescription> {
         match self {
-            Self::Protocol { alert_sent, .. } => *alert_sent,
+            Self::Protocol { alert_sent, .. } | Self::Refused { alert_sent, .. } => *alert_sent,
             _ => None,
         }
     }
@@ -186,7 +210,10 @@ impl HandshakeError {
             Self::Transport(e) => e.kind(),
             Self::TimedOut => io::ErrorKind::TimedOut,
             Self::Config(_) => io::ErrorKind::InvalidInput,
-            Self::Evicted | Self::Drained => io::ErrorKind::ConnectionAborted,
+            Self::Evicted | Self::Drained | Self::ChallengeAnswered => {
+                io::ErrorKind::ConnectionAborted
+            }
+            Self::Refused { .. } => io::ErrorKind::ConnectionRefused,
             Self::Panicked => io::ErrorKind::Other,
         }
     }
@@ -244,6 +271,22 @@ impl fmt::Display for HandshakeError {
                 "tls handshake cut off: the listener was draining and its grace period ended",
             ),
             Self::ProxyHeader(e) => write!(f, "{e}, before the tls handshake"),
+            Self::Refused {
+                server_name,
+                alert_sent,
+            } => {
+                match server_name {
+                    Some(name) => write!(f, "tls client hello for {name:?} refused")?,
+                    None => f.write_str("tls client hello without a server name refused")?,
+                }
+                if let Some(alert) = alert_sent {
+                    write!(f, " (sent alert {alert:?})")?;
+                }
+                Ok(())
+            }
+            Self::ChallengeAnswered => {
+                f.write_str("tls challenge answered (acme-tls/1 validation); connection closed")
+            }
         }
     }
 }
@@ -297,6 +340,15 @@ impl fmt::Debug for HandshakeError {
             Self::Panicked => f.write_str("Panicked"),
             Self::Drained => f.write_str("Drained"),
             Self::ProxyHeader(e) => f.debug_tuple("ProxyHeader").field(e).finish(),
+            Self::Refused {
+                server_name,
+                alert_sent,
+            } => f
+                .debug_struct("Refused")
+                .field("server_name", server_name)
+                .field("alert_sent", alert_sent)
+                .finish(),
+            Self::ChallengeAnswered => f.write_str("ChallengeAnswered"),
         }
     }
 }

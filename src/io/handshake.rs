@@ -22,9 +22,10 @@ use super::{
 };
 use crate::{
     engine::{alert::OutgoingAlert, Facts},
+    server::choose::Chooser,
     trace::Trace,
-    Failed, Handshake, HandshakeError, HandshakeReport, HandshakeStats, Step, TlsConnection,
-    TlsStream,
+    Choice, Failed, Handshake, HandshakeError, HandshakeReport, HandshakeStats, LazyConfigAcceptor,
+    StartHandshake, Step, TlsConnection, TlsStream,
 };
 
 /// A TLS handshake in progress on the transport `IO`, for the role of `C`
@@ -58,7 +59,24 @@ pub struct AsyncHandshake<IO, C> {
     state: State<IO, C>,
     deadline: Deadline,
     trace: Trace,
+    /// The connection only answers a challenge: closed once the handshake completes
+    /// ([`Choice::AnswerChallenge`](crate::Choice::AnswerChallenge)).
+    answering_challenge: bool,
 }
+
+/// A server reading the ClientHello first, so that a chooser decides how to go on: the
+/// reader, the chooser, the acceptor's configuration, and how to go on (for the server role
+/// only: `then` is given where the role is known).
+#[derive(Debug)]
+pub(crate) struct ChoosingConfig<IO, C> {
+    start: LazyConfigAcceptor<IO>,
+    chooser: Chooser,
+    config: Arc<ServerConfig>,
+    then: GoOn<IO, C>,
+}
+
+/// How a handshake goes on once the ClientHello is read and the chooser has decided.
+type GoOn<IO, C> = fn(StartHandshake<IO>, &Chooser, &Arc<ServerConfig>) -> AsyncHandshake<IO, C>;
 
 #[derive(Debug)]
 #[allow(
@@ -66,6 +84,8 @@ pub struct AsyncHandshake<IO, C> {
     reason = "a handshake spends nearly all its life in Handshaking; boxing it would cost an allocation per handshake to save bytes in states that last a moment"
 )]
 enum State<IO, C> {
+    /// The ClientHello is read first, and a chooser decides how the handshake goes on.
+    ChoosingConfig(Box<ChoosingConfig<IO, C>>),
     /// A PROXY protocol header is read first, in front of TLS, under the same deadline.
     #[cfg(feature = "proxy-protocol")]
     ReadingProxyHeader {
@@ -103,6 +123,33 @@ where
     pub fn accept(config: Arc<ServerConfig>, io: IO) -> Self {
         Self::start(Handshake::accept(config), io)
     }
+
+    /// Reads the ClientHello with `start` (which carries the deadline, the alert policy and
+    /// any PROXY header reader), then goes on as `chooser` decides.
+    pub(crate) fn choosing(
+        start: LazyConfigAcceptor<IO>,
+        chooser: Chooser,
+        config: Arc<ServerConfig>,
+    ) -> Self {
+        Self {
+            state: State::ChoosingConfig(Box::new(ChoosingConfig {
+                start,
+                chooser,
+                config,
+                then: continue_as_chosen,
+            })),
+            deadline: Deadline::default(),
+            trace: Trace::default(),
+            answering_challenge: false,
+        }
+    }
+
+    /// Once the handshake completes, the connection is closed and the future resolves to
+    /// [`HandshakeError::ChallengeAnswered`].
+    pub(crate) fn answering_challenge(mut self) -> Self {
+        self.answering_challenge = true;
+        self
+    }
 }
 
 impl<IO, C> AsyncHandshake<IO, C>
@@ -128,6 +175,7 @@ where
             state,
             deadline: Deadline::default(),
             trace: Trace::default(),
+            answering_challenge: false,
         }
     }
 
@@ -147,7 +195,10 @@ where
 
     /// The client's address, once a PROXY protocol header gave it.
     pub(crate) fn proxy_source(&self) -> Option<SocketAddr> {
-        self.handshake().and_then(|h| h.engine().proxy_source())
+        match &self.state {
+            State::ChoosingConfig(choosing) => choosing.start.proxy_source(),
+            _ => self.handshake().and_then(|h| h.engine().proxy_source()),
+        }
     }
 
     /// Fails the handshake with [`HandshakeError::TimedOut`] unless it completes within
@@ -184,6 +235,7 @@ where
             state: failing(io, error, alert, Box::new(report)),
             deadline: Deadline::default(),
             trace: Trace::default(),
+            answering_challenge: false,
         }
     }
 
@@ -223,6 +275,7 @@ where
     /// The transport, unless the future has completed.
     pub fn get_ref(&self) -> Option<&IO> {
         match &self.state {
+            State::ChoosingConfig(choosing) => choosing.start.get_ref(),
             #[cfg(feature = "proxy-protocol")]
             State::ReadingProxyHeader { io, .. } => Some(io),
             State::Handshaking { io, .. } => Some(io),
@@ -235,19 +288,26 @@ where
     /// What the handshake has cost so far (bytes received show its progress), while it is
     /// still handshaking.
     pub fn stats(&self) -> Option<HandshakeStats> {
-        self.handshake().map(Handshake::stats)
+        match &self.state {
+            State::ChoosingConfig(choosing) => Some(choosing.start.stats()),
+            _ => self.handshake().map(Handshake::stats),
+        }
     }
 
     /// Bytes of the peer's complete TLS records so far, while handshaking: the progress a
     /// listener weighs when it must shed a handshake.
     pub(crate) fn peer_record_bytes(&self) -> Option<u64> {
-        self.handshake().map(Handshake::peer_record_bytes)
+        match &self.state {
+            State::ChoosingConfig(choosing) => Some(choosing.start.peer_record_bytes()),
+            _ => self.handshake().map(Handshake::peer_record_bytes),
+        }
     }
 
     /// The transport, mutably, unless the future has completed. Reading or writing it
     /// directly corrupts the handshake.
     pub fn get_mut(&mut self) -> Option<&mut IO> {
         match &mut self.state {
+            State::ChoosingConfig(choosing) => choosing.start.get_mut(),
             #[cfg(feature = "proxy-protocol")]
             State::ReadingProxyHeader { io, .. } => Some(io),
             State::Handshaking { io, .. } => Some(io),
@@ -294,6 +354,16 @@ where
         let _entered = me.trace.enter(C::ROLE);
         loop {
             match &mut me.state {
+                State::ChoosingConfig(choosing) => match Pin::new(&mut choosing.start).poll(cx) {
+                    Poll::Ready(Ok(hello)) => {
+                        let next = (choosing.then)(hello, &choosing.chooser, &choosing.config);
+                        me.state = next.state;
+                        me.deadline = next.deadline;
+                        me.answering_challenge = next.answering_challenge;
+                    }
+                    Poll::Ready(Err(failed)) => me.state = State::Failed(failed),
+                    Poll::Pending => return Poll::Pending,
+                },
                 #[cfg(feature = "proxy-protocol")]
                 State::ReadingProxyHeader { io, reader, .. } => {
                     match reader.read(&mut PollIo::new(io, cx)) {
@@ -322,6 +392,10 @@ where
                             let stream = TlsStream::new(io, handshake.into_engine());
                             if me.trace.is_enabled() {
                                 me.trace.completed(&stream.report());
+                            }
+                            if me.answering_challenge {
+                                me.state = State::Failed(stream.close_after_challenge(cx));
+                                continue;
                             }
                             return Poll::Ready(Ok(stream));
                         }
@@ -359,6 +433,20 @@ where
                 State::Finished => panic!("AsyncHandshake polled after it completed"),
             }
         }
+    }
+}
+
+/// Goes on with the ClientHello as the chooser decides (the server's `then`).
+fn continue_as_chosen<IO: AsyncRead + AsyncWrite + Unpin>(
+    hello: StartHandshake<IO>,
+    chooser: &Chooser,
+    config: &Arc<ServerConfig>,
+) -> AsyncHandshake<IO, ServerConnection> {
+    let choice = chooser.0.choose(&hello.client_hello(), config);
+    match choice {
+        Choice::Serve(config) => hello.into_stream(config),
+        Choice::Refuse(alert) => hello.refuse(alert),
+        Choice::AnswerChallenge(config) => hello.into_stream(config).answering_challenge(),
     }
 }
 

@@ -18,6 +18,16 @@ pub(crate) struct SendingAlert<IO> {
     pub(super) report: Box<HandshakeReport>,
 }
 
+impl<IO> SendingAlert<IO> {
+    pub(crate) fn io(&self) -> &IO {
+        &self.io
+    }
+
+    pub(crate) fn io_mut(&mut self) -> &mut IO {
+        &mut self.io
+    }
+}
+
 impl<IO: AsyncWrite + Unpin> SendingAlert<IO> {
     pub(crate) fn new(
         io: IO,

@@ -14,7 +14,7 @@ use tokio::io::{AsyncBufRead, AsyncRead, AsyncWrite, ReadBuf};
 use super::adapter::PollIo;
 use crate::{
     engine::{Engine, Flush, Phase, ReadOutcome},
-    HandshakeError, HandshakeReport, HandshakeStats, TlsConnection,
+    Failed, HandshakeError, HandshakeReport, HandshakeStats, TlsConnection,
 };
 
 /// An established TLS connection over the transport `IO`.
@@ -149,6 +149,22 @@ where
         match self.engine.phase() {
             Phase::Failed(error) => Some(error.repeat().into()),
             _ => None,
+        }
+    }
+
+    /// The connection only answered a challenge
+    /// ([`Choice::AnswerChallenge`](crate::Choice::AnswerChallenge)): close_notify and the
+    /// transport's shutdown go out if the transport takes them now (best effort: the
+    /// challenger has what it came for), and the transport is handed back.
+    pub(crate) fn close_after_challenge(mut self, cx: &mut Context<'_>) -> Failed<IO> {
+        if let Poll::Ready(Err(e)) = Pin::new(&mut self).poll_shutdown(cx) {
+            crate::trace::alert_not_sent(&e);
+        }
+        let report = Box::new(self.report());
+        Failed {
+            error: HandshakeError::ChallengeAnswered,
+            io: self.io,
+            report,
         }
     }
 

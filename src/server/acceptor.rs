@@ -5,7 +5,8 @@ use std::{net::IpAddr, sync::Arc, time::Duration};
 use rustls::{ServerConfig, ServerConnection};
 use tokio::io::{AsyncRead, AsyncWrite};
 
-use crate::{AsyncHandshake, Handshake, LazyConfigAcceptor, ReloadableConfig};
+use super::choose::Chooser;
+use crate::{AsyncHandshake, ChooseConfig, Handshake, LazyConfigAcceptor, ReloadableConfig};
 
 /// How long a server handshake may take by default. A server without a deadline can be held
 /// open forever by peers that connect and say nothing.
@@ -47,6 +48,8 @@ pub struct Acceptor {
     send_alerts: bool,
     #[cfg(feature = "proxy-protocol")]
     proxy: Option<super::proxy::ProxyPolicy>,
+    /// Decides from each ClientHello how the handshake goes on.
+    chooser: Option<Chooser>,
 }
 
 #[derive(Debug, Clone)]
@@ -68,7 +71,40 @@ impl Acceptor {
             send_alerts: true,
             #[cfg(feature = "proxy-protocol")]
             proxy: None,
+            chooser: None,
         }
+    }
+
+    /// Reads each client's ClientHello first and lets `chooser` decide how the handshake goes
+    /// on: with this acceptor's configuration or another, refused with an alert (an unknown
+    /// server name gets `unrecognized_name`, as nginx's `ssl_reject_handshake` sends), or
+    /// answered and closed (an ACME TLS-ALPN-01 challenge). [`accept`](Acceptor::accept) and
+    /// a [`TlsListener`](crate::TlsListener) both run it, under the same deadline as the
+    /// rest of the handshake; [`start`](Acceptor::start) does not (the caller chooses).
+    ///
+    /// Costs one allocation per handshake and rustls' ClientHello reader in front of the
+    /// handshake; no extra transport call.
+    ///
+    /// # Examples
+    ///
+    /// A [`CertificateStore`](crate::CertificateStore) that refuses names it has no
+    /// certificate for with `unrecognized_name`:
+    ///
+    /// ```no_run
+    /// # fn run() -> Result<(), Box<dyn std::error::Error>> {
+    /// use std::sync::Arc;
+    /// use tokio_tls_handshake::{Acceptor, CertificateStore};
+    ///
+    /// let store = CertificateStore::from_dir("/etc/tls/certificates")?;
+    /// let config = rustls::ServerConfig::builder()
+    ///     .with_no_client_auth()
+    ///     .with_cert_resolver(Arc::new(store.clone()));
+    /// let acceptor = Acceptor::from(Arc::new(config)).with_chooser(store);
+    /// # Ok(()) }
+    /// ```
+    pub fn with_chooser(mut self, chooser: impl ChooseConfig) -> Self {
+        self.chooser = Some(Chooser(Arc::new(chooser)));
+        self
     }
 
     /// Each handshake must complete within `timeout` of the `accept` call.
@@ -196,6 +232,10 @@ impl Acceptor {
     where
         IO: AsyncRead + AsyncWrite + Unpin,
     {
+        if let Some(chooser) = &self.chooser {
+            let start = self.start_peer(io, peer);
+            return AsyncHandshake::choosing(start, chooser.clone(), self.config());
+        }
         let handshake = AsyncHandshake::start(Handshake::accept(self.config()), io)
             .with_defaults(self.timeout, self.send_alerts);
         #[cfg(feature = "proxy-protocol")]
@@ -213,9 +253,10 @@ impl Acceptor {
     /// deadline covers both steps, and the choice in between may await (a certificate store,
     /// say).
     ///
-    /// **This acceptor's own configuration is not used**: the handshake goes on with the one
-    /// given to `into_stream`. Only the acceptor's deadline, alert policy and PROXY protocol
-    /// settings apply.
+    /// **This acceptor's own configuration is not used**, nor its
+    /// [chooser](Acceptor::with_chooser): the handshake goes on with the one given to
+    /// `into_stream`. Only the acceptor's deadline, alert policy and PROXY protocol settings
+    /// apply.
     ///
     /// # Examples
     ///

@@ -183,6 +183,37 @@ impl<IO> LazyConfigAcceptor<IO> {
         })
     }
 
+    /// The client's address, once a PROXY protocol header gave it.
+    pub(crate) fn proxy_source(&self) -> Option<SocketAddr> {
+        self.proxy_source
+    }
+
+    /// What reading the hello cost so far.
+    pub(crate) fn stats(&self) -> HandshakeStats {
+        self.reader.stats()
+    }
+
+    /// Bytes of the peer's complete TLS records so far.
+    pub(crate) fn peer_record_bytes(&self) -> u64 {
+        self.reader.watcher.complete_bytes()
+    }
+
+    /// The transport, unless the future has completed.
+    pub(crate) fn get_ref(&self) -> Option<&IO> {
+        match &self.sending {
+            Some(sending) => Some(sending.io()),
+            None => self.io.as_ref(),
+        }
+    }
+
+    /// The transport, mutably, unless the future has completed.
+    pub(crate) fn get_mut(&mut self) -> Option<&mut IO> {
+        match &mut self.sending {
+            Some(sending) => Some(sending.io_mut()),
+            None => self.io.as_mut(),
+        }
+    }
+
     /// Reads a PROXY protocol header in front of the ClientHello, under the same deadline.
     #[cfg(feature = "proxy-protocol")]
     pub(crate) fn with_proxy_header(mut self, reader: Option<crate::ProxyHeaderReader>) -> Self {
@@ -345,6 +376,53 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> StartHandshake<IO> {
                     .set_deadline(deadline)
             }
         }
+    }
+
+    /// Refuses the client with the fatal `alert`, sent in the clear (nothing is negotiated
+    /// yet) within the deadline: nginx's `ssl_reject_handshake` for an unknown server name
+    /// sends `UnrecognisedName`. The future resolves to [`HandshakeError::Refused`], with
+    /// `alert_sent` set once the alert is out, and hands the transport back
+    /// ([`recoverable`](AsyncHandshake::recoverable)).
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # async fn run(hello: tokio_tls_handshake::StartHandshake<tokio::net::TcpStream>,
+    /// #   config: std::sync::Arc<rustls::ServerConfig>) -> std::io::Result<()> {
+    /// use rustls::AlertDescription;
+    ///
+    /// if hello.client_hello().server_name() != Some("example.com") {
+    ///     let refused = hello.refuse(AlertDescription::UnrecognisedName).await;
+    ///     assert!(refused.is_err());
+    ///     return Ok(());
+    /// }
+    /// let tls = hello.into_stream(config).await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn refuse(self, alert: AlertDescription) -> AsyncHandshake<IO, ServerConnection> {
+        let server_name = self.client_hello().server_name().map(str::to_owned);
+        let Self {
+            io,
+            watcher,
+            mut stats,
+            deadline,
+            send_alerts,
+            proxy_source,
+            ..
+        } = self;
+        stats.bytes_read = watcher.received();
+        let report = HandshakeReport::without_connection(Facts {
+            proxy_source,
+            stats,
+            server_name: server_name.as_deref(),
+            ..Facts::none(Role::Server)
+        });
+        let error = HandshakeError::Refused {
+            server_name,
+            alert_sent: None,
+        };
+        let alert = send_alerts.then(|| OutgoingAlert::plaintext(alert));
+        AsyncHandshake::failed(io, error, alert, report).set_deadline(deadline)
     }
 
     /// Gives up on the client (for example an unknown server name) and returns the

@@ -4,7 +4,9 @@
 //!   that sheds slow peers, drain.
 //! - `acceptor.rs`: `Acceptor`, a `ServerConfig` plus per-connection defaults.
 //! - `client_hello.rs`: reading the ClientHello before choosing a configuration
-//!   (`LazyConfigAcceptor`, `LazyConfigAcceptor`).
+//!   (`LazyConfigAcceptor`, `StartHandshake`).
+//! - `choose.rs`: `ChooseConfig`, the acceptor's hook that answers each ClientHello.
+//! - `certificates/`: `CertificateStore`, certificates chosen by name, reloaded from files.
 //! - `proxy/`: the PROXY protocol, a layer in front of TLS (feature `proxy-protocol`).
 //! - `reload.rs`: `ReloadableConfig`, a configuration replaced while serving.
 //! - `tickets/`: `TicketKeys`, session-ticket keys a fleet shares.
@@ -13,6 +15,8 @@
 mod acceptor;
 #[cfg(feature = "axum")]
 mod axum;
+mod certificates;
+pub(crate) mod choose;
 mod client_hello;
 pub(crate) mod listener;
 #[cfg(feature = "proxy-protocol")]
@@ -22,6 +26,8 @@ mod tickets;
 
 #[cfg(feature = "axum")]
 pub use self::axum::TlsConnectInfo;
+#[cfg(feature = "watch")]
+pub use self::certificates::{StoreWatcher, WatchEvent, DEFAULT_WATCH_DELAY};
 #[cfg(feature = "proxy-protocol")]
 pub use self::proxy::{
     AddressRangeError, ProxyHeader, ProxyHeaderReader, ProxyProtocol, TrustedProxies,
@@ -29,6 +35,11 @@ pub use self::proxy::{
 };
 pub use self::{
     acceptor::{Acceptor, DEFAULT_SERVER_TIMEOUT},
+    certificates::{
+        CertificateError, CertificateErrorKind, CertificateInfo, CertificateSource,
+        CertificateStore, StoreLoadError, UnknownName,
+    },
+    choose::{Choice, ChooseConfig},
     client_hello::{LazyConfigAcceptor, StartHandshake},
     reload::{ReloadError, ReloadableConfig},
     tickets::{TicketKeyError, TicketKeys, TICKET_KEYS_HEADER, TICKET_KEY_LEN},

@@ -15,8 +15,11 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 pub struct Identity {
     pub chain: Vec<CertificateDer<'static>>,
     pub key: PrivateKeyDer<'static>,
+    /// The leaf alone.
     pub cert_pem: String,
     pub key_pem: String,
+    /// The leaf, then the CA that issued it.
+    pub chain_pem: String,
 }
 
 impl Clone for Identity {
@@ -26,6 +29,7 @@ impl Clone for Identity {
             key: self.key.clone_key(),
             cert_pem: self.cert_pem.clone(),
             key_pem: self.key_pem.clone(),
+            chain_pem: self.chain_pem.clone(),
         }
     }
 }
@@ -71,8 +75,31 @@ impl Ca {
         roots
     }
 
+    /// Issues a server leaf for `names` valid from `not_before` to `not_after` (year, month,
+    /// day).
+    pub fn issue_valid(
+        &self,
+        names: &[&str],
+        not_before: (i32, u8, u8),
+        not_after: (i32, u8, u8),
+    ) -> Identity {
+        self.issue_with(names, Leaf::Server, |params| {
+            params.not_before = rcgen::date_time_ymd(not_before.0, not_before.1, not_before.2);
+            params.not_after = rcgen::date_time_ymd(not_after.0, not_after.1, not_after.2);
+        })
+    }
+
     /// Issues a leaf for `names` (DNS names or IP addresses).
     pub fn issue(&self, names: &[&str], kind: Leaf) -> Identity {
+        self.issue_with(names, kind, |_| {})
+    }
+
+    fn issue_with(
+        &self,
+        names: &[&str],
+        kind: Leaf,
+        adjust: impl FnOnce(&mut CertificateParams),
+    ) -> Identity {
         let key = KeyPair::generate().expect("generate leaf key");
         let names: Vec<String> = names.iter().map(|n| n.to_string()).collect();
         let mut params = CertificateParams::new(names.clone()).expect("leaf params");
@@ -90,12 +117,14 @@ impl Ca {
             params.not_before = rcgen::date_time_ymd(2000, 1, 1);
             params.not_after = rcgen::date_time_ymd(2001, 1, 1);
         }
+        adjust(&mut params);
         let cert = params.signed_by(&key, &self.issuer).expect("sign leaf");
         Identity {
             chain: vec![cert.der().clone(), self.cert()],
             key: PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der())),
             cert_pem: cert.pem(),
             key_pem: key.serialize_pem(),
+            chain_pem: cert.pem() + &self.issuer.pem(),
         }
     }
 }

@@ -1,0 +1,139 @@
+//! Certificates on disk: which files in a directory are certificates, the two layouts a
+//! certificate may have, and the stamp that tells whether a file changed since it was read.
+//!
+//! Layouts, for a certificate file `NAME.pem` or `NAME.crt`:
+//! - the chain (leaf first) and its private key in the one file;
+//! - the chain alone, and the key in `NAME.key` beside it.
+//!
+//! Hidden files (a name starting with `.`), other extensions and subdirectories are not
+//! read, so a file written under a hidden name and renamed into place is read only whole.
+
+use std::{
+    fs, io,
+    path::{Path, PathBuf},
+    sync::Arc,
+    time::SystemTime,
+};
+
+use rustls::{
+    crypto::CryptoProvider,
+    pki_types::{pem::PemObject, CertificateDer, PrivateKeyDer},
+    sign::CertifiedKey,
+};
+
+use super::{
+    error::{CertificateError, CertificateErrorKind},
+    info::{CertificateInfo, CertificateSource},
+};
+
+/// Extensions of certificate files.
+const CERTIFICATE_EXTENSIONS: [&str; 2] = ["pem", "crt"];
+/// Extension of a key file beside a certificate file.
+const KEY_EXTENSION: &str = "key";
+
+/// A certificate the store serves: what it knows of it, the key rustls signs with, and (for
+/// a file) the stamp of the files it was read from.
+#[derive(Debug)]
+pub(super) struct Stored {
+    pub(super) info: CertificateInfo,
+    pub(super) key: Arc<CertifiedKey>,
+    pub(super) stamp: Option<Stamp>,
+}
+
+/// What a file looked like when it was read: its modification time and length, and those of
+/// the key file beside it if that was used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Stamp {
+    certificate: (SystemTime, u64),
+    key: Option<(SystemTime, u64)>,
+}
+
+impl Stamp {
+    /// The files' stamp now; `None` if the certificate file cannot be looked at.
+    pub(super) fn now(path: &Path) -> Option<Self> {
+        let certificate = file_stamp(path).ok()?;
+        let key = file_stamp(&key_path(path)).ok();
+        Some(Self { certificate, key })
+    }
+}
+
+fn file_stamp(path: &Path) -> io::Result<(SystemTime, u64)> {
+    let metadata = fs::metadata(path)?;
+    Ok((metadata.modified()?, metadata.len()))
+}
+
+fn key_path(certificate: &Path) -> PathBuf {
+    certificate.with_extension(KEY_EXTENSION)
+}
+
+/// The certificate files in `dir`, sorted.
+pub(super) fn certificate_files(dir: &Path) -> Result<Vec<PathBuf>, CertificateError> {
+    let read_error = |e| CertificateError {
+        path: dir.to_path_buf(),
+        kind: CertificateErrorKind::Read(e),
+    };
+    let mut files = Vec::new();
+    for entry in fs::read_dir(dir).map_err(read_error)? {
+        let entry = entry.map_err(read_error)?;
+        let path = entry.path();
+        let hidden = entry.file_name().to_string_lossy().starts_with('.');
+        let is_certificate = path
+            .extension()
+            .and_then(|e| e.to_str())
+            .is_some_and(|e| CERTIFICATE_EXTENSIONS.contains(&e));
+        if !hidden && is_certificate && path.is_file() {
+            files.push(path);
+        }
+    }
+    files.sort();
+    Ok(files)
+}
+
+/// Reads the certificate in `path` (its key in the file or in `NAME.key`), checks that the
+/// key belongs to it with `provider`, and reads its names and validity.
+pub(super) fn load(path: &Path, provider: &CryptoProvider) -> Result<Stored, CertificateError> {
+    let stamp = Stamp::now(path);
+    let error = |kind| CertificateError {
+        path: path.to_path_buf(),
+        kind,
+    };
+    let pem = fs::read(path).map_err(|e| error(CertificateErrorKind::Read(e)))?;
+    let chain = CertificateDer::pem_slice_iter(&pem)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| error(CertificateErrorKind::Pem(e)))?;
+    if chain.is_empty() {
+        return Err(error(CertificateErrorKind::NoCertificate));
+    }
+    let (key, key_file) = match PrivateKeyDer::from_pem_slice(&pem) {
+        Ok(key) => (key, path.to_path_buf()),
+        Err(rustls::pki_types::pem::Error::NoItemsFound) => {
+            let key_file = key_path(path);
+            match PrivateKeyDer::from_pem_file(&key_file) {
+                Ok(key) => (key, key_file),
+                Err(rustls::pki_types::pem::Error::Io(e))
+                    if e.kind() == io::ErrorKind::NotFound =>
+                {
+                    return Err(error(CertificateErrorKind::NoKey));
+                }
+                Err(e) => {
+                    return Err(CertificateError {
+                        path: key_file,
+                        kind: CertificateErrorKind::Pem(e),
+                    })
+                }
+            }
+        }
+        Err(e) => return Err(error(CertificateErrorKind::Pem(e))),
+    };
+    let source = CertificateSource::File(path.to_path_buf());
+    let info = CertificateInfo::read(source, &chain[0]).map_err(error)?;
+    let key = CertifiedKey::from_der(chain, key, provider).map_err(|e| CertificateError {
+        path: key_file,
+        kind: CertificateErrorKind::Key(e),
+    })?;
+    Ok(Stored {
+        info,
+        key: Arc::new(key),
+        stamp,
+    })
+}
