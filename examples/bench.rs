@@ -1,6 +1,6 @@
 //! Side-by-side benchmark: this crate against tokio-rustls, in one process and one run, with
 //! identical configurations (TLS 1.3, X25519, one ECDSA P-256 leaf unless said otherwise).
-//! Three sections, each printing a Markdown table of medians over interleaved repetitions:
+//! Four sections, each printing a Markdown table of medians over interleaved repetitions:
 //!
 //! 1. **Handshakes and streams**, both crates as client and server over loopback:
 //!    - full handshakes without session tickets, one at a time (also ours without the server
@@ -17,6 +17,9 @@
 //! 3. **Behind a load balancer and across a fleet** (`-- --fleet` alone; the PROXY rows need
 //!    `--features proxy-protocol`): the listener with and without a PROXY v2 header, and
 //!    resumption across servers sharing `TicketKeys` against rustls' own.
+//! 4. **Choosing among 10,000 certificates** (`-- --certificates` alone): handshakes one at a
+//!    time against one certificate, a `CertificateStore` of 10,000 (as the resolver, and as
+//!    the acceptor's chooser too) and rustls' `ResolvesServerCertUsingSni` of 10,000.
 //!
 //! Run with `cargo run --release --example bench --features proxy-protocol` (`-- --quick` for
 //! a short run). `-- --only ours|ours-without-deadline|tokio-rustls [--tickets]` runs 1000
@@ -58,12 +61,34 @@ enum Contender {
     TokioRustls,
 }
 
+#[derive(Clone)]
 struct Setup {
     server: Arc<ServerConfig>,
     client: Arc<ClientConfig>,
     /// Resumed handshakes: the server writes one byte after the handshake and the client
     /// reads it, so that the tickets written with the handshake are stored before the next.
     resumed: bool,
+    /// The name the client asks for.
+    server_name: rustls::pki_types::ServerName<'static>,
+    /// Our acceptor's chooser, if it has one.
+    chooser: Option<tokio_tls_handshake::CertificateStore>,
+}
+
+impl Setup {
+    /// A client asking for `localhost`; an acceptor without a chooser.
+    fn new(server: Arc<ServerConfig>, client: Arc<ClientConfig>, resumed: bool) -> Self {
+        Self {
+            server,
+            client,
+            resumed,
+            server_name: rustls::pki_types::ServerName::DnsName(
+                rustls::pki_types::DnsName::try_from("localhost")
+                    .expect("a DNS name")
+                    .to_owned(),
+            ),
+            chooser: None,
+        }
+    }
 }
 
 /// What the handshakes of a run are.
@@ -86,11 +111,11 @@ fn configs(kind: Kind) -> Result<Setup, Box<dyn std::error::Error>> {
     if kind != Kind::Resumed {
         client.resumption = rustls::client::Resumption::disabled();
     }
-    Ok(Setup {
-        server: Arc::new(server),
-        client: Arc::new(client),
-        resumed: kind == Kind::Resumed,
-    })
+    Ok(Setup::new(
+        Arc::new(server),
+        Arc::new(client),
+        kind == Kind::Resumed,
+    ))
 }
 
 /// A copy of `setup` whose client has a session cache of its own.
@@ -98,9 +123,8 @@ fn fresh_client(setup: &Setup) -> Setup {
     let mut client = (*setup.client).clone();
     client.resumption = rustls::client::Resumption::in_memory_sessions(256);
     Setup {
-        server: setup.server.clone(),
         client: Arc::new(client),
-        resumed: setup.resumed,
+        ..setup.clone()
     }
 }
 
@@ -127,6 +151,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     if args.iter().any(|a| a == "--fleet") {
         return fleet_section(quick);
+    }
+    if args.iter().any(|a| a == "--certificates") {
+        return certificates_section(quick);
     }
     let value = |flag: &str| {
         args.iter()
@@ -291,7 +318,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!();
     listener_section(quick)?;
     println!();
-    fleet_section(quick)
+    fleet_section(quick)?;
+    println!();
+    certificates_section(quick)
 }
 
 /// `--only ours|ours-without-deadline|tokio-rustls [--tickets]`: 1000 full handshakes one at
@@ -425,14 +454,16 @@ async fn handshake<IO>(
 where
     IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    let name: rustls::pki_types::ServerName<'static> =
-        "localhost".try_into().map_err(io::Error::other)?;
+    let name = setup.server_name.clone();
     match who {
         Contender::Ours | Contender::OursWithoutDeadline => {
             let connector = tokio_tls_handshake::Connector::from(setup.client.clone());
             let mut acceptor = tokio_tls_handshake::Acceptor::from(setup.server.clone());
             if who == Contender::OursWithoutDeadline {
                 acceptor = acceptor.without_timeout();
+            }
+            if let Some(store) = &setup.chooser {
+                acceptor = acceptor.with_chooser(store.clone());
             }
             let (c, s) = tokio::join!(
                 counted(connector.connect(name, client_io)),
@@ -527,11 +558,7 @@ async fn in_flight(
     for _ in 0..width {
         listeners.push(TcpListener::bind("127.0.0.1:0").await?);
     }
-    let setup = Arc::new(Setup {
-        server: setup.server.clone(),
-        client: setup.client.clone(),
-        resumed: setup.resumed,
-    });
+    let setup = Arc::new(setup.clone());
     let start = Instant::now();
     let mut tasks = Vec::with_capacity(width);
     for (lane, listener) in listeners.into_iter().enumerate() {
@@ -1090,11 +1117,11 @@ fn fleet_section(quick: bool) -> Result<(), Box<dyn std::error::Error>> {
             Resumption::TicketKeys => keys.install(&mut server)?,
         }
         fresh.resumption = rustls::client::Resumption::in_memory_sessions(256);
-        Ok(Setup {
-            server: Arc::new(server),
-            client: client.cloned().unwrap_or_else(|| Arc::new(fresh)),
-            resumed: true,
-        })
+        Ok(Setup::new(
+            Arc::new(server),
+            client.cloned().unwrap_or_else(|| Arc::new(fresh)),
+            true,
+        ))
     };
     let current = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -1126,6 +1153,102 @@ fn fleet_section(quick: bool) -> Result<(), Box<dyn std::error::Error>> {
         ("two acceptors sharing `TicketKeys`, alternating", two),
     ] {
         println!("| {label} | {rate:.0} | {:.2} |", rate / ticketer);
+    }
+    Ok(())
+}
+
+/// `-- --certificates`: what choosing a certificate by name costs. Full handshakes one at a
+/// time (ECDSA P-256, no tickets), this crate's acceptor, the server holding one certificate
+/// or choosing among 10,000 by SNI: a `CertificateStore` loaded from 10,000 files, as the
+/// configuration's resolver and also as the acceptor's chooser (the ClientHello read
+/// first), and rustls' own `ResolvesServerCertUsingSni` holding the same 10,000.
+fn certificates_section(quick: bool) -> Result<(), Box<dyn std::error::Error>> {
+    use rustls::{server::ResolvesServerCertUsingSni, sign::CertifiedKey};
+    use tokio_tls_handshake::CertificateStore;
+
+    const CERTIFICATES: usize = 10_000;
+    let (reps, count) = if quick { (3, 200) } else { (7, 1000) };
+    let ca = common::pki::Ca::new("bench CA")?;
+    let dir = std::env::temp_dir().join(format!("bench-certificates-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    let provider = rustls::crypto::CryptoProvider::get_default()
+        .cloned()
+        .unwrap_or_else(|| Arc::new(rustls::crypto::aws_lc_rs::default_provider()));
+    let mut by_sni = ResolvesServerCertUsingSni::new();
+    let target = "host7777.bench.test";
+    let mut single = None;
+    for i in 0..CERTIFICATES {
+        let name = format!("host{i}.bench.test");
+        let leaf = ca.issue(&[&name])?;
+        let file = format!("{}{}", leaf.cert_pem(), leaf.key_pem());
+        std::fs::write(dir.join(format!("{name}.pem")), file)?;
+        let certified =
+            CertifiedKey::from_der(leaf.chain.clone(), leaf.key.clone_key(), &provider)?;
+        by_sni.add(&name, certified)?;
+        if name == target {
+            single = Some(leaf);
+        }
+    }
+    let loading = Instant::now();
+    let store = CertificateStore::from_dir(&dir)?;
+    let loaded = loading.elapsed();
+    std::fs::remove_dir_all(&dir)?;
+    let single = single.ok_or("the target certificate")?;
+    let server = |resolver: Option<Arc<dyn rustls::server::ResolvesServerCert>>| {
+        let builder = ServerConfig::builder().with_no_client_auth();
+        let mut config = match resolver {
+            Some(resolver) => builder.with_cert_resolver(resolver),
+            None => builder.with_single_cert(single.chain.clone(), single.key.clone_key())?,
+        };
+        config.send_tls13_tickets = 0;
+        Ok::<_, rustls::Error>(Arc::new(config))
+    };
+    let mut client = ClientConfig::builder()
+        .with_root_certificates(ca.roots()?)
+        .with_no_client_auth();
+    client.resumption = rustls::client::Resumption::disabled();
+    let mut one = Setup::new(server(None)?, Arc::new(client), false);
+    one.server_name = target.try_into()?;
+    let resolver = Setup {
+        server: server(Some(Arc::new(store.clone())))?,
+        ..one.clone()
+    };
+    let chooser = Setup {
+        chooser: Some(store.clone()),
+        ..resolver.clone()
+    };
+    let rustls_sni = Setup {
+        server: server(Some(Arc::new(by_sni)))?,
+        ..one.clone()
+    };
+    let current = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let setups = [&one, &resolver, &chooser, &rustls_sni];
+    let mut rates = [Vec::new(), Vec::new(), Vec::new(), Vec::new()];
+    for _ in 0..reps {
+        for (rates, setup) in rates.iter_mut().zip(setups) {
+            rates.push(current.block_on(one_at_a_time(setup, Contender::Ours, count))?);
+        }
+    }
+    let [one, resolver, chooser, rustls_sni] = rates.map(|mut r| median(&mut r));
+    println!(
+        "certificates: {reps} repetitions of {count} handshakes one at a time; {CERTIFICATES} certificates loaded from files in {:.2} s",
+        loaded.as_secs_f64()
+    );
+    println!();
+    println!("| the server's certificates | hs/s | / one certificate |");
+    println!("|---|---|---|");
+    for (label, rate) in [
+        ("one certificate (`with_single_cert`)", one),
+        ("`CertificateStore` of 10,000, as the resolver", resolver),
+        (
+            "`CertificateStore` of 10,000, resolver and `with_chooser`",
+            chooser,
+        ),
+        ("rustls' `ResolvesServerCertUsingSni` of 10,000", rustls_sni),
+    ] {
+        println!("| {label} | {rate:.0} | {:.3} |", rate / one);
     }
     Ok(())
 }

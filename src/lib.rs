@@ -19,6 +19,7 @@
 //! | < 0, `SSL_ERROR_SSL` | [`HandshakeError::Protocol`] `{ error, alert_sent, alert_received }` |
 //! | < 0, `SSL_ERROR_SYSCALL` | [`HandshakeError::Transport`] |
 //! | (no equivalent) | [`HandshakeError::TimedOut`], [`HandshakeError::NotTls`] (plaintext on a TLS port), [`HandshakeError::Config`] |
+//! | `SSL_CTX_set_client_hello_cb` / servername callback returning a fatal alert | [`Acceptor::with_chooser`]: [`Choice::Serve`], [`Choice::Refuse`] ([`HandshakeError::Refused`]), [`Choice::AnswerChallenge`] |
 //! | blocking BIO: returns only when finished or failed | `do_handshake` on a blocking `std` stream returns `Done` or an error |
 //! | nonblocking BIO + `select()` | `do_handshake` on a nonblocking `std` stream returns `Want*`; wait with `poll(2)` and call again |
 //! | BIO pair (memory) | `WantRead`: feed more peer bytes in; `WantWrite`: drain output, then call again |
@@ -37,6 +38,8 @@
 //! | `Panicked` | driving this handshake panicked; the listener failed only it | none | `Other` |
 //! | `Drained` | a `TlsListener`'s drain ended its grace period before this handshake finished | none; the transport is closed | `ConnectionAborted` |
 //! | `ProxyHeader(..)` | a PROXY protocol header required and missing, malformed, too long, or from a peer that is not a trusted balancer (feature `proxy-protocol`) | none | `InvalidData` |
+//! | `Refused { server_name, alert_sent }` | the acceptor's chooser refused the ClientHello (a name the [`CertificateStore`] has no certificate for, say) | the one chosen, in the clear | `ConnectionRefused` |
+//! | `ChallengeAnswered` | an ACME TLS-ALPN-01 validation got its challenge certificate and was closed | none | `ConnectionAborted` |
 //!
 //! # Examples
 //!
@@ -139,6 +142,12 @@
 //! - **Certificate reload**: [`ReloadableConfig`] replaces the configuration new handshakes
 //!   use, from a signal handler say; `reload_pem_files` reads a new certificate and key and
 //!   keeps the old ones serving if they are bad.
+//! - **Many certificates, chosen by name**: [`CertificateStore`] loads directories of
+//!   certificates, chooses by SNI (exact, then wildcard, then a default or a refusal with
+//!   `unrecognized_name` through [`Acceptor::with_chooser`]), reloads on demand or when files
+//!   change (feature `watch`), keeps the last good version of a bad file, and knows expiry.
+//! - **ACME** (feature `acme`): `Acme` obtains and renews certificates from an ACME server,
+//!   answering TLS-ALPN-01 on the serving port, cached on disk in the store's layout.
 //! - **Graceful drain**: [`ListenerHandle::drain`], shown above.
 //! - **Unix domain sockets**: [`TlsListener::from_unix`]; the listener's peer address type
 //!   follows its source ([`Incoming::Addr`]).
@@ -168,6 +177,9 @@
 //! - `proxy-protocol`: `Acceptor::with_proxy_protocol` (and `ProxyHeaderReader` for the sync
 //!   step), the PROXY protocol header in front of TLS from the balancers `TrustedProxies`
 //!   lists (parsed by the `proxy-header` crate, address ranges by `ipnet`).
+//! - `watch`: `CertificateStore::watch`, reloading when files change (`notify`).
+//! - `acme`: `Acme`, `AcmeConfig`: certificates from an ACME server (`instant-acme`),
+//!   TLS-ALPN-01 on the serving port; turns on `tracing` for its events.
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
@@ -199,6 +211,11 @@ pub use server::{
     CertificateStore, Choice, ChooseConfig, LazyConfigAcceptor, ReloadError, ReloadableConfig,
     StartHandshake, StoreLoadError, TicketKeyError, TicketKeys, UnknownName,
     DEFAULT_SERVER_TIMEOUT, TICKET_KEYS_HEADER, TICKET_KEY_LEN,
+};
+#[cfg(feature = "acme")]
+pub use server::{
+    Acme, AcmeConfig, AcmeError, AcmeSource, AcmeStatus, ACME_TLS_ALPN, LETS_ENCRYPT,
+    LETS_ENCRYPT_STAGING,
 };
 #[cfg(feature = "proxy-protocol")]
 pub use server::{

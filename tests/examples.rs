@@ -405,3 +405,59 @@ async fn echo_server_reloads_its_certificate_on_sighup() {
         "B still serves"
     );
 }
+
+/// acme_server, as the README runs it against Pebble: it obtains a certificate for `a.test`
+/// through TLS-ALPN-01 on its own port and curl fetches a page with it; a certificate file
+/// added to `--certs` is served after SIGHUP.
+#[cfg(feature = "acme")]
+#[tokio::test]
+async fn acme_server_gets_its_certificate_from_pebble_and_reloads_its_files_on_sighup() {
+    use support::{examples::curl_host, pebble};
+
+    if !pebble::available() || !curl_available() || !tools::available(Tool::Kill) {
+        return;
+    }
+    let port = pebble::free_port();
+    let pebble = pebble::Pebble::start(port, &[]).await;
+    let files = openssl::Files::new();
+    let http_root = files.write("pebble-https-root.pem", &pebble.http_root_pem);
+    let certs = files.dir.join("certs");
+    std::fs::create_dir(&certs).expect("certs dir");
+    let cache = files.path("cache");
+    let addr = format!("127.0.0.1:{port}");
+    let mut server = Running::start(
+        "acme_server",
+        &[
+            "--addr",
+            &addr,
+            "--directory",
+            &pebble.directory,
+            "--cache",
+            &cache,
+            "--name",
+            "a.test",
+            "--http-root",
+            &http_root,
+            "--certs",
+            &certs.to_string_lossy(),
+        ],
+    );
+    server.listening_addr().await;
+    let issued = server.line_containing("certificate for a.test").await;
+    assert!(issued.contains("valid until"), "{issued}");
+    let root = files.write("pebble-issuing-root.pem", &pebble.issuing_root_pem().await);
+    let page = curl_host(&root, "a.test", &port.to_string(), "--http2").await;
+    assert!(page.starts_with("hello a.test:"), "{page}");
+    assert!(page.trim_end().ends_with('2'), "HTTP/2 by ALPN: {page}");
+
+    // A certificate file for b.test, signed by a CA of our own, served after SIGHUP.
+    let ca = support::Ca::new("files CA");
+    let b = ca.issue(&["b.test"], support::Leaf::Server);
+    std::fs::write(certs.join("b.pem"), format!("{}{}", b.chain_pem, b.key_pem)).expect("write");
+    server.signal("-HUP").await;
+    let reloaded = server.line_after("reloaded:").await;
+    assert_eq!(reloaded, "2 certificates");
+    let ca_file = files.write("files-ca.pem", &ca.cert_pem());
+    let page = curl_host(&ca_file, "b.test", &port.to_string(), "--http1.1").await;
+    assert!(page.starts_with("hello b.test:"), "{page}");
+}

@@ -7,15 +7,19 @@
 //!   (`LazyConfigAcceptor`, `StartHandshake`).
 //! - `choose.rs`: `ChooseConfig`, the acceptor's hook that answers each ClientHello.
 //! - `certificates/`: `CertificateStore`, certificates chosen by name, reloaded from files.
+//! - `acme/`: `Acme`, certificates from an ACME server, TLS-ALPN-01 on the serving port
+//!   (feature `acme`).
 //! - `proxy/`: the PROXY protocol, a layer in front of TLS (feature `proxy-protocol`).
 //! - `reload.rs`: `ReloadableConfig`, a configuration replaced while serving.
 //! - `tickets/`: `TicketKeys`, session-ticket keys a fleet shares.
 //! - `axum.rs`: the `axum` feature.
 
 mod acceptor;
+#[cfg(feature = "acme")]
+mod acme;
 #[cfg(feature = "axum")]
 mod axum;
-mod certificates;
+pub(crate) mod certificates;
 pub(crate) mod choose;
 mod client_hello;
 pub(crate) mod listener;
@@ -24,6 +28,11 @@ pub(crate) mod proxy;
 mod reload;
 mod tickets;
 
+#[cfg(feature = "acme")]
+pub use self::acme::{
+    Acme, AcmeConfig, AcmeError, AcmeSource, AcmeStatus, ACME_TLS_ALPN, LETS_ENCRYPT,
+    LETS_ENCRYPT_STAGING,
+};
 #[cfg(feature = "axum")]
 pub use self::axum::TlsConnectInfo;
 #[cfg(feature = "watch")]

@@ -31,6 +31,8 @@ pub fn example(name: &str) -> PathBuf {
         build.arg("--release");
     }
     let features: Vec<&str> = [
+        ("acme", cfg!(feature = "acme")),
+        ("watch", cfg!(feature = "watch")),
         ("axum", cfg!(feature = "axum")),
         ("proxy-protocol", cfg!(feature = "proxy-protocol")),
         ("tracing", cfg!(feature = "tracing")),
@@ -140,6 +142,12 @@ impl Running {
 
 /// Runs curl against `https://localhost:PORT/` with `ca`; returns its stdout.
 pub async fn curl(ca: &str, port: &str, flag: &str) -> String {
+    curl_host(ca, "localhost", port, flag).await
+}
+
+/// Runs curl against `https://HOST:PORT/` (HOST resolving to 127.0.0.1) with `ca`; returns
+/// its stdout.
+pub async fn curl_host(ca: &str, host: &str, port: &str, flag: &str) -> String {
     let output = tokio::process::Command::new("curl")
         .args([
             "-sS",
@@ -151,8 +159,8 @@ pub async fn curl(ca: &str, port: &str, flag: &str) -> String {
             "-w",
             "\n%{http_version}",
         ])
-        .args(["--resolve", &format!("localhost:{port}:127.0.0.1")])
-        .arg(format!("https://localhost:{port}/"))
+        .args(["--resolve", &format!("{host}:{port}:127.0.0.1")])
+        .arg(format!("https://{host}:{port}/"))
         .kill_on_drop(true)
         .output();
     let output = super::bounded(output).await.expect("run curl");

@@ -14,6 +14,7 @@ pub mod bio;
 pub mod examples;
 pub mod haproxy;
 pub mod openssl;
+pub mod pebble;
 pub mod pki;
 pub mod tools;
 pub mod transports;

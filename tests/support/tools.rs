@@ -15,6 +15,8 @@ pub enum Tool {
     Haproxy,
     /// The `kill` program (procps), to signal examples as a user would.
     Kill,
+    /// Pebble, Let's Encrypt's ACME test server (with `pebble-challtestsrv` as its DNS).
+    Pebble,
 }
 
 impl Tool {
@@ -24,6 +26,7 @@ impl Tool {
             Tool::Curl => "curl",
             Tool::Haproxy => "haproxy",
             Tool::Kill => "kill",
+            Tool::Pebble => "pebble",
         }
     }
 
@@ -34,6 +37,7 @@ impl Tool {
             Tool::Curl => &["curl"],
             Tool::Haproxy => &["haproxy", "/usr/sbin/haproxy"],
             Tool::Kill => &["kill", "/usr/bin/kill", "/bin/kill"],
+            Tool::Pebble => &["pebble"],
         }
     }
 
@@ -42,6 +46,7 @@ impl Tool {
         match self {
             Tool::Openssl => "version",
             Tool::Haproxy => "-v",
+            Tool::Pebble => "-h",
             Tool::Curl | Tool::Kill => "--version",
         }
     }

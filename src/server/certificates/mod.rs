@@ -68,7 +68,7 @@ pub enum UnknownName {
 ///   name does not matter). Hidden files, other extensions and subdirectories are not read,
 ///   so write a file under a hidden name and rename it into place.
 /// - **Reloads** on demand ([`reload`](Self::reload), from a SIGHUP handler say) or when
-///   files change ([`watch`](Self::watch), feature `watch`). Files that did not change are not
+///   files change (`watch`, feature `watch`). Files that did not change are not
 ///   read again. The new set replaces the old one at once (`arc-swap`): a handshake sees
 ///   either, never a mix. A file that fails to load is a [`CertificateError`] naming it,
 ///   and the last good version from that file keeps serving.
@@ -296,6 +296,18 @@ impl CertificateStore {
         self.find(name).map(|stored| stored.info.clone())
     }
 
+    /// What is known of the certificate from `source`, if it is served now.
+    pub fn certificate(&self, source: &CertificateSource) -> Option<CertificateInfo> {
+        let set = self.inner.current.load();
+        set.sources().get(source).map(|stored| stored.info.clone())
+    }
+
+    /// Whether a certificate names `name`, exactly or by wildcard (the [`UnknownName`]
+    /// policy aside).
+    pub fn serves(&self, name: &str) -> bool {
+        self.find_name(name).is_some()
+    }
+
     /// Every certificate served now, by source.
     pub fn certificates(&self) -> Vec<CertificateInfo> {
         self.inner.current.load().infos().cloned().collect()
@@ -321,19 +333,23 @@ impl CertificateStore {
         self.len() == 0
     }
 
+    /// The certificate for `name`, then the [`UnknownName`] policy's.
     fn find(&self, name: Option<&str>) -> Option<Arc<Stored>> {
+        name.and_then(|name| self.find_name(name))
+            .or_else(|| match &**self.inner.unknown.load() {
+                UnknownName::Refuse => None,
+                UnknownName::Serve(default) => self.find_name(default),
+            })
+    }
+
+    /// The certificate naming `name`, exactly or by wildcard.
+    fn find_name(&self, name: &str) -> Option<Arc<Stored>> {
         let set = self.inner.current.load();
-        let found = name.and_then(|name| {
-            if name.bytes().any(|b| b.is_ascii_uppercase()) {
-                set.find(&name.to_ascii_lowercase()).cloned()
-            } else {
-                set.find(name).cloned()
-            }
-        });
-        found.or_else(|| match &**self.inner.unknown.load() {
-            UnknownName::Refuse => None,
-            UnknownName::Serve(default) => set.find(default).cloned(),
-        })
+        if name.bytes().any(|b| b.is_ascii_uppercase()) {
+            set.find(&name.to_ascii_lowercase()).cloned()
+        } else {
+            set.find(name).cloned()
+        }
     }
 
     fn lock_sources(&self) -> std::sync::MutexGuard<'_, Sources> {
@@ -344,11 +360,7 @@ impl CertificateStore {
     }
 
     fn provider(&self) -> Option<Arc<CryptoProvider>> {
-        self.inner
-            .provider
-            .clone()
-            .or_else(|| CryptoProvider::get_default().cloned())
-            .or_else(built_in_provider)
+        self.inner.provider.clone().or_else(default_provider)
     }
 
     /// Serves a copy of the current set with `edit` made to its certificates. Callers hold
@@ -424,6 +436,13 @@ impl CertificateStore {
             Err(StoreLoadError { errors })
         }
     }
+}
+
+/// The process's default crypto provider, or the one this crate was built with.
+pub(crate) fn default_provider() -> Option<Arc<CryptoProvider>> {
+    CryptoProvider::get_default()
+        .cloned()
+        .or_else(built_in_provider)
 }
 
 /// The provider this crate was built with, for a process that installed none.

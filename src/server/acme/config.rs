@@ -1,0 +1,153 @@
+//! [`AcmeConfig`]: which ACME server, which names, where the cache lives, and when to renew.
+
+use std::{fmt, path::PathBuf, sync::Arc, time::Duration};
+
+use rustls::RootCertStore;
+
+/// Let's Encrypt's production directory.
+pub const LETS_ENCRYPT: &str = "https://acme-v02.api.letsencrypt.org/directory";
+/// Let's Encrypt's staging directory (untrusted certificates, generous rate limits).
+pub const LETS_ENCRYPT_STAGING: &str = "https://acme-staging-v02.api.letsencrypt.org/directory";
+
+/// A predicate on names a client asks for that the server may order a certificate for when
+/// first asked ([`AcmeConfig::on_demand`]).
+pub(super) type OnDemand = Arc<dyn Fn(&str) -> bool + Send + Sync>;
+
+/// What an [`Acme`](crate::Acme) client orders, from where, and where it keeps what it gets.
+///
+/// # Examples
+///
+/// ```
+/// use tokio_tls_handshake::{AcmeConfig, LETS_ENCRYPT};
+///
+/// let config = AcmeConfig::new(LETS_ENCRYPT, "/var/lib/myserver/acme")
+///     .contact("mailto:ops@example.com")
+///     .name("example.com")
+///     .name("www.example.com");
+/// ```
+#[derive(Clone)]
+pub struct AcmeConfig {
+    pub(super) directory: String,
+    pub(super) cache_dir: PathBuf,
+    pub(super) contact: Vec<String>,
+    pub(super) names: Vec<String>,
+    pub(super) on_demand: Option<OnDemand>,
+    pub(super) max_on_demand: usize,
+    pub(super) roots: Option<RootCertStore>,
+    pub(super) renew_at: f64,
+    pub(super) retry_first: Duration,
+    pub(super) retry_max: Duration,
+    pub(super) order_timeout: Duration,
+}
+
+impl fmt::Debug for AcmeConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AcmeConfig")
+            .field("directory", &self.directory)
+            .field("cache_dir", &self.cache_dir)
+            .field("contact", &self.contact)
+            .field("names", &self.names)
+            .field("on_demand", &self.on_demand.is_some())
+            .field("renew_at", &self.renew_at)
+            .finish_non_exhaustive()
+    }
+}
+
+impl AcmeConfig {
+    /// Certificates from the ACME server whose directory is at `directory` (an `https://`
+    /// URL, such as [`LETS_ENCRYPT`]), kept in `cache_dir`: the account key in
+    /// `acme-account.json` and each certificate with its key in `NAME.pem`, the
+    /// [`CertificateStore`](crate::CertificateStore)'s layout, all readable by the owner only.
+    ///
+    /// Defaults: no contact, no names, the platform's trusted roots for the ACME server,
+    /// renewal at two thirds of a certificate's lifetime, retries after 1 minute doubling up
+    /// to 6 hours, 5 minutes per order.
+    pub fn new(directory: impl Into<String>, cache_dir: impl Into<PathBuf>) -> Self {
+        Self {
+            directory: directory.into(),
+            cache_dir: cache_dir.into(),
+            contact: Vec::new(),
+            names: Vec::new(),
+            on_demand: None,
+            max_on_demand: 16,
+            roots: None,
+            renew_at: 2.0 / 3.0,
+            retry_first: Duration::from_secs(60),
+            retry_max: Duration::from_secs(6 * 3600),
+            order_timeout: Duration::from_secs(300),
+        }
+    }
+
+    /// A contact URI for the account, such as `mailto:ops@example.com`.
+    pub fn contact(mut self, uri: impl Into<String>) -> Self {
+        self.contact.push(uri.into());
+        self
+    }
+
+    /// A DNS name to hold a certificate for (one certificate per name). Wildcards cannot be
+    /// validated with TLS-ALPN-01.
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.names.push(name.into().to_ascii_lowercase());
+        self
+    }
+
+    /// Orders a certificate for a name a client asks for that the store has none for, when
+    /// `allowed` says yes. That client is refused (or served the store's default), and later
+    /// clients get the new certificate once issued. At most 16 such names wait at once; keep
+    /// `allowed` strict, since every name it allows costs an order at the ACME server.
+    pub fn on_demand(mut self, allowed: impl Fn(&str) -> bool + Send + Sync + 'static) -> Self {
+        self.on_demand = Some(Arc::new(allowed));
+        self
+    }
+
+    /// Trusts `roots` for the ACME server's own HTTPS certificate instead of the platform's
+    /// (a test server such as Pebble has its own).
+    pub fn http_roots(mut self, roots: RootCertStore) -> Self {
+        self.roots = Some(roots);
+        self
+    }
+
+    /// Renews a certificate once `fraction` of its lifetime has passed (default two thirds;
+    /// `0.0` renews at the next check, whatever the certificate's age). A name is never
+    /// renewed twice within the first retry interval ([`retry_backoff`](Self::retry_backoff)).
+    pub fn renew_at(mut self, fraction: f64) -> Self {
+        self.renew_at = fraction.clamp(0.0, 1.0);
+        self
+    }
+
+    /// After a failed order, retries after `first`, doubling up to `max`.
+    pub fn retry_backoff(mut self, first: Duration, max: Duration) -> Self {
+        self.retry_first = first;
+        self.retry_max = max.max(first);
+        self
+    }
+
+    /// The longest one order may take, from creating it to the certificate (default 5
+    /// minutes).
+    pub fn order_timeout(mut self, timeout: Duration) -> Self {
+        self.order_timeout = timeout;
+        self
+    }
+
+    /// The wait before the next attempt after `failures` failed ones in a row.
+    pub(super) fn backoff(&self, failures: u32) -> Duration {
+        let doublings = failures.saturating_sub(1).min(30);
+        self.retry_first
+            .saturating_mul(1 << doublings)
+            .min(self.retry_max)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retries_double_up_to_the_limit() {
+        let config = AcmeConfig::new("https://acme.test/dir", "/tmp")
+            .retry_backoff(Duration::from_secs(10), Duration::from_secs(60));
+        let waits: Vec<_> = (1..=6).map(|f| config.backoff(f).as_secs()).collect();
+        assert_eq!(waits, [10, 20, 40, 60, 60, 60]);
+        assert_eq!(config.backoff(u32::MAX).as_secs(), 60, "no overflow");
+    }
+}

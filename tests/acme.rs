@@ -1,0 +1,492 @@
+//! ACME against a real ACME server, Pebble (Let's Encrypt's test server, Debian's `pebble`):
+//! a server on this crate starts without a certificate, obtains one through TLS-ALPN-01 on
+//! its own port and serves it; restarts serve from the cache without asking; renewal replaces
+//! a certificate while serving; an unreachable or refusing server is a typed error while the
+//! old certificate serves; names on demand; two names and a wildcard through one store.
+
+#![cfg(feature = "acme")]
+
+mod support;
+
+use std::{
+    net::SocketAddr,
+    path::Path,
+    sync::{
+        atomic::{AtomicUsize, Ordering},
+        Arc,
+    },
+    time::Duration,
+};
+
+use rustls::{
+    pki_types::{pem::PemObject, CertificateDer},
+    AlertDescription, ClientConfig, RootCertStore, ServerConfig,
+};
+use support::{bounded, name, openssl::Files, pebble::Pebble, Ca, Leaf};
+use tokio::{
+    io::{AsyncReadExt, AsyncWriteExt},
+    net::{TcpListener, TcpStream},
+    task::JoinHandle,
+};
+use tokio_tls_handshake::{
+    Acceptor, Acme, AcmeConfig, AcmeError, CertificateStore, ClientTlsStream, Connector,
+    HandshakeError, ListenError, TlsListener,
+};
+
+/// How long one ACME order may take here (Pebble issues in about a second).
+const ORDER_LIMIT: Duration = Duration::from_secs(60);
+
+/// A server on this crate: a `TlsListener` whose acceptor resolves certificates from `store`
+/// and lets `acme` choose (TLS-ALPN-01 challenges, unknown names refused). Established
+/// connections echo 4 bytes; challenges answered are counted. Stopped on drop.
+struct Server {
+    addr: SocketAddr,
+    challenges_answered: Arc<AtomicUsize>,
+    task: JoinHandle<()>,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl Server {
+    fn start(tcp: TcpListener, store: &CertificateStore, acme: &Acme) -> Self {
+        let addr = tcp.local_addr().expect("address");
+        let config = ServerConfig::builder_with_provider(support::provider())
+            .with_safe_default_protocol_versions()
+            .expect("versions")
+            .with_no_client_auth()
+            .with_cert_resolver(Arc::new(store.clone()));
+        let acceptor = Acceptor::from(Arc::new(config)).with_chooser(acme.clone());
+        let mut listener = TlsListener::new(tcp, acceptor);
+        let challenges_answered = Arc::new(AtomicUsize::new(0));
+        let answered = challenges_answered.clone();
+        let task = tokio::spawn(async move {
+            while let Some(next) = listener.accept().await {
+                match next {
+                    Ok((mut tls, _)) => {
+                        tokio::spawn(async move {
+                            let mut buf = [0u8; 4];
+                            if tls.read_exact(&mut buf).await.is_ok() {
+                                let _ = tls.write_all(&buf).await;
+                                let _ = tls.flush().await;
+                            }
+                        });
+                    }
+                    Err(ListenError::Handshake {
+                        error: HandshakeError::ChallengeAnswered,
+                        ..
+                    }) => {
+                        answered.fetch_add(1, Ordering::SeqCst);
+                    }
+                    Err(_) => {}
+                }
+            }
+        });
+        Self {
+            addr,
+            challenges_answered,
+            task,
+        }
+    }
+
+    /// A handshake for `host` by a client trusting `roots`, and a 4-byte echo over it.
+    async fn visit(
+        &self,
+        roots: &RootCertStore,
+        host: &str,
+    ) -> Result<ClientTlsStream<TcpStream>, HandshakeError> {
+        let config = ClientConfig::builder_with_provider(support::provider())
+            .with_safe_default_protocol_versions()
+            .expect("versions")
+            .with_root_certificates(roots.clone())
+            .with_no_client_auth();
+        let tcp = TcpStream::connect(self.addr).await.expect("connect");
+        let mut tls = bounded(Connector::from(Arc::new(config)).connect(name(host), tcp)).await?;
+        tls.write_all(b"ping").await.expect("write");
+        let mut buf = [0u8; 4];
+        bounded(tls.read_exact(&mut buf)).await.expect("echo");
+        assert_eq!(&buf, b"ping");
+        Ok(tls)
+    }
+}
+
+/// The leaf a client was shown.
+fn leaf(tls: &ClientTlsStream<TcpStream>) -> CertificateDer<'static> {
+    tls.connection().peer_certificates().expect("certificates")[0].clone()
+}
+
+/// The leaf in a certificate file.
+fn leaf_in(path: &Path) -> CertificateDer<'static> {
+    CertificateDer::pem_file_iter(path)
+        .expect("the file")
+        .next()
+        .expect("a certificate")
+        .expect("parses")
+}
+
+/// A listener on a port of its own, and Pebble validating on that port.
+async fn pebble_for_a_new_server(blocked: &[&str]) -> Option<(TcpListener, Pebble)> {
+    if !support::pebble::available() {
+        return None;
+    }
+    let tcp = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let port = tcp.local_addr().expect("address").port();
+    Some((tcp, Pebble::start(port, blocked).await))
+}
+
+fn config(pebble: &Pebble, cache: &Path) -> AcmeConfig {
+    AcmeConfig::new(&pebble.directory, cache)
+        .contact("mailto:ops@a.test")
+        .http_roots(pebble.http_roots.clone())
+        .retry_backoff(Duration::from_millis(200), Duration::from_secs(2))
+        .order_timeout(ORDER_LIMIT)
+}
+
+#[tokio::test]
+async fn a_server_obtains_its_certificate_on_its_own_port_and_serves_it() {
+    let Some((tcp, pebble)) = pebble_for_a_new_server(&[]).await else {
+        return;
+    };
+    let cache = Files::new();
+    let store = CertificateStore::new();
+    let acme = Acme::new(config(&pebble, &cache.dir).name("a.test"), store.clone()).expect("acme");
+    let server = Server::start(tcp, &store, &acme);
+    let roots = pebble.issuing_roots().await;
+
+    // No certificate yet: the name is refused, as unknown.
+    let refused = server
+        .visit(&roots, "a.test")
+        .await
+        .expect_err("no certificate yet");
+    assert_eq!(
+        refused.alert_received(),
+        Some(AlertDescription::UnrecognisedName),
+        "{refused}"
+    );
+
+    let issued = tokio::time::timeout(ORDER_LIMIT, acme.ensure("a.test"))
+        .await
+        .expect("the order ends")
+        .expect("a certificate");
+    assert_eq!(issued.names, ["a.test"]);
+    assert!(
+        server.challenges_answered.load(Ordering::SeqCst) >= 1,
+        "Pebble validated on the serving port"
+    );
+
+    let tls = server
+        .visit(&roots, "a.test")
+        .await
+        .expect("a client trusting Pebble's root is served");
+    let cached = cache.dir.join("a.test.pem");
+    assert_eq!(leaf(&tls), leaf_in(&cached), "the issued certificate");
+    let report = tls.report();
+    assert_eq!(
+        report.peer_subject.as_deref(),
+        Some("CN=a.test"),
+        "{report}"
+    );
+    assert!(
+        report.to_string().contains("peer=\"CN=a.test\""),
+        "{report}"
+    );
+    let status = acme.status();
+    assert_eq!(status.len(), 1);
+    assert_eq!(status[0].failures, 0);
+    assert!(status[0].last_error.is_none());
+    assert_eq!(status[0].certificate.as_ref(), Some(&issued));
+
+    #[cfg(unix)]
+    for file in ["a.test.pem", "acme-account.json"] {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(cache.dir.join(file))
+            .expect("written")
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600, "{file} is readable by its owner only");
+    }
+}
+
+#[tokio::test]
+async fn a_restart_serves_from_the_cache_without_asking_the_acme_server() {
+    let Some((tcp, mut pebble)) = pebble_for_a_new_server(&[]).await else {
+        return;
+    };
+    let cache = Files::new();
+    let first_store = CertificateStore::new();
+    let first = Acme::new(config(&pebble, &cache.dir).name("a.test"), first_store).expect("acme");
+    let first_server = Server::start(tcp, &CertificateStore::new(), &first);
+    let issued = tokio::time::timeout(ORDER_LIMIT, first.ensure("a.test"))
+        .await
+        .expect("the order ends")
+        .expect("a certificate");
+    let roots = pebble.issuing_roots().await;
+    drop(first_server);
+    pebble.stop().await;
+
+    // A new process: the ACME server is gone, the cache is not.
+    let store = CertificateStore::new();
+    let acme = Acme::new(config(&pebble, &cache.dir).name("a.test"), store.clone()).expect("acme");
+    let tcp = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let server = Server::start(tcp, &store, &acme);
+    let served = server
+        .visit(&roots, "a.test")
+        .await
+        .expect("served from the cache at once");
+    assert_eq!(leaf(&served), leaf_in(&cache.dir.join("a.test.pem")));
+    let cached = bounded(acme.ensure("a.test")).await.expect("not due");
+    assert_eq!(cached, issued, "the cached certificate, without an order");
+    assert_eq!(*acme.attempts().borrow(), 0, "no order was attempted");
+}
+
+/// A server holding a certificate for `a.test` from Pebble, due for renewal at once
+/// (Pebble's certificates last five years: the threshold moves, not the clock).
+struct Serving {
+    pebble: Pebble,
+    cache: Files,
+    acme: Acme,
+    server: Server,
+    /// Roots trusting what Pebble issues.
+    roots: RootCertStore,
+    /// The leaf served for `a.test`.
+    before: CertificateDer<'static>,
+}
+
+async fn serving_a_test() -> Option<Serving> {
+    let (tcp, pebble) = pebble_for_a_new_server(&[]).await?;
+    let cache = Files::new();
+    let store = CertificateStore::new();
+    let config = config(&pebble, &cache.dir).name("a.test").renew_at(0.0);
+    let acme = Acme::new(config, store.clone()).expect("acme");
+    let server = Server::start(tcp, &store, &acme);
+    let roots = pebble.issuing_roots().await;
+    order(&acme, "a.test").await.expect("a certificate");
+    let before = leaf(&server.visit(&roots, "a.test").await.expect("served"));
+    Some(Serving {
+        pebble,
+        cache,
+        acme,
+        server,
+        roots,
+        before,
+    })
+}
+
+/// An order for `name` now, bounded.
+async fn order(acme: &Acme, name: &str) -> Result<tokio_tls_handshake::CertificateInfo, AcmeError> {
+    tokio::time::timeout(ORDER_LIMIT, acme.renew(name))
+        .await
+        .expect("the order ends within its limit")
+}
+
+#[tokio::test]
+async fn renewal_replaces_a_certificate_while_connections_are_served() {
+    let Some(Serving {
+        pebble: _pebble,
+        acme,
+        server,
+        roots,
+        before,
+        cache,
+    }) = serving_a_test().await
+    else {
+        return;
+    };
+
+    let mut attempts = acme.attempts();
+    attempts.borrow_and_update();
+    let running = tokio::spawn(acme.clone().run());
+    // Clients keep arriving while the renewal runs; every one is served.
+    let mut served = 0;
+    let renewed = tokio::time::timeout(ORDER_LIMIT, async {
+        loop {
+            tokio::select! {
+                changed = attempts.changed() => {
+                    changed.expect("the client runs");
+                    break;
+                }
+                visit = server.visit(&roots, "a.test") => {
+                    visit.expect("served during the renewal");
+                    served += 1;
+                }
+            }
+        }
+    })
+    .await;
+    running.abort();
+    renewed.expect("a renewal within the limit");
+    let status = &acme.status()[0];
+    assert!(status.last_error.is_none(), "{:?}", status.last_error);
+    assert!(status.certificate.is_some());
+    let after = leaf(&server.visit(&roots, "a.test").await.expect("served"));
+    assert_ne!(after, before, "the renewed certificate serves");
+    assert_eq!(after, leaf_in(&cache.dir.join("a.test.pem")));
+    eprintln!("renewal: {served} handshakes served while it ran");
+}
+
+#[tokio::test]
+async fn an_unreachable_acme_server_is_a_typed_error_and_the_old_certificate_serves() {
+    let Some(Serving {
+        mut pebble,
+        cache: _cache,
+        acme,
+        server,
+        roots,
+        before,
+    }) = serving_a_test().await
+    else {
+        return;
+    };
+    pebble.stop().await;
+
+    let error = order(&acme, "a.test")
+        .await
+        .expect_err("the ACME server is gone");
+    assert!(matches!(error, AcmeError::Unreachable(_)), "{error:?}");
+    let status = &acme.status()[0];
+    assert_eq!(status.failures, 1);
+    assert!(status.retry_at.is_some(), "a retry is scheduled");
+    assert!(matches!(
+        status.last_error.as_deref(),
+        Some(AcmeError::Unreachable(_))
+    ));
+    let after = leaf(&server.visit(&roots, "a.test").await.expect("still served"));
+    assert_eq!(after, before, "the old certificate keeps serving");
+}
+
+#[tokio::test]
+async fn a_refusing_acme_server_is_a_typed_error() {
+    let Some((tcp, mut pebble)) = pebble_for_a_new_server(&["blocked.test"]).await else {
+        return;
+    };
+    let cache = Files::new();
+    let store = CertificateStore::new();
+    let acme = Acme::new(config(&pebble, &cache.dir), store.clone()).expect("acme");
+    let _server = Server::start(tcp, &store, &acme);
+    let error = order(&acme, "blocked.test")
+        .await
+        .expect_err("a blocked name");
+    match &error {
+        AcmeError::Refused { name, problem, .. } => {
+            assert_eq!(name, "blocked.test");
+            assert_eq!(
+                problem.as_deref(),
+                Some("urn:ietf:params:acme:error:rejectedIdentifier"),
+                "{error}\n{}",
+                pebble.log()
+            );
+        }
+        other => panic!("expected Refused, got {other:?}"),
+    }
+    assert!(store.is_empty());
+
+    // A name whose validation reaches a server that does not answer the challenge.
+    let plain = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let elsewhere = Pebble::start(plain.local_addr().expect("address").port(), &[]).await;
+    let store = CertificateStore::new();
+    let cache = Files::new();
+    let acme = Acme::new(config(&elsewhere, &cache.dir), store.clone()).expect("acme");
+    let not_answering = Acme::new(
+        config(&elsewhere, &Files::new().dir),
+        CertificateStore::new(),
+    )
+    .expect("acme");
+    // The serving port's chooser is another client, which waits for no challenge.
+    let _server = Server::start(plain, &store, &not_answering);
+    let error = order(&acme, "c.test").await.expect_err("validation fails");
+    assert!(
+        matches!(error, AcmeError::Invalid { .. } | AcmeError::Refused { .. }),
+        "{error:?}"
+    );
+    assert!(store.is_empty());
+}
+
+#[tokio::test]
+async fn two_names_from_acme_and_a_wildcard_from_a_file_serve_through_one_store() {
+    let Some((tcp, pebble)) = pebble_for_a_new_server(&[]).await else {
+        return;
+    };
+    let ca = Ca::new("files CA");
+    let star = ca.issue(&["*.c.test"], Leaf::Server);
+    let files = Files::new();
+    files.write(
+        "wildcard.pem",
+        &format!("{}{}", star.chain_pem, star.key_pem),
+    );
+    let store = CertificateStore::from_dir(&files.dir).expect("the wildcard loads");
+    let cache = Files::new();
+    let acme = Acme::new(
+        config(&pebble, &cache.dir).name("a.test").name("b.test"),
+        store.clone(),
+    )
+    .expect("acme");
+    let server = Server::start(tcp, &store, &acme);
+    let mut attempts = acme.attempts();
+    let running = tokio::spawn(acme.clone().run());
+    tokio::time::timeout(ORDER_LIMIT * 2, async {
+        while *attempts.borrow_and_update() < 2 {
+            attempts.changed().await.expect("the client runs");
+        }
+    })
+    .await
+    .expect("both names ordered");
+    running.abort();
+    assert!(
+        acme.status().iter().all(|s| s.last_error.is_none()),
+        "{:?}",
+        acme.status()
+    );
+    let mut roots = pebble.issuing_roots().await;
+    roots.add(ca.cert()).expect("the files CA");
+    for host in ["a.test", "b.test", "x.c.test"] {
+        server.visit(&roots, host).await.expect(host);
+    }
+    assert_eq!(store.len(), 3);
+}
+
+#[tokio::test]
+async fn names_allowed_on_demand_are_ordered_when_first_asked_for() {
+    let Some((tcp, pebble)) = pebble_for_a_new_server(&[]).await else {
+        return;
+    };
+    let cache = Files::new();
+    let store = CertificateStore::new();
+    let acme = Acme::new(
+        config(&pebble, &cache.dir).on_demand(|name| name.ends_with(".demand.test")),
+        store.clone(),
+    )
+    .expect("acme");
+    let server = Server::start(tcp, &store, &acme);
+    let roots = pebble.issuing_roots().await;
+    let mut attempts = acme.attempts();
+    let running = tokio::spawn(acme.clone().run());
+
+    // Not allowed: refused, and nothing ordered.
+    server
+        .visit(&roots, "other.test")
+        .await
+        .expect_err("not allowed");
+    // Allowed: this client is refused, the name is ordered, and the next client is served.
+    server
+        .visit(&roots, "x.demand.test")
+        .await
+        .expect_err("no certificate yet");
+    tokio::time::timeout(ORDER_LIMIT, attempts.changed())
+        .await
+        .expect("an order within the limit")
+        .expect("the client runs");
+    running.abort();
+    server
+        .visit(&roots, "x.demand.test")
+        .await
+        .expect("served once issued");
+    let held: Vec<_> = acme.status().into_iter().map(|s| s.name).collect();
+    assert_eq!(
+        held,
+        ["x.demand.test"],
+        "only the allowed name was taken on"
+    );
+}
