@@ -1,6 +1,6 @@
 //! Side-by-side benchmark: this crate against tokio-rustls, in one process and one run, with
 //! identical configurations (TLS 1.3, X25519, one ECDSA P-256 leaf unless said otherwise).
-//! Four sections, each printing a Markdown table of medians over interleaved repetitions:
+//! Five sections, each printing a Markdown table of medians over interleaved repetitions:
 //!
 //! 1. **Handshakes and streams**, both crates as client and server over loopback:
 //!    - full handshakes without session tickets, one at a time (also ours without the server
@@ -20,9 +20,11 @@
 //! 4. **Choosing among 10,000 certificates** (`-- --certificates` alone): handshakes one at a
 //!    time against one certificate, a `CertificateStore` of 10,000 (as the resolver, and as
 //!    the acceptor's chooser too) and rustls' `ResolvesServerCertUsingSni` of 10,000.
+//! 5. **HTTPS clients** (`-- --https-client` alone; needs `--features hyper`): requests through
+//!    hyper-util's `Client`, a new connection each, `HttpsConnector` against hyper-rustls'.
 //!
-//! Run with `cargo run --release --example bench --features proxy-protocol` (`-- --quick` for
-//! a short run). `-- --only ours|ours-without-deadline|tokio-rustls [--tickets]` runs 1000
+//! Run with `cargo run --release --example bench --features proxy-protocol,hyper` (`-- --quick`
+//! for a short run). `-- --only ours|ours-without-deadline|tokio-rustls [--tickets]` runs 1000
 //! handshakes of one contender, `-- --only-bulk ours|tokio-rustls` one 64 MB transfer, and
 //! `-- --serve listener|spawn|tokio-rustls [--key ...]` one server, for `strace -f -c`,
 //! `valgrind --tool=callgrind` or `perf`.
@@ -82,8 +84,7 @@ impl Setup {
             client,
             resumed,
             // Borrowed from a `&'static str`: cloning it per handshake allocates nothing.
-            server_name: rustls::pki_types::ServerName::try_from("localhost")
-                .expect("a DNS name"),
+            server_name: rustls::pki_types::ServerName::try_from("localhost").expect("a DNS name"),
             chooser: None,
         }
     }
@@ -152,6 +153,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     if args.iter().any(|a| a == "--certificates") {
         return certificates_section(quick);
+    }
+    if args.iter().any(|a| a == "--https-client") {
+        return https_client_section(quick);
     }
     let value = |flag: &str| {
         args.iter()
@@ -318,7 +322,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!();
     fleet_section(quick)?;
     println!();
-    certificates_section(quick)
+    certificates_section(quick)?;
+    println!();
+    https_client_section(quick)
 }
 
 /// `--only ours|ours-without-deadline|tokio-rustls [--tickets]`: 1000 full handshakes one at
@@ -1249,6 +1255,135 @@ fn certificates_section(quick: bool) -> Result<(), Box<dyn std::error::Error>> {
         println!("| {label} | {rate:.0} | {:.3} |", rate / one);
     }
     Ok(())
+}
+
+/// `-- --https-client`: HTTPS requests through hyper-util's `Client`, each on a new
+/// connection (so a full handshake and one GET each), with this crate's `HttpsConnector`
+/// and with hyper-rustls', in the same run, over HTTP/1.1 and HTTP/2 by ALPN. The server is
+/// hyper over a `TlsListener` on its own 2-worker runtime, the same for both; the clients run
+/// on one thread, one request at a time. Needs `--features hyper`.
+#[cfg(not(feature = "hyper"))]
+fn https_client_section(_quick: bool) -> Result<(), Box<dyn std::error::Error>> {
+    println!("(the HTTPS client rows need `--features hyper`)");
+    Ok(())
+}
+
+#[cfg(feature = "hyper")]
+fn https_client_section(quick: bool) -> Result<(), Box<dyn std::error::Error>> {
+    use hyper_util::{client::legacy::Client, rt::TokioExecutor};
+
+    let (reps, count) = if quick { (3, 200) } else { (7, 1000) };
+    let ca = common::pki::Ca::new("bench CA")?;
+    let leaf = ca.issue(&["127.0.0.1"])?;
+    let mut server = ServerConfig::builder()
+        .with_no_client_auth()
+        .with_single_cert(leaf.chain, leaf.key)?;
+    server.send_tls13_tickets = 0;
+    server.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    let mut client = ClientConfig::builder()
+        .with_root_certificates(ca.roots()?)
+        .with_no_client_auth();
+    client.resumption = rustls::client::Resumption::disabled();
+    let client = Arc::new(client);
+
+    let server_runtime = server_runtime()?;
+    let tcp = server_runtime.block_on(TcpListener::bind("127.0.0.1:0"))?;
+    let uri: hyper::Uri = format!("https://{}/", tcp.local_addr()?).parse()?;
+    server_runtime.spawn(serve_http(tcp, Arc::new(server)));
+    let current = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    // [HTTP/1.1, HTTP/2] × [ours, hyper-rustls]
+    let mut rates = [[Vec::new(), Vec::new()], [Vec::new(), Vec::new()]];
+    for _ in 0..reps {
+        for (http2, rates) in [false, true].into_iter().zip(rates.iter_mut()) {
+            let mut ours = tokio_tls_handshake::HttpsConnector::builder(client.clone());
+            if http2 {
+                ours = ours.enable_http2();
+            }
+            let ours = Client::builder(TokioExecutor::new())
+                .pool_max_idle_per_host(0)
+                .build(ours.build());
+            rates[0].push(current.block_on(requests(&ours, &uri, count))?);
+            let theirs = hyper_rustls::HttpsConnectorBuilder::new()
+                .with_tls_config(ClientConfig::clone(&client))
+                .https_only();
+            // The inner connector ours builds: hyper-rustls' `build()` leaves Nagle on, and a
+            // handshake then waits 40 ms for a delayed ACK (23 requests/s here).
+            let mut http = hyper_util::client::legacy::connect::HttpConnector::new();
+            http.enforce_http(false);
+            http.set_nodelay(true);
+            let theirs = if http2 {
+                theirs.enable_all_versions().wrap_connector(http)
+            } else {
+                theirs.enable_http1().wrap_connector(http)
+            };
+            let theirs = Client::builder(TokioExecutor::new())
+                .pool_max_idle_per_host(0)
+                .build(theirs);
+            rates[1].push(current.block_on(requests(&theirs, &uri, count))?);
+        }
+    }
+    println!("https client: {reps} repetitions of {count} requests, a new connection each");
+    println!();
+    println!(
+        "| requests/s through hyper-util's `Client` | ours | hyper-rustls | ours / hyper-rustls |"
+    );
+    println!("|---|---|---|---|");
+    for (label, rates) in ["HTTP/1.1", "HTTP/2"].into_iter().zip(rates.iter_mut()) {
+        let [ours, theirs] = [median(&mut rates[0]), median(&mut rates[1])];
+        println!(
+            "| {label}, a handshake and one GET each | {ours:.0} | {theirs:.0} | {:.2} |",
+            ours / theirs
+        );
+    }
+    Ok(())
+}
+
+/// `count` GETs of `uri`, one after another; requests/s.
+#[cfg(feature = "hyper")]
+async fn requests<C>(
+    client: &hyper_util::client::legacy::Client<C, http_body_util::Empty<hyper::body::Bytes>>,
+    uri: &hyper::Uri,
+    count: usize,
+) -> Result<f64, Box<dyn std::error::Error>>
+where
+    C: hyper_util::client::legacy::connect::Connect + Clone + Send + Sync + 'static,
+{
+    use http_body_util::BodyExt;
+    let start = Instant::now();
+    for _ in 0..count {
+        let response = client.get(uri.clone()).await?;
+        if !response.status().is_success() {
+            return Err(format!("status {}", response.status()).into());
+        }
+        response.into_body().collect().await?;
+    }
+    Ok(rate(count, start.elapsed()))
+}
+
+/// hyper (HTTP/1.1 and HTTP/2 by ALPN) over a `TlsListener`, answering every request.
+#[cfg(feature = "hyper")]
+async fn serve_http(tcp: TcpListener, config: Arc<ServerConfig>) {
+    use hyper_util::{rt::TokioIo, server::conn::auto};
+    let mut listener =
+        tokio_tls_handshake::TlsListener::new(tcp, tokio_tls_handshake::Acceptor::from(config));
+    while let Some(next) = listener.accept().await {
+        let Ok((tls, _)) = next else { continue };
+        // Without it, an HTTP/2 response written in two pieces can wait 40 ms for the
+        // client's delayed ACK (Nagle), in 1 to 3 % of requests, for either client.
+        let _ = tls.get_ref().0.set_nodelay(true);
+        tokio::spawn(async move {
+            let hello = hyper::service::service_fn(|_| async {
+                Ok::<_, std::convert::Infallible>(hyper::Response::new(http_body_util::Full::new(
+                    hyper::body::Bytes::from_static(b"hello"),
+                )))
+            });
+            let _ = auto::Builder::new(hyper_util::rt::TokioExecutor::new())
+                .serve_connection(TokioIo::new(tls), hello)
+                .await;
+        });
+    }
 }
 
 /// How a fleet section server resumes sessions.

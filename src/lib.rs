@@ -193,7 +193,14 @@ mod server;
 mod step;
 mod trace;
 
+#[cfg(any(feature = "webpki-roots", feature = "native-roots"))]
+pub use client::roots;
 pub use client::Connector;
+#[cfg(feature = "hyper")]
+pub use client::{
+    BoxError, ConnectError, Connecting, HttpsConnector, HttpsConnectorBuilder, MaybeHttpsStream,
+    DEFAULT_CONNECT_TIMEOUT,
+};
 pub use engine::{HandshakeReport, HandshakeStats, Role, TlsConnection};
 pub use error::{Failed, HandshakeError, ProxyHeaderError};
 pub use io::{AsyncHandshake, ClientTlsStream, Recoverable, ServerTlsStream, TlsStream};

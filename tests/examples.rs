@@ -461,3 +461,28 @@ async fn acme_server_gets_its_certificate_from_pebble_and_reloads_its_files_on_s
     let page = curl_host(&ca_file, "b.test", &port.to_string(), "--http1.1").await;
     assert!(page.starts_with("hello b.test:"), "{page}");
 }
+
+/// https_client, as a user runs it, against https_server: the status, HTTP/2 by ALPN, and the
+/// handshake's report; a server it does not trust is a typed handshake failure.
+#[cfg(feature = "hyper")]
+#[tokio::test]
+async fn https_client_fetches_from_https_server_and_prints_the_report() {
+    let files = openssl::Files::new();
+    let ca = files.path("ca.pem");
+    let (_server, addr) = Running::server("https_server", &ca, &[]).await;
+    let url = format!("https://localhost:{}/", addr.port());
+    let mut client = Running::start("https_client", &["--ca", &ca, "--http2", &url]);
+    let status = client.line_containing("200").await;
+    assert!(status.contains("HTTP/2"), "{status}");
+    let tls = client.line_after("tls: ").await;
+    assert!(tls.starts_with("client TLSv1_3"), "{tls}");
+    assert!(tls.contains("alpn=h2"), "{tls}");
+    assert!(client.exits().await, "exits 0");
+
+    let stranger = support::Ca::new("not the server's CA");
+    let other = files.write("other.pem", &stranger.cert_pem());
+    let mut client = Running::start("https_client", &["--ca", &other, &url]);
+    let failed = client.line_after("handshake failed: ").await;
+    assert!(failed.contains("UnknownIssuer"), "{failed}");
+    assert!(!client.exits().await, "exits 1");
+}

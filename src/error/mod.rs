@@ -178,6 +178,36 @@ impl HandshakeError {
         }
     }
 
+    /// The handshake error somewhere in `error`'s chain of sources, looking inside
+    /// `io::Error`s too (whose `source()` skips the error they carry): what a caller of
+    /// hyper's client, or of code returning `io::Error`, uses to learn why a handshake failed.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tokio_tls_handshake::HandshakeError;
+    ///
+    /// let io = std::io::Error::from(HandshakeError::TimedOut);
+    /// assert!(matches!(HandshakeError::find_in(&io), Some(HandshakeError::TimedOut)));
+    /// ```
+    pub fn find_in<'a>(error: &'a (dyn StdError + 'static)) -> Option<&'a HandshakeError> {
+        let mut next = Some(error);
+        while let Some(error) = next {
+            if let Some(found) = error.downcast_ref::<HandshakeError>() {
+                return Some(found);
+            }
+            let carried = error
+                .downcast_ref::<io::Error>()
+                .and_then(io::Error::get_ref)
+                .and_then(|inner| inner.downcast_ref::<HandshakeError>());
+            if carried.is_some() {
+                return carried;
+            }
+            next = error.source();
+        }
+        None
+    }
+
     /// The fatal alert this side sent to the peer, if any.
     pub fn alert_sent(&self) -> Option<AlertDescription> {
         match self {

@@ -32,6 +32,9 @@ pub fn example(name: &str) -> PathBuf {
     }
     let features: Vec<&str> = [
         ("acme", cfg!(feature = "acme")),
+        ("hyper", cfg!(feature = "hyper")),
+        ("webpki-roots", cfg!(feature = "webpki-roots")),
+        ("native-roots", cfg!(feature = "native-roots")),
         ("watch", cfg!(feature = "watch")),
         ("axum", cfg!(feature = "axum")),
         ("proxy-protocol", cfg!(feature = "proxy-protocol")),
