@@ -189,6 +189,8 @@ mod engine;
 mod error;
 mod io;
 mod key_log;
+#[cfg(feature = "metrics")]
+pub mod metrics;
 mod server;
 mod step;
 mod trace;

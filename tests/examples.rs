@@ -486,3 +486,52 @@ async fn https_client_fetches_from_https_server_and_prints_the_report() {
     assert!(failed.contains("UnknownIssuer"), "{failed}");
     assert!(!client.exits().await, "exits 1");
 }
+
+/// metrics_server, scraped with curl: a handshake served over HTTPS and a plaintext client
+/// appear in Prometheus' text with the documented names and labels.
+#[cfg(feature = "metrics")]
+#[tokio::test]
+async fn metrics_server_is_scraped_with_curl() {
+    if !curl_available() {
+        return;
+    }
+    let files = openssl::Files::new();
+    let ca = files.path("ca.pem");
+    let mut server = Running::start(
+        "metrics_server",
+        &[
+            "--addr",
+            "127.0.0.1:0",
+            "--metrics-addr",
+            "127.0.0.1:0",
+            "--ca-out",
+            &ca,
+        ],
+    );
+    let metrics_url = server.line_after("metrics on ").await;
+    let addr = server.listening_addr().await;
+    let page = curl(&ca, &addr.port().to_string(), "--http1.1").await;
+    assert!(page.starts_with("hello"), "{page}");
+    let mut plaintext = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    plaintext
+        .write_all(b"GET / HTTP/1.1\r\n\r\n")
+        .await
+        .expect("write");
+    assert!(server
+        .line_containing("did not speak tls")
+        .await
+        .contains("127.0.0.1"));
+    let output = tokio::process::Command::new("curl")
+        .args(["-sS", "--max-time", "20", &metrics_url])
+        .output();
+    let output = support::bounded(output).await.expect("run curl");
+    let scraped = String::from_utf8_lossy(&output.stdout);
+    for line in [
+        r#"tls_handshakes_total{role="server",outcome="done",version="tls1.3",alpn="http/1.1"} 1"#,
+        r#"tls_handshakes_total{role="server",outcome="not_tls",version="none",alpn="none"} 1"#,
+        "# TYPE tls_handshake_duration_seconds summary",
+        "tls_listener_handshakes_in_flight 0",
+    ] {
+        assert!(scraped.contains(line), "{line} in:\n{scraped}");
+    }
+}

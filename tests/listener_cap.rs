@@ -18,41 +18,15 @@ use std::{
 use futures::StreamExt;
 use support::{
     bounded, listen, memory_incoming, name, peer_addr,
-    transports::{delegate_read, delegate_write, Live, LiveCount},
+    transports::{delegate_read, delegate_write, Live, LiveCount, Reported},
     World,
 };
 use tokio::{
-    io::{AsyncRead, AsyncReadExt, AsyncWriteExt, DuplexStream, ReadBuf},
+    io::{AsyncReadExt, AsyncWriteExt, DuplexStream},
     net::TcpStream,
     sync::mpsc,
 };
 use tokio_tls_handshake::{Acceptor, Connector, HandshakeError, ListenError, TlsListener};
-
-/// A transport that reports its peer's port each time a read delivers bytes, so a test knows
-/// a handshake has read what its peer sent.
-#[derive(Debug)]
-struct Reported {
-    io: DuplexStream,
-    port: u16,
-    reads: mpsc::UnboundedSender<u16>,
-}
-
-impl AsyncRead for Reported {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        let before = buf.filled().len();
-        let poll = Pin::new(&mut self.io).poll_read(cx, buf);
-        if buf.filled().len() > before {
-            let _ = self.reads.send(self.port);
-        }
-        poll
-    }
-}
-
-delegate_write!(io for [] Reported);
 
 /// The scenario: the cap is full of peers that sent one byte each; four good clients
 /// whose whole ClientHello is already waiting arrive together. The slow peers go, and every

@@ -397,6 +397,14 @@ where
                                 me.state = State::Failed(stream.close_after_challenge(cx));
                                 continue;
                             }
+                            #[cfg(feature = "metrics")]
+                            crate::metrics::handshake_ended(
+                                C::ROLE,
+                                None,
+                                stream.connection().protocol_version(),
+                                stream.connection().alpn_protocol(),
+                                stream.handshake_stats().duration,
+                            );
                             return Poll::Ready(Ok(stream));
                         }
                         Ok(Step::WantRead | Step::WantWrite) => {
@@ -428,6 +436,14 @@ where
                         unreachable!("matched above")
                     };
                     me.trace.failed(&failed.error, &failed.report);
+                    #[cfg(feature = "metrics")]
+                    crate::metrics::handshake_ended(
+                        C::ROLE,
+                        Some(&failed.error),
+                        failed.report.version,
+                        failed.report.alpn.as_deref(),
+                        failed.report.stats.duration,
+                    );
                     return Poll::Ready(Err(failed));
                 }
                 State::Finished => panic!("AsyncHandshake polled after it completed"),

@@ -33,6 +33,7 @@ pub fn example(name: &str) -> PathBuf {
     let features: Vec<&str> = [
         ("acme", cfg!(feature = "acme")),
         ("hyper", cfg!(feature = "hyper")),
+        ("metrics", cfg!(feature = "metrics")),
         ("webpki-roots", cfg!(feature = "webpki-roots")),
         ("native-roots", cfg!(feature = "native-roots")),
         ("watch", cfg!(feature = "watch")),

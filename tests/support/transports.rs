@@ -396,3 +396,29 @@ impl<IO: AsyncWrite + Unpin> AsyncWrite for Recorded<IO> {
         Pin::new(&mut self.io).poll_shutdown(cx)
     }
 }
+
+/// A transport that reports its peer's port each time a read delivers bytes, so a test knows
+/// a handshake has read what its peer sent.
+#[derive(Debug)]
+pub struct Reported {
+    pub io: tokio::io::DuplexStream,
+    pub port: u16,
+    pub reads: tokio::sync::mpsc::UnboundedSender<u16>,
+}
+
+impl AsyncRead for Reported {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let before = buf.filled().len();
+        let poll = Pin::new(&mut self.io).poll_read(cx, buf);
+        if buf.filled().len() > before {
+            let _ = self.reads.send(self.port);
+        }
+        poll
+    }
+}
+
+delegate_write!(io for [] Reported);

@@ -62,6 +62,15 @@ impl<I: Incoming, S> TlsListener<I, S> {
                 } else {
                     HandshakeError::Drained
                 };
+                // The task ended without its handshake's result: the listener reports it.
+                #[cfg(feature = "metrics")]
+                crate::metrics::handshake_ended(
+                    crate::Role::Server,
+                    Some(&error),
+                    None,
+                    None,
+                    entry.handshake_time(),
+                );
                 Err(ListenError::Handshake {
                     peer: entry.client(),
                     error,

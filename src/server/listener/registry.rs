@@ -27,6 +27,9 @@ pub(crate) struct Registered<A> {
     pub(crate) progress: Arc<PeerTurns>,
     abort: AbortHandle,
     pub(crate) status: TaskStatus,
+    /// When the task started (for the handshake duration metric).
+    #[cfg(feature = "metrics")]
+    started: std::time::Instant,
 }
 
 impl<A: PeerAddr> Registered<A> {
@@ -37,6 +40,12 @@ impl<A: PeerAddr> Registered<A> {
             .proxy_source()
             .and_then(A::from_proxied)
             .unwrap_or_else(|| self.peer.clone())
+    }
+
+    /// How long the handshake has run.
+    #[cfg(feature = "metrics")]
+    pub(crate) fn handshake_time(&self) -> std::time::Duration {
+        self.started.elapsed()
     }
 }
 
@@ -61,6 +70,8 @@ impl<A: PeerAddr> HandshakeRegistry<A> {
             progress,
             abort,
             status: TaskStatus::Running,
+            #[cfg(feature = "metrics")]
+            started: std::time::Instant::now(),
         };
         self.entries.insert(entry.abort.id(), entry);
     }

@@ -1,0 +1,161 @@
+//! The `metrics` feature: handshakes and the listener recorded through the `metrics` crate's
+//! facade, so any exporter (Prometheus, StatsD, OpenTelemetry) sees them. Without the feature
+//! every call here compiles to nothing.
+//!
+//! Every label value comes from a fixed set named here, never from the peer: no SNI, and an
+//! ALPN protocol outside the known ones is `other`, so no peer can create a time series.
+
+use std::time::Duration;
+
+use rustls::ProtocolVersion;
+
+use crate::{HandshakeError, Role};
+
+/// Counter: handshakes ended, by `role`, `outcome`, `version` and `alpn`.
+pub const HANDSHAKES: &str = "tls_handshakes_total";
+/// Histogram, seconds: how long handshakes took, by `role` and `outcome`.
+pub const HANDSHAKE_DURATION: &str = "tls_handshake_duration_seconds";
+/// Gauge: handshakes running in `TlsListener`s now.
+pub const LISTENER_IN_FLIGHT: &str = "tls_listener_handshakes_in_flight";
+/// Counter: handshakes a `TlsListener` shed to make room for a new connection.
+pub const LISTENER_EVICTIONS: &str = "tls_listener_evictions_total";
+/// Counter: drains begun.
+pub const LISTENER_DRAINS: &str = "tls_listener_drains_total";
+/// Counter: handshakes a drain cut off when its grace period ended.
+pub const LISTENER_DRAIN_CUT_OFFS: &str = "tls_listener_drain_cut_offs_total";
+/// Counter: accept errors, by `kind` (`resource_exhaustion` or `connection`).
+pub const LISTENER_ACCEPT_ERRORS: &str = "tls_listener_accept_errors_total";
+
+/// The `outcome` label of a handshake that failed with `error`.
+pub fn outcome(error: &HandshakeError) -> &'static str {
+    match error {
+        HandshakeError::PeerClosed { .. } => "peer_closed",
+        HandshakeError::Protocol { .. } => "protocol",
+        HandshakeError::Transport(_) => "transport",
+        HandshakeError::TimedOut => "timed_out",
+        HandshakeError::NotTls { .. } => "not_tls",
+        HandshakeError::Config(_) => "config",
+        HandshakeError::Evicted => "evicted",
+        HandshakeError::Panicked => "panicked",
+        HandshakeError::Drained => "drained",
+        HandshakeError::ProxyHeader(_) => "proxy_header",
+        HandshakeError::Refused { .. } => "refused",
+        HandshakeError::ChallengeAnswered => "challenge_answered",
+    }
+}
+
+/// The `version` label: `tls1.3`, `tls1.2`, `none` (not agreed) or `other`.
+pub fn version(version: Option<ProtocolVersion>) -> &'static str {
+    match version {
+        Some(ProtocolVersion::TLSv1_3) => "tls1.3",
+        Some(ProtocolVersion::TLSv1_2) => "tls1.2",
+        None => "none",
+        Some(_) => "other",
+    }
+}
+
+/// The `alpn` label: `h2`, `http/1.1`, `acme-tls/1`, `none` (not agreed) or `other`.
+pub fn alpn(protocol: Option<&[u8]>) -> &'static str {
+    match protocol {
+        None => "none",
+        Some(b"h2") => "h2",
+        Some(b"http/1.1") => "http/1.1",
+        Some(b"acme-tls/1") => "acme-tls/1",
+        Some(_) => "other",
+    }
+}
+
+fn role(role: Role) -> &'static str {
+    match role {
+        Role::Client => "client",
+        Role::Server => "server",
+    }
+}
+
+/// Registers every metric's description and unit with the installed recorder, for exporters
+/// that show them (Prometheus' `# HELP`). Optional: metrics are recorded without it.
+pub fn describe() {
+    use metrics::{describe_counter, describe_gauge, describe_histogram, Unit};
+    describe_counter!(
+        HANDSHAKES,
+        Unit::Count,
+        "TLS handshakes ended, by role, outcome, version and ALPN"
+    );
+    describe_histogram!(
+        HANDSHAKE_DURATION,
+        Unit::Seconds,
+        "How long TLS handshakes took, by role and outcome"
+    );
+    describe_gauge!(
+        LISTENER_IN_FLIGHT,
+        Unit::Count,
+        "TLS handshakes running in TlsListeners"
+    );
+    describe_counter!(
+        LISTENER_EVICTIONS,
+        Unit::Count,
+        "Handshakes a full TlsListener shed (the slowest peer)"
+    );
+    describe_counter!(LISTENER_DRAINS, Unit::Count, "TlsListener drains begun");
+    describe_counter!(
+        LISTENER_DRAIN_CUT_OFFS,
+        Unit::Count,
+        "Handshakes a drain cut off at the end of its grace period"
+    );
+    describe_counter!(
+        LISTENER_ACCEPT_ERRORS,
+        Unit::Count,
+        "Accept errors, by kind (resource_exhaustion, connection)"
+    );
+}
+
+/// A handshake ended: `error` if it failed; what it agreed (none if it failed before) and
+/// how long it took.
+pub(crate) fn handshake_ended(
+    side: Role,
+    error: Option<&HandshakeError>,
+    agreed: Option<ProtocolVersion>,
+    protocol: Option<&[u8]>,
+    duration: Duration,
+) {
+    let outcome = error.map_or("done", outcome);
+    metrics::counter!(
+        HANDSHAKES,
+        "role" => role(side),
+        "outcome" => outcome,
+        "version" => version(agreed),
+        "alpn" => alpn(protocol),
+    )
+    .increment(1);
+    metrics::histogram!(HANDSHAKE_DURATION, "role" => role(side), "outcome" => outcome)
+        .record(duration.as_secs_f64());
+}
+
+pub(crate) fn listener_task_started() {
+    metrics::gauge!(LISTENER_IN_FLIGHT).increment(1.0);
+}
+
+pub(crate) fn listener_task_ended() {
+    metrics::gauge!(LISTENER_IN_FLIGHT).decrement(1.0);
+}
+
+pub(crate) fn listener_evicted() {
+    metrics::counter!(LISTENER_EVICTIONS).increment(1);
+}
+
+pub(crate) fn listener_drain_begun() {
+    metrics::counter!(LISTENER_DRAINS).increment(1);
+}
+
+pub(crate) fn listener_cut_off(count: usize) {
+    metrics::counter!(LISTENER_DRAIN_CUT_OFFS).increment(count as u64);
+}
+
+pub(crate) fn listener_accept_error(resource_exhaustion: bool) {
+    let kind = if resource_exhaustion {
+        "resource_exhaustion"
+    } else {
+        "connection"
+    };
+    metrics::counter!(LISTENER_ACCEPT_ERRORS, "kind" => kind).increment(1);
+}
