@@ -25,7 +25,8 @@
 //!
 //! Run with `cargo run --release --example bench --features proxy-protocol,hyper` (`-- --quick`
 //! for a short run). `-- --only ours|ours-without-deadline|tokio-rustls [--tickets]` runs 1000
-//! handshakes of one contender, `-- --only-bulk ours|tokio-rustls` one 64 MB transfer, and
+//! handshakes of one contender, `-- --only-bulk ours|tokio-rustls` one 64 MB transfer,
+//! `-- --only-https ours|hyper-rustls [--http2]` 300 HTTPS requests (feature `hyper`), and
 //! `-- --serve listener|spawn|tokio-rustls [--key ...]` one server, for `strace -f -c`,
 //! `valgrind --tool=callgrind` or `perf`.
 
@@ -143,6 +144,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .and_then(|i| args.get(i + 1))
     {
         return only_bulk(who);
+    }
+    #[cfg(feature = "hyper")]
+    if let Some(who) = args
+        .iter()
+        .position(|a| a == "--only-https")
+        .and_then(|i| args.get(i + 1))
+    {
+        return only_https(who, args.iter().any(|a| a == "--http2"));
     }
     let quick = args.iter().any(|a| a == "--quick");
     if args.iter().any(|a| a == "--listener") {
@@ -1268,28 +1277,82 @@ fn https_client_section(_quick: bool) -> Result<(), Box<dyn std::error::Error>> 
     Ok(())
 }
 
+/// The HTTPS client section's server (on its own runtime, kept running by the caller), its
+/// URI, and the clients' TLS configuration.
+#[cfg(feature = "hyper")]
+struct HttpsBench {
+    _server: tokio::runtime::Runtime,
+    uri: hyper::Uri,
+    client: Arc<ClientConfig>,
+}
+
+#[cfg(feature = "hyper")]
+impl HttpsBench {
+    fn start() -> Result<Self, Box<dyn std::error::Error>> {
+        let ca = common::pki::Ca::new("bench CA")?;
+        let leaf = ca.issue(&["127.0.0.1"])?;
+        let mut server = ServerConfig::builder()
+            .with_no_client_auth()
+            .with_single_cert(leaf.chain, leaf.key)?;
+        server.send_tls13_tickets = 0;
+        server.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+        let mut client = ClientConfig::builder()
+            .with_root_certificates(ca.roots()?)
+            .with_no_client_auth();
+        client.resumption = rustls::client::Resumption::disabled();
+        let runtime = server_runtime()?;
+        let tcp = runtime.block_on(TcpListener::bind("127.0.0.1:0"))?;
+        let uri = format!("https://{}/", tcp.local_addr()?).parse()?;
+        runtime.spawn(serve_http(tcp, Arc::new(server)));
+        Ok(Self {
+            _server: runtime,
+            uri,
+            client: Arc::new(client),
+        })
+    }
+
+    /// `count` requests/s through `who`'s connector (`ours` or `hyper-rustls`), a new
+    /// connection each.
+    async fn requests(
+        &self,
+        who: &str,
+        http2: bool,
+        count: usize,
+    ) -> Result<f64, Box<dyn std::error::Error>> {
+        use hyper_util::{client::legacy::Client, rt::TokioExecutor};
+        let builder = || {
+            let mut builder = Client::builder(TokioExecutor::new());
+            builder.pool_max_idle_per_host(0);
+            builder
+        };
+        if who == "ours" {
+            let mut ours = tokio_tls_handshake::HttpsConnector::builder(self.client.clone());
+            if http2 {
+                ours = ours.enable_http2();
+            }
+            return requests(&builder().build(ours.build()), &self.uri, count).await;
+        }
+        let theirs = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_tls_config(ClientConfig::clone(&self.client))
+            .https_only();
+        // The inner connector ours builds: hyper-rustls' `build()` leaves Nagle on, and a
+        // handshake then waits 40 ms for a delayed ACK (23 requests/s here).
+        let mut http = hyper_util::client::legacy::connect::HttpConnector::new();
+        http.enforce_http(false);
+        http.set_nodelay(true);
+        let theirs = if http2 {
+            theirs.enable_all_versions().wrap_connector(http)
+        } else {
+            theirs.enable_http1().wrap_connector(http)
+        };
+        requests(&builder().build(theirs), &self.uri, count).await
+    }
+}
+
 #[cfg(feature = "hyper")]
 fn https_client_section(quick: bool) -> Result<(), Box<dyn std::error::Error>> {
-    use hyper_util::{client::legacy::Client, rt::TokioExecutor};
-
     let (reps, count) = if quick { (3, 200) } else { (7, 1000) };
-    let ca = common::pki::Ca::new("bench CA")?;
-    let leaf = ca.issue(&["127.0.0.1"])?;
-    let mut server = ServerConfig::builder()
-        .with_no_client_auth()
-        .with_single_cert(leaf.chain, leaf.key)?;
-    server.send_tls13_tickets = 0;
-    server.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
-    let mut client = ClientConfig::builder()
-        .with_root_certificates(ca.roots()?)
-        .with_no_client_auth();
-    client.resumption = rustls::client::Resumption::disabled();
-    let client = Arc::new(client);
-
-    let server_runtime = server_runtime()?;
-    let tcp = server_runtime.block_on(TcpListener::bind("127.0.0.1:0"))?;
-    let uri: hyper::Uri = format!("https://{}/", tcp.local_addr()?).parse()?;
-    server_runtime.spawn(serve_http(tcp, Arc::new(server)));
+    let bench = HttpsBench::start()?;
     let current = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
@@ -1297,31 +1360,9 @@ fn https_client_section(quick: bool) -> Result<(), Box<dyn std::error::Error>> {
     let mut rates = [[Vec::new(), Vec::new()], [Vec::new(), Vec::new()]];
     for _ in 0..reps {
         for (http2, rates) in [false, true].into_iter().zip(rates.iter_mut()) {
-            let mut ours = tokio_tls_handshake::HttpsConnector::builder(client.clone());
-            if http2 {
-                ours = ours.enable_http2();
+            for (who, rates) in ["ours", "hyper-rustls"].into_iter().zip(rates.iter_mut()) {
+                rates.push(current.block_on(bench.requests(who, http2, count))?);
             }
-            let ours = Client::builder(TokioExecutor::new())
-                .pool_max_idle_per_host(0)
-                .build(ours.build());
-            rates[0].push(current.block_on(requests(&ours, &uri, count))?);
-            let theirs = hyper_rustls::HttpsConnectorBuilder::new()
-                .with_tls_config(ClientConfig::clone(&client))
-                .https_only();
-            // The inner connector ours builds: hyper-rustls' `build()` leaves Nagle on, and a
-            // handshake then waits 40 ms for a delayed ACK (23 requests/s here).
-            let mut http = hyper_util::client::legacy::connect::HttpConnector::new();
-            http.enforce_http(false);
-            http.set_nodelay(true);
-            let theirs = if http2 {
-                theirs.enable_all_versions().wrap_connector(http)
-            } else {
-                theirs.enable_http1().wrap_connector(http)
-            };
-            let theirs = Client::builder(TokioExecutor::new())
-                .pool_max_idle_per_host(0)
-                .build(theirs);
-            rates[1].push(current.block_on(requests(&theirs, &uri, count))?);
         }
     }
     println!("https client: {reps} repetitions of {count} requests, a new connection each");
@@ -1337,6 +1378,23 @@ fn https_client_section(quick: bool) -> Result<(), Box<dyn std::error::Error>> {
             ours / theirs
         );
     }
+    Ok(())
+}
+
+/// `--only-https ours|hyper-rustls [--http2]`: 300 requests, a new connection each, through
+/// one contender's connector, for `valgrind --tool=callgrind` (the server's instructions,
+/// the same for both, are counted too).
+#[cfg(feature = "hyper")]
+fn only_https(who: &str, http2: bool) -> Result<(), Box<dyn std::error::Error>> {
+    if who != "ours" && who != "hyper-rustls" {
+        return Err(format!("--only-https takes ours or hyper-rustls, not {who}").into());
+    }
+    let bench = HttpsBench::start()?;
+    let current = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let rate = current.block_on(bench.requests(who, http2, 300))?;
+    println!("{who}: 300 requests, {rate:.0}/s");
     Ok(())
 }
 

@@ -180,6 +180,12 @@
 //! - `watch`: `CertificateStore::watch`, reloading when files change (`notify`).
 //! - `acme`: `Acme`, `AcmeConfig`: certificates from an ACME server (`instant-acme`),
 //!   TLS-ALPN-01 on the serving port; turns on `tracing` for its events.
+//! - `hyper`: `HttpsConnector`, HTTPS for hyper-util's `Client` with one deadline over
+//!   connect and handshake, typed errors (`ConnectError`, [`HandshakeError::find_in`]) and
+//!   the report in every response's extensions.
+//! - `webpki-roots`, `native-roots`: `roots::webpki()`, `roots::native()` for clients.
+//! - `metrics`: handshakes and listeners recorded through the `metrics` facade (the `metrics`
+//!   module lists every name and label).
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
