@@ -160,6 +160,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     if args.iter().any(|a| a == "--fleet") {
         return fleet_section(quick);
     }
+    if args.iter().any(|a| a == "--streams") {
+        return streams_section(quick);
+    }
+    if args.iter().any(|a| a == "--unbuffered-memory") {
+        return unbuffered_memory();
+    }
     if args.iter().any(|a| a == "--certificates") {
         return certificates_section(quick);
     }
@@ -308,20 +314,26 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         idle[0],
         idle[1],
     );
-    let mut mbps = [Vec::new(), Vec::new()];
-    for _ in 0..reps {
-        for (i, who) in [Contender::Ours, Contender::TokioRustls]
-            .into_iter()
-            .enumerate()
-        {
-            mbps[i].push(workers.block_on(bulk(&setup, who, bulk_megabytes))?);
-        }
-    }
+    let established = [
+        current.block_on(idle_established(&setup, Contender::Ours, idle_count))?,
+        current.block_on(idle_established(&setup, Contender::TokioRustls, idle_count))?,
+    ];
     row(
-        &format!("bulk MB/s, {bulk_megabytes} MB client to server"),
-        median(&mut mbps[0]),
-        median(&mut mbps[1]),
+        &format!("heap bytes held per idle established client+server pair ({idle_count} pairs, one byte each way)"),
+        established[0].0,
+        established[1].0,
     );
+    row(
+        &format!("heap bytes held per idle established server connection (of {idle_count})"),
+        established[0].1,
+        established[1].1,
+    );
+    row(
+        &format!("heap MB held by {idle_count} idle established server connections"),
+        established[0].1 * idle_count as f64 / 1e6,
+        established[1].1 * idle_count as f64 / 1e6,
+    );
+    print_bulk_rows(&workers, &setup, reps, bulk_megabytes)?;
     println!();
     println!(
         "limit (in-memory rustls pair): {limit:.0}/s; bare TCP connect/accept/close: {tcp:.0}/s"
@@ -334,6 +346,290 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     certificates_section(quick)?;
     println!();
     https_client_section(quick)
+}
+
+/// `-- --streams`: the established-stream rows alone (idle memory, bulk both ways at three
+/// write sizes), for a quicker look at the stream than the whole main table.
+fn streams_section(quick: bool) -> Result<(), Box<dyn std::error::Error>> {
+    let (reps, idle_count, megabytes) = if quick { (3, 1000, 64) } else { (7, 5000, 256) };
+    let setup = configs(Kind::Full)?;
+    let current = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let workers = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    println!("streams: {reps} repetitions");
+    println!();
+    println!("| figure | ours | tokio-rustls | ours / tokio-rustls |");
+    println!("|---|---|---|---|");
+    let established = [
+        current.block_on(idle_established(&setup, Contender::Ours, idle_count))?,
+        current.block_on(idle_established(&setup, Contender::TokioRustls, idle_count))?,
+    ];
+    row(
+        &format!("heap bytes held per idle established client+server pair ({idle_count} pairs, one byte each way)"),
+        established[0].0,
+        established[1].0,
+    );
+    row(
+        &format!("heap bytes held per idle established server connection (of {idle_count})"),
+        established[0].1,
+        established[1].1,
+    );
+    print_bulk_rows(&workers, &setup, reps, megabytes)?;
+    Ok(())
+}
+
+/// `-- --unbuffered-memory`: what rustls alone holds per idle established connection, in
+/// memory (no sockets, no runtime), after a handshake and one byte each way: its buffered
+/// `ClientConnection` / `ServerConnection` (what this crate and tokio-rustls hold), and its
+/// `rustls::unbuffered` connections with the caller's buffers released once empty (what an
+/// engine on that API would hold). 5,000 pairs; per pair, and per server (freed when the
+/// servers are dropped).
+fn unbuffered_memory() -> Result<(), Box<dyn std::error::Error>> {
+    use rustls::{
+        client::UnbufferedClientConnection, server::UnbufferedServerConnection, ClientConnection,
+        ServerConnection,
+    };
+    const PAIRS: usize = 5000;
+    let setup = configs(Kind::Full)?;
+    let name = setup.server_name.clone();
+
+    let mut clients: Vec<Box<ClientConnection>> = Vec::with_capacity(PAIRS);
+    let mut servers: Vec<Box<ServerConnection>> = Vec::with_capacity(PAIRS);
+    let region = Region::new(GLOBAL);
+    for _ in 0..PAIRS {
+        let mut client = Box::new(ClientConnection::new(setup.client.clone(), name.clone())?);
+        let mut server = Box::new(ServerConnection::new(setup.server.clone())?);
+        let mut wire = Vec::new();
+        while client.is_handshaking() || server.is_handshaking() {
+            pump(&mut **client, &mut **server, &mut wire)?;
+            pump(&mut **server, &mut **client, &mut wire)?;
+        }
+        exchange_byte(&mut client, &mut server)?;
+        clients.push(client);
+        servers.push(server);
+    }
+    let (buffered_pair, buffered_server) = held_and_freed(region, &mut servers);
+    drop(clients);
+
+    let mut clients: Vec<Box<UnbufferedClientConnection>> = Vec::with_capacity(PAIRS);
+    let mut servers: Vec<Box<UnbufferedServerConnection>> = Vec::with_capacity(PAIRS);
+    let region = Region::new(GLOBAL);
+    for _ in 0..PAIRS {
+        let mut client = Box::new(UnbufferedClientConnection::new(
+            setup.client.clone(),
+            name.clone(),
+        )?);
+        let mut server = Box::new(UnbufferedServerConnection::new(setup.server.clone())?);
+        unbuffered::pair(&mut *client, &mut *server)?;
+        clients.push(client);
+        servers.push(server);
+    }
+    let (unbuffered_pair, unbuffered_server) = held_and_freed(region, &mut servers);
+    drop(clients);
+
+    println!("rustls alone, in memory, {PAIRS} idle established pairs (one byte each way):");
+    println!();
+    println!("| heap bytes held | buffered API | unbuffered API | unbuffered / buffered |");
+    println!("|---|---|---|---|");
+    for (label, buffered, unbuffered) in [
+        ("per client+server pair", buffered_pair, unbuffered_pair),
+        ("per server connection", buffered_server, unbuffered_server),
+    ] {
+        println!(
+            "| {label} | {buffered:.0} | {unbuffered:.0} | {:.2} |",
+            unbuffered / buffered
+        );
+    }
+    Ok(())
+}
+
+/// Per pair, the net heap held since `region` began; per server, what dropping `servers`
+/// gives back.
+fn held_and_freed<T>(region: Region<'_, System>, servers: &mut Vec<T>) -> (f64, f64) {
+    let count = servers.len() as f64;
+    let held = region.change();
+    let pair = held.bytes_allocated as f64 - held.bytes_deallocated as f64;
+    let region = Region::new(GLOBAL);
+    servers.clear();
+    let freed = region.change();
+    let server = freed.bytes_deallocated as f64 - freed.bytes_allocated as f64;
+    (pair / count, server / count)
+}
+
+fn exchange_byte(
+    client: &mut rustls::ClientConnection,
+    server: &mut rustls::ServerConnection,
+) -> Result<(), Box<dyn std::error::Error>> {
+    use std::io::{Read, Write};
+    let (mut byte, mut wire) = ([0u8; 1], Vec::new());
+    client.writer().write_all(b"c")?;
+    pump(client, server, &mut wire)?;
+    server.reader().read_exact(&mut byte)?;
+    server.writer().write_all(b"s")?;
+    pump(server, client, &mut wire)?;
+    client.reader().read_exact(&mut byte)?;
+    Ok(())
+}
+
+/// A handshake and one byte each way over `rustls::unbuffered`, with buffers owned here and
+/// dropped once empty.
+mod unbuffered {
+    use rustls::unbuffered::{ConnectionState, UnbufferedStatus};
+
+    type Error = Box<dyn std::error::Error>;
+
+    /// One side of the pair: its state machine over what it has received.
+    pub(super) trait Side {
+        type Data;
+        fn step<'c, 'i>(
+            &'c mut self,
+            incoming: &'i mut [u8],
+        ) -> UnbufferedStatus<'c, 'i, Self::Data>;
+    }
+
+    impl Side for rustls::client::UnbufferedClientConnection {
+        type Data = rustls::client::ClientConnectionData;
+        fn step<'c, 'i>(
+            &'c mut self,
+            incoming: &'i mut [u8],
+        ) -> UnbufferedStatus<'c, 'i, Self::Data> {
+            self.process_tls_records(incoming)
+        }
+    }
+
+    impl Side for rustls::server::UnbufferedServerConnection {
+        type Data = rustls::server::ServerConnectionData;
+        fn step<'c, 'i>(
+            &'c mut self,
+            incoming: &'i mut [u8],
+        ) -> UnbufferedStatus<'c, 'i, Self::Data> {
+            self.process_tls_records(incoming)
+        }
+    }
+
+    /// What one run of a side's state machine did.
+    #[derive(Default)]
+    struct Ran {
+        /// Bytes for the peer.
+        sent: Vec<u8>,
+        /// Application data received.
+        received: Vec<u8>,
+        /// The handshake is over: application data may be written.
+        established: bool,
+    }
+
+    /// Runs `side` over `incoming` until it needs more input, writing `data` once it may.
+    fn run<S: Side>(side: &mut S, incoming: &mut Vec<u8>, mut data: &[u8]) -> Result<Ran, Error> {
+        let mut ran = Ran::default();
+        let mut outgoing = vec![0u8; 16 * 1024 + 1024];
+        let mut queued = 0;
+        loop {
+            let status = side.step(incoming);
+            let discard = status.discard;
+            let mut done = false;
+            match status.state? {
+                ConnectionState::EncodeTlsData(mut encode) => {
+                    queued += encode.encode(&mut outgoing[queued..])?;
+                }
+                ConnectionState::TransmitTlsData(transmit) => {
+                    ran.sent.extend_from_slice(&outgoing[..queued]);
+                    queued = 0;
+                    transmit.done();
+                }
+                ConnectionState::ReadTraffic(mut traffic) => {
+                    while let Some(record) = traffic.next_record() {
+                        ran.received.extend_from_slice(record?.payload);
+                    }
+                }
+                ConnectionState::WriteTraffic(mut write) => {
+                    ran.established = true;
+                    if !data.is_empty() {
+                        let n = write.encrypt(data, &mut outgoing)?;
+                        ran.sent.extend_from_slice(&outgoing[..n]);
+                        data = &[];
+                    }
+                    done = true;
+                }
+                ConnectionState::BlockedHandshake => done = true,
+                _ => done = true,
+            }
+            incoming.drain(..discard);
+            if done {
+                return Ok(ran);
+            }
+        }
+    }
+
+    /// The handshake, then one byte each way; every buffer is dropped at the end.
+    pub(super) fn pair<C: Side, S: Side>(client: &mut C, server: &mut S) -> Result<(), Error> {
+        let (mut to_server, mut to_client) = (Vec::new(), Vec::new());
+        let (mut client_sent, mut server_sent) = (false, false);
+        let (mut client_got, mut server_got) = (Vec::new(), Vec::new());
+        for _ in 0..16 {
+            let data: &[u8] = if client_sent { &[] } else { b"c" };
+            let ran = run(client, &mut to_client, data)?;
+            client_sent |= ran.established;
+            client_got.extend(ran.received);
+            to_server.extend(ran.sent);
+            let data: &[u8] = if server_sent { &[] } else { b"s" };
+            let ran = run(server, &mut to_server, data)?;
+            server_sent |= ran.established;
+            server_got.extend(ran.received);
+            to_client.extend(ran.sent);
+            if client_got == b"s"
+                && server_got == b"c"
+                && to_server.is_empty()
+                && to_client.is_empty()
+            {
+                return Ok(());
+            }
+        }
+        Err("the unbuffered pair did not exchange a byte each way".into())
+    }
+}
+
+/// The bulk rows: client to server and back, with 64 KiB, 16 KiB and 1 KiB application
+/// writes (fewer megabytes for 1 KiB writes, whose every write is a record and a syscall).
+fn print_bulk_rows(
+    workers: &tokio::runtime::Runtime,
+    setup: &Setup,
+    reps: usize,
+    megabytes: usize,
+) -> io::Result<()> {
+    for (write, megabytes) in [
+        (64 * 1024, megabytes),
+        (16 * 1024, megabytes),
+        (1024, megabytes / 8),
+    ] {
+        for direction in [Direction::ClientToServer, Direction::ServerToClient] {
+            let mut mbps = [Vec::new(), Vec::new()];
+            for _ in 0..reps {
+                for (i, who) in [Contender::Ours, Contender::TokioRustls]
+                    .into_iter()
+                    .enumerate()
+                {
+                    mbps[i].push(workers.block_on(bulk(setup, who, megabytes, direction, write))?);
+                }
+            }
+            let way = match direction {
+                Direction::ClientToServer => "client to server",
+                Direction::ServerToClient => "server to client",
+            };
+            row(
+                &format!(
+                    "bulk MB/s, {megabytes} MB {way}, {} KiB writes",
+                    write / 1024
+                ),
+                median(&mut mbps[0]),
+                median(&mut mbps[1]),
+            );
+        }
+    }
+    Ok(())
 }
 
 /// `--only ours|ours-without-deadline|tokio-rustls [--tickets]`: 1000 full handshakes one at
@@ -374,7 +670,7 @@ fn only_bulk(who: &str) -> Result<(), Box<dyn std::error::Error>> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    let rate = runtime.block_on(bulk(&setup, who, 64))?;
+    let rate = runtime.block_on(bulk(&setup, who, 64, Direction::ClientToServer, 64 * 1024))?;
     println!("{who:?}: 64 MB client to server, {rate:.0} MB/s");
     Ok(())
 }
@@ -744,34 +1040,60 @@ fn held_while_waiting<F: Future>(
     Ok(stats.bytes_allocated as f64 - stats.bytes_deallocated as f64)
 }
 
-/// MB/s of application data, client to server, over an established stream.
-async fn bulk(setup: &Setup, who: Contender, megabytes: usize) -> io::Result<f64> {
+/// Which way a bulk transfer goes.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Direction {
+    ClientToServer,
+    ServerToClient,
+}
+
+/// MB/s of application data over an established stream, `write` bytes per application write.
+async fn bulk(
+    setup: &Setup,
+    who: Contender,
+    megabytes: usize,
+    direction: Direction,
+    write: usize,
+) -> io::Result<f64> {
     let listener = TcpListener::bind("127.0.0.1:0").await?;
     let (client, server) = tcp_pair(&listener).await?;
-    let name: rustls::pki_types::ServerName<'static> =
-        "localhost".try_into().map_err(io::Error::other)?;
+    let name = setup.server_name.clone();
+    let to_server = direction == Direction::ClientToServer;
     match who {
         Contender::TokioRustls => {
             let connector = tokio_rustls::TlsConnector::from(setup.client.clone());
             let acceptor = tokio_rustls::TlsAcceptor::from(setup.server.clone());
             let (c, s) = tokio::join!(connector.connect(name, client), acceptor.accept(server));
-            transfer(c?, s?, megabytes).await
+            let (c, s) = (c?, s?);
+            match to_server {
+                true => transfer(c, s, megabytes, write).await,
+                false => transfer(s, c, megabytes, write).await,
+            }
         }
         _ => {
             let connector = tokio_tls_handshake::Connector::from(setup.client.clone());
             let acceptor = tokio_tls_handshake::Acceptor::from(setup.server.clone());
             let (c, s) = tokio::join!(connector.connect(name, client), acceptor.accept(server));
-            transfer(c?, s?, megabytes).await
+            let (c, s) = (c?, s?);
+            match to_server {
+                true => transfer(c, s, megabytes, write).await,
+                false => transfer(s, c, megabytes, write).await,
+            }
         }
     }
 }
 
-async fn transfer<W, R>(mut writer: W, mut reader: R, megabytes: usize) -> io::Result<f64>
+async fn transfer<W, R>(
+    mut writer: W,
+    mut reader: R,
+    megabytes: usize,
+    write: usize,
+) -> io::Result<f64>
 where
     W: AsyncWrite + Unpin,
     R: AsyncRead + Unpin,
 {
-    let chunk = vec![7u8; 64 * 1024];
+    let chunk = vec![7u8; write];
     let total = megabytes * 1024 * 1024;
     let start = Instant::now();
     let send = async {
@@ -795,6 +1117,74 @@ where
     sent?;
     received?;
     Ok(megabytes as f64 / start.elapsed().as_secs_f64())
+}
+
+/// The heap held by `count` idle established connections over loopback, each after a
+/// handshake and one byte each way: per client+server pair (both streams, boxed as a task
+/// would hold them, their TCP sockets included), and per server connection (what dropping
+/// only the server streams gives back).
+async fn idle_established(setup: &Setup, who: Contender, count: usize) -> io::Result<(f64, f64)> {
+    let name = setup.server_name.clone();
+    match who {
+        Contender::TokioRustls => {
+            let connector = tokio_rustls::TlsConnector::from(setup.client.clone());
+            let acceptor = tokio_rustls::TlsAcceptor::from(setup.server.clone());
+            idle_pairs(count, |c, s| {
+                let (connector, acceptor, name) = (&connector, &acceptor, name.clone());
+                async move {
+                    let (c, s) = tokio::join!(connector.connect(name, c), acceptor.accept(s));
+                    Ok((c?, s?))
+                }
+            })
+            .await
+        }
+        _ => {
+            let connector = tokio_tls_handshake::Connector::from(setup.client.clone());
+            let acceptor = tokio_tls_handshake::Acceptor::from(setup.server.clone());
+            idle_pairs(count, |c, s| {
+                let (connector, acceptor, name) = (&connector, &acceptor, name.clone());
+                async move {
+                    let (c, s) = tokio::join!(connector.connect(name, c), acceptor.accept(s));
+                    Ok((c?, s?))
+                }
+            })
+            .await
+        }
+    }
+}
+
+async fn idle_pairs<C, S, F, Fut>(count: usize, establish: F) -> io::Result<(f64, f64)>
+where
+    C: AsyncRead + AsyncWrite + Unpin,
+    S: AsyncRead + AsyncWrite + Unpin,
+    F: Fn(TcpStream, TcpStream) -> Fut,
+    Fut: Future<Output = io::Result<(C, S)>>,
+{
+    let listener = TcpListener::bind("127.0.0.1:0").await?;
+    let mut clients: Vec<Box<C>> = Vec::with_capacity(count);
+    let mut servers: Vec<Box<S>> = Vec::with_capacity(count);
+    let region = Region::new(GLOBAL);
+    for _ in 0..count {
+        let (client, server) = tcp_pair(&listener).await?;
+        let (mut client, mut server) = establish(client, server).await?;
+        let mut byte = [0u8; 1];
+        client.write_all(b"c").await?;
+        client.flush().await?;
+        server.read_exact(&mut byte).await?;
+        server.write_all(b"s").await?;
+        server.flush().await?;
+        client.read_exact(&mut byte).await?;
+        clients.push(Box::new(client));
+        servers.push(Box::new(server));
+    }
+    let held = region.change();
+    let pairs = held.bytes_allocated as f64 - held.bytes_deallocated as f64;
+    let region = Region::new(GLOBAL);
+    drop(servers);
+    let freed = region.change();
+    let server = freed.bytes_deallocated as f64 - freed.bytes_allocated as f64;
+    drop(clients);
+    Ok((pairs / count as f64, server / count as f64))
 }
 
 /// How a server accepts and completes handshakes, in the listener section.

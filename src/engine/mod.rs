@@ -29,7 +29,7 @@ use std::{io, net::SocketAddr};
 use rustls::pki_types::ServerName;
 use tokio::time::Instant;
 
-use self::{alert::OutgoingAlert, records::PeerRecords};
+use self::{alert::OutgoingAlert, records::PeerRecords, wire::ReadAhead};
 pub(crate) use self::{
     early_data::EarlyData, phase::Phase, read::ReadOutcome, report::Facts, write::Flush,
 };
@@ -58,19 +58,19 @@ pub(crate) struct Engine<C> {
     /// Whether the last transport call that moved bytes was a read (flights are runs of
     /// reads).
     last_moved_was_read: bool,
-    /// Bytes read off the transport before the engine began, by a layer in front of TLS; the
-    /// read rule takes them first.
-    earlier: Vec<u8>,
+    /// Bytes read off the transport and not yet given to rustls: by a layer in front of TLS
+    /// before the engine began, or by the read rule's larger reads once established.
+    read_ahead: ReadAhead,
     /// The peer's end of the stream has been read.
     peer_eof: bool,
     /// A fatal error met by the read rule, held until it is due: at once while handshaking,
     /// after the plaintext read before it once established.
-    held: Option<HandshakeError>,
+    held: Option<Box<HandshakeError>>,
     /// A write that failed after the handshake completed (a TLS 1.3 server's tickets), for
     /// the stream's first write or flush.
     deferred_write: Option<io::Error>,
     /// The fatal alert rustls queued for the last local error, still to go out.
-    alert: Option<OutgoingAlert>,
+    alert: Option<Box<OutgoingAlert>>,
     send_alerts: bool,
     /// Client: the name asked for, for the report.
     server_name: Option<ServerName<'static>>,
@@ -80,7 +80,7 @@ pub(crate) struct Engine<C> {
     early_data_accepted: bool,
     /// The client's address as a layer in front of TLS gave it (a PROXY protocol header), for
     /// the report.
-    proxy_source: Option<SocketAddr>,
+    proxy_source: Option<Box<SocketAddr>>,
 }
 
 /// Where the connection is and what it cost; never the bytes it carries (early data, the
@@ -110,7 +110,7 @@ impl<C: TlsConnection> Engine<C> {
             started: None,
             unflushed: false,
             last_moved_was_read: false,
-            earlier: Vec::new(),
+            read_ahead: ReadAhead::default(),
             peer_eof: false,
             held: None,
             deferred_write: None,
@@ -131,13 +131,13 @@ impl<C: TlsConnection> Engine<C> {
         watcher: PeerRecords,
         stats: HandshakeStats,
         started: Option<Instant>,
-        earlier: Vec<u8>,
+        earlier: ReadAhead,
     ) -> Self {
         let mut engine = Self {
             watcher,
             stats,
             started,
-            earlier,
+            read_ahead: earlier,
             last_moved_was_read: true,
             ..Self::new(conn)
         };
@@ -174,20 +174,16 @@ impl<C: TlsConnection> Engine<C> {
     }
 
     pub(crate) fn set_proxy_source(&mut self, source: Option<SocketAddr>) {
-        self.proxy_source = source;
+        self.proxy_source = source.map(Box::new);
     }
 
     pub(crate) fn proxy_source(&self) -> Option<SocketAddr> {
-        self.proxy_source
+        self.proxy_source.as_deref().copied()
     }
 
     /// Bytes already read off the transport, to be read before it.
     pub(crate) fn add_earlier(&mut self, bytes: Vec<u8>) {
-        if self.earlier.is_empty() {
-            self.earlier = bytes;
-        } else {
-            self.earlier.extend_from_slice(&bytes);
-        }
+        self.read_ahead.push(&bytes);
     }
 
     /// The clock starts at the first step.
@@ -217,7 +213,7 @@ impl<C: TlsConnection> Engine<C> {
         if self.phase.is_handshake() {
             self.stats = self.stats();
         }
-        self.phase = Phase::Failed(error.repeat());
+        self.phase = Phase::Failed(Box::new(error.repeat()));
     }
 
     /// What the handshake has cost so far; while it runs, `duration` is the time since its
@@ -260,7 +256,7 @@ impl<C: TlsConnection> Engine<C> {
                 server_name: name.as_deref(),
                 early_data_offered: self.early_data.was_offered(),
                 early_data_accepted: self.early_data_accepted,
-                proxy_source: self.proxy_source,
+                proxy_source: self.proxy_source(),
                 stats: self.stats(),
             },
         )
@@ -270,18 +266,18 @@ impl<C: TlsConnection> Engine<C> {
     /// the typed error.
     pub(crate) fn protocol_error(&mut self, error: rustls::Error) -> HandshakeError {
         let alert = OutgoingAlert::take(&mut *self.conn, &error);
-        self.alert = alert.filter(|_| self.send_alerts);
+        self.alert = alert.filter(|_| self.send_alerts).map(Box::new);
         HandshakeError::protocol(error, None)
     }
 
     /// The fatal alert waiting to go out, if any.
     pub(crate) fn pending_alert(&self) -> Option<rustls::AlertDescription> {
-        self.alert.as_ref().map(OutgoingAlert::description)
+        self.alert.as_ref().map(|alert| alert.description())
     }
 
     /// The fatal alert, taken out to be sent by a future that waits for it.
     pub(crate) fn take_alert(&mut self) -> Option<OutgoingAlert> {
-        self.alert.take()
+        self.alert.take().map(|alert| *alert)
     }
 
     /// A transport error met after the handshake completed, which did not undo it: the
@@ -291,12 +287,12 @@ impl<C: TlsConnection> Engine<C> {
         if let Some(error) = self.deferred_write.take() {
             return Some(error);
         }
-        match self.held.take() {
+        match self.held.take().map(|held| *held) {
             Some(HandshakeError::Transport(error)) if matches!(self.phase, Phase::Established) => {
                 Some(error)
             }
             other => {
-                self.held = other;
+                self.held = other.map(Box::new);
                 None
             }
         }

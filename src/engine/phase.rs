@@ -21,8 +21,9 @@ pub(crate) enum Phase {
     },
     /// The handshake is complete (`Step::Done`): the stream's phase.
     Established,
-    /// The connection failed; the error, given again to whoever asks.
-    Failed(HandshakeError),
+    /// The connection failed; the error, given again to whoever asks (boxed: a connection
+    /// that never fails pays nothing for its size).
+    Failed(Box<HandshakeError>),
 }
 
 impl Phase {
