@@ -143,7 +143,18 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .position(|a| a == "--only-bulk")
         .and_then(|i| args.get(i + 1))
     {
-        return only_bulk(who);
+        let write_kib = args
+            .iter()
+            .position(|a| a == "--write-kib")
+            .and_then(|i| args.get(i + 1))
+            .map(|v| v.parse::<usize>())
+            .transpose()?
+            .unwrap_or(64);
+        let direction = match args.iter().any(|a| a == "--server-to-client") {
+            true => Direction::ServerToClient,
+            false => Direction::ClientToServer,
+        };
+        return only_bulk(who, direction, write_kib * 1024);
     }
     #[cfg(feature = "hyper")]
     if let Some(who) = args
@@ -314,25 +325,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         idle[0],
         idle[1],
     );
-    let established = [
-        current.block_on(idle_established(&setup, Contender::Ours, idle_count))?,
-        current.block_on(idle_established(&setup, Contender::TokioRustls, idle_count))?,
-    ];
-    row(
-        &format!("heap bytes held per idle established client+server pair ({idle_count} pairs, one byte each way)"),
-        established[0].0,
-        established[1].0,
-    );
-    row(
-        &format!("heap bytes held per idle established server connection (of {idle_count})"),
-        established[0].1,
-        established[1].1,
-    );
-    row(
-        &format!("heap MB held by {idle_count} idle established server connections"),
-        established[0].1 * idle_count as f64 / 1e6,
-        established[1].1 * idle_count as f64 / 1e6,
-    );
+    established_rows(&current, &setup, idle_count)?;
     print_bulk_rows(&workers, &setup, reps, bulk_megabytes)?;
     println!();
     println!(
@@ -364,9 +357,23 @@ fn streams_section(quick: bool) -> Result<(), Box<dyn std::error::Error>> {
     println!();
     println!("| figure | ours | tokio-rustls | ours / tokio-rustls |");
     println!("|---|---|---|---|");
+    established_rows(&current, &setup, idle_count)?;
+    print_bulk_rows(&workers, &setup, reps, megabytes)?;
+    Ok(())
+}
+
+/// The idle established rows: heap per client+server pair, per server, and for all servers.
+/// One unmeasured round first: the runtime keeps the I/O registrations it grew for `count`
+/// connections, and whichever contender went first would pay for them.
+fn established_rows(
+    current: &tokio::runtime::Runtime,
+    setup: &Setup,
+    idle_count: usize,
+) -> io::Result<()> {
+    current.block_on(idle_established(setup, Contender::TokioRustls, idle_count))?;
     let established = [
-        current.block_on(idle_established(&setup, Contender::Ours, idle_count))?,
-        current.block_on(idle_established(&setup, Contender::TokioRustls, idle_count))?,
+        current.block_on(idle_established(setup, Contender::Ours, idle_count))?,
+        current.block_on(idle_established(setup, Contender::TokioRustls, idle_count))?,
     ];
     row(
         &format!("heap bytes held per idle established client+server pair ({idle_count} pairs, one byte each way)"),
@@ -378,7 +385,17 @@ fn streams_section(quick: bool) -> Result<(), Box<dyn std::error::Error>> {
         established[0].1,
         established[1].1,
     );
-    print_bulk_rows(&workers, &setup, reps, megabytes)?;
+    row(
+        &format!("heap MB held by {idle_count} idle established server connections"),
+        established[0].1 * idle_count as f64 / 1e6,
+        established[1].1 * idle_count as f64 / 1e6,
+    );
+    row(
+        "bytes of a server stream over TCP itself (size_of, part of the heap figures)",
+        std::mem::size_of::<tokio_tls_handshake::TlsStream<TcpStream, rustls::ServerConnection>>()
+            as f64,
+        std::mem::size_of::<tokio_rustls::server::TlsStream<TcpStream>>() as f64,
+    );
     Ok(())
 }
 
@@ -658,9 +675,14 @@ fn only(who: &str, tickets: bool) -> Result<(), Box<dyn std::error::Error>> {
     Ok(())
 }
 
-/// `--only-bulk ours|tokio-rustls`: one 64 MB transfer of one contender, for `valgrind
-/// --tool=callgrind` (instructions, not seconds) or `perf`.
-fn only_bulk(who: &str) -> Result<(), Box<dyn std::error::Error>> {
+/// `--only-bulk ours|tokio-rustls [--server-to-client] [--write-kib N]`: one 64 MB transfer
+/// of one contender (client to server in 64 KiB writes unless told), for `valgrind
+/// --tool=callgrind` (instructions, not seconds), `strace -c` or `perf`.
+fn only_bulk(
+    who: &str,
+    direction: Direction,
+    write: usize,
+) -> Result<(), Box<dyn std::error::Error>> {
     let who = match who {
         "ours" => Contender::Ours,
         "tokio-rustls" => Contender::TokioRustls,
@@ -670,8 +692,11 @@ fn only_bulk(who: &str) -> Result<(), Box<dyn std::error::Error>> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    let rate = runtime.block_on(bulk(&setup, who, 64, Direction::ClientToServer, 64 * 1024))?;
-    println!("{who:?}: 64 MB client to server, {rate:.0} MB/s");
+    let rate = runtime.block_on(bulk(&setup, who, 64, direction, write))?;
+    println!(
+        "{who:?}: 64 MB {direction:?}, {} KiB writes, {rate:.0} MB/s",
+        write / 1024
+    );
     Ok(())
 }
 

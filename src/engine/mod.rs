@@ -29,7 +29,7 @@ use std::{io, net::SocketAddr};
 use rustls::pki_types::ServerName;
 use tokio::time::Instant;
 
-use self::{alert::OutgoingAlert, records::PeerRecords, wire::ReadAhead};
+use self::{alert::OutgoingAlert, records::PeerRecords};
 pub(crate) use self::{
     early_data::EarlyData, phase::Phase, read::ReadOutcome, report::Facts, write::Flush,
 };
@@ -58,9 +58,9 @@ pub(crate) struct Engine<C> {
     /// Whether the last transport call that moved bytes was a read (flights are runs of
     /// reads).
     last_moved_was_read: bool,
-    /// Bytes read off the transport and not yet given to rustls: by a layer in front of TLS
-    /// before the engine began, or by the read rule's larger reads once established.
-    read_ahead: ReadAhead,
+    /// Bytes read off the transport before the engine began, by a layer in front of TLS; the
+    /// read rule takes them first.
+    earlier: Vec<u8>,
     /// The peer's end of the stream has been read.
     peer_eof: bool,
     /// A fatal error met by the read rule, held until it is due: at once while handshaking,
@@ -110,7 +110,7 @@ impl<C: TlsConnection> Engine<C> {
             started: None,
             unflushed: false,
             last_moved_was_read: false,
-            read_ahead: ReadAhead::default(),
+            earlier: Vec::new(),
             peer_eof: false,
             held: None,
             deferred_write: None,
@@ -131,13 +131,13 @@ impl<C: TlsConnection> Engine<C> {
         watcher: PeerRecords,
         stats: HandshakeStats,
         started: Option<Instant>,
-        earlier: ReadAhead,
+        earlier: Vec<u8>,
     ) -> Self {
         let mut engine = Self {
             watcher,
             stats,
             started,
-            read_ahead: earlier,
+            earlier,
             last_moved_was_read: true,
             ..Self::new(conn)
         };
@@ -183,7 +183,11 @@ impl<C: TlsConnection> Engine<C> {
 
     /// Bytes already read off the transport, to be read before it.
     pub(crate) fn add_earlier(&mut self, bytes: Vec<u8>) {
-        self.read_ahead.push(&bytes);
+        if self.earlier.is_empty() {
+            self.earlier = bytes;
+        } else {
+            self.earlier.extend_from_slice(&bytes);
+        }
     }
 
     /// The clock starts at the first step.

@@ -2,7 +2,7 @@
 //! any fatal error back until it is due. Every read of the peer goes through it: the
 //! handshake's, the reads made while this side's last writes wait, the stream's, `confirm`'s.
 
-use std::io::{self, Read};
+use std::io::Read;
 
 use rustls::AlertDescription;
 
@@ -12,15 +12,6 @@ use super::{
     Engine, Phase, TlsConnection,
 };
 use crate::{HandshakeError, Role};
-
-/// A transport with nothing to read now, for reads that must take only what was read ahead.
-struct NoTransport;
-
-impl Read for NoTransport {
-    fn read(&mut self, _: &mut [u8]) -> io::Result<usize> {
-        Err(io::ErrorKind::WouldBlock.into())
-    }
-}
 
 /// What one read gave, when it did not end the connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -58,34 +49,13 @@ impl<C: TlsConnection> Engine<C> {
         }
         let handshaking = matches!(self.phase, Phase::Handshaking { .. });
         let counting = self.phase.is_handshake();
-        if !counting && self.read_ahead.is_empty() {
-            // Established: one transport read as large as a burst of records, handed to
-            // rustls 4 KiB at a time by the reads below (rustls takes no more a call).
-            match self.read_ahead.fill(io, wire::READ_AHEAD) {
-                Ok(0) => {
-                    // rustls learns of the end of the stream from a read that gives nothing.
-                    let _ = self.conn.read_tls(&mut io::empty());
-                    self.peer_eof = true;
-                    return Ok(ReadOutcome::Eof);
-                }
-                Ok(_) => {}
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    // Idle: rustls shrinks its receive buffer back to 4 KiB when asked to read
-                    // with nothing pending (a burst of large records grew it); ask it, with
-                    // nothing to give.
-                    let _ = self.conn.read_tls(&mut NoTransport);
-                    return Ok(ReadOutcome::WouldBlock);
-                }
-                Err(e) => return Err(HandshakeError::Transport(e)),
-            }
-        }
         let watching = counting || self.awaiting_reaction();
         let conn = &mut self.conn;
         let tracking = Tracking {
             stats: counting.then_some(&mut self.stats),
             watcher: watching.then_some(&mut self.watcher),
         };
-        let received = wire::receive(io, &mut self.read_ahead, tracking, |rd| conn.read_tls(rd));
+        let received = wire::receive(io, &mut self.earlier, tracking, |rd| conn.read_tls(rd));
         match received.map_err(HandshakeError::Transport)? {
             Received::Bytes => {}
             Received::WouldBlock => return Ok(ReadOutcome::WouldBlock),
@@ -117,16 +87,6 @@ impl<C: TlsConnection> Engine<C> {
         }
         self.process();
         Ok(ReadOutcome::Bytes)
-    }
-
-    /// Hands rustls the next bytes already read ahead of it, and processes them, without a
-    /// transport call. `false`: nothing was handed over (none waits, or a fatal error is
-    /// held, which the next read returns).
-    pub(crate) fn process_read_ahead(&mut self) -> bool {
-        if self.read_ahead.is_empty() || self.held.is_some() {
-            return false;
-        }
-        matches!(self.read_from(&mut NoTransport), Ok(ReadOutcome::Bytes))
     }
 
     /// Reads, through the read rule, what the peer has sent while this side's writes wait,

@@ -122,7 +122,7 @@ pub(crate) struct Tracking<'a> {
 /// The transport's own errors, only.
 pub(crate) fn receive<IO: Read + ?Sized>(
     io: &mut IO,
-    earlier: &mut ReadAhead,
+    earlier: &mut Vec<u8>,
     tracking: Tracking<'_>,
     mut read_tls: impl FnMut(&mut dyn Read) -> io::Result<usize>,
 ) -> io::Result<Received> {
@@ -148,10 +148,6 @@ pub(crate) fn receive<IO: Read + ?Sized>(
         Err(e) => Ok(Received::Refused(e)),
     }
 }
-
-/// The most an established connection reads from its transport at once: several records,
-/// where rustls alone reads at most 4 KiB a call.
-pub(crate) const READ_AHEAD: usize = 64 * 1024;
 
 /// Bytes of the first read, taken on the stack (rustls' own first read is as large).
 const FIRST_READ: usize = 4096;
@@ -249,112 +245,28 @@ impl<IO: Write + ?Sized> Write for CountingTransport<'_, '_, IO> {
     }
 }
 
-/// Bytes read from the transport ahead of rustls: by a layer in front of TLS (a PROXY
-/// protocol header's reader), or by one read larger than rustls takes at once (it reads at
-/// most 4 KiB a call). The read rule hands them to rustls before it reads the transport
-/// again. Once they are all taken the buffer is released, unless the read that filled it
-/// filled it whole (the peer is sending fast: the next read needs it too); a read that finds
-/// nothing releases it too, so a connection waiting for its peer holds none.
-#[derive(Debug, Default)]
-pub(crate) struct ReadAhead {
-    buf: Vec<u8>,
-    start: usize,
-    end: usize,
-    /// Release the buffer once its bytes are taken.
-    release: bool,
-}
-
-impl ReadAhead {
-    /// Bytes already read, to be read first.
-    pub(crate) fn new(bytes: Vec<u8>) -> Self {
-        Self {
-            end: bytes.len(),
-            buf: bytes,
-            start: 0,
-            release: true,
-        }
-    }
-
-    pub(crate) fn is_empty(&self) -> bool {
-        self.start == self.end
-    }
-
-    /// More bytes already read, after those not yet taken.
-    pub(crate) fn push(&mut self, bytes: &[u8]) {
-        if self.is_empty() {
-            *self = Self::new(bytes.to_vec());
-            return;
-        }
-        self.buf.truncate(self.end);
-        self.buf.extend_from_slice(bytes);
-        self.end = self.buf.len();
-    }
-
-    /// One read of at most `size` bytes from `io`, when every byte read before was taken.
-    /// `Ok(0)`: the end of the stream.
-    pub(crate) fn fill<IO: Read + ?Sized>(
-        &mut self,
-        io: &mut IO,
-        size: usize,
-    ) -> io::Result<usize> {
-        debug_assert!(self.is_empty(), "bytes would be lost");
-        if self.buf.len() < size {
-            self.buf = vec![0; size];
-        }
-        let (start, end) = (0, size.min(self.buf.len()));
-        match io.read(&mut self.buf[start..end]) {
-            Ok(n) => {
-                self.start = 0;
-                self.end = n;
-                self.release = n < end;
-                if n == 0 {
-                    self.buf = Vec::new();
-                }
-                Ok(n)
-            }
-            Err(e) => {
-                // Nothing to read now (or the transport failed): hold no buffer meanwhile.
-                self.buf = Vec::new();
-                self.start = 0;
-                self.end = 0;
-                Err(e)
-            }
-        }
-    }
-
-    fn take(&mut self, out: &mut [u8]) -> usize {
-        let n = out.len().min(self.end - self.start);
-        out[..n].copy_from_slice(&self.buf[self.start..self.start + n]);
-        self.start += n;
-        if self.is_empty() {
-            self.start = 0;
-            self.end = 0;
-            if self.release {
-                self.buf = Vec::new();
-            }
-        }
-        n
-    }
-}
-
-/// A transport seen through the bytes read ahead of it: reads take those first.
+/// A transport seen through bytes already read from it (by a layer in front of TLS, such as
+/// a PROXY protocol header reader): reads take those first.
 pub(crate) struct EarlierBytesFirst<'a, IO: ?Sized> {
-    ahead: &'a mut ReadAhead,
+    earlier: &'a mut Vec<u8>,
     io: &'a mut IO,
 }
 
 impl<'a, IO: ?Sized> EarlierBytesFirst<'a, IO> {
-    pub(crate) fn new(ahead: &'a mut ReadAhead, io: &'a mut IO) -> Self {
-        Self { ahead, io }
+    pub(crate) fn new(earlier: &'a mut Vec<u8>, io: &'a mut IO) -> Self {
+        Self { earlier, io }
     }
 }
 
 impl<IO: Read + ?Sized> Read for EarlierBytesFirst<'_, IO> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        if self.ahead.is_empty() {
+        if self.earlier.is_empty() {
             return self.io.read(buf);
         }
-        Ok(self.ahead.take(buf))
+        let n = buf.len().min(self.earlier.len());
+        buf[..n].copy_from_slice(&self.earlier[..n]);
+        self.earlier.drain(..n);
+        Ok(n)
     }
 }
 
@@ -391,74 +303,5 @@ mod tests {
         let mut flights = u32::MAX;
         count(&mut flights);
         assert_eq!(flights, u32::MAX);
-    }
-
-    /// A reader that gives `chunk` bytes per read from `data`, then would block.
-    struct Chunks<'a> {
-        data: &'a [u8],
-        chunk: usize,
-    }
-
-    impl Read for Chunks<'_> {
-        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-            if self.data.is_empty() {
-                return Err(io::ErrorKind::WouldBlock.into());
-            }
-            let n = buf.len().min(self.chunk).min(self.data.len());
-            buf[..n].copy_from_slice(&self.data[..n]);
-            self.data = &self.data[n..];
-            Ok(n)
-        }
-    }
-
-    /// Takes everything `ahead` holds through `EarlierBytesFirst`, in reads of `size`.
-    fn take_all(ahead: &mut ReadAhead, size: usize) -> Vec<u8> {
-        let mut out = Vec::new();
-        let mut nothing = io::empty();
-        while !ahead.is_empty() {
-            let mut buf = vec![0u8; size];
-            let n = EarlierBytesFirst::new(ahead, &mut nothing)
-                .read(&mut buf)
-                .expect("bytes");
-            out.extend_from_slice(&buf[..n]);
-        }
-        out
-    }
-
-    #[test]
-    fn read_ahead_keeps_its_buffer_only_while_reads_fill_it() {
-        let data: Vec<u8> = (0..100u8).collect();
-        let mut ahead = ReadAhead::default();
-        let mut peer = Chunks {
-            data: &data,
-            chunk: 64,
-        };
-        // A full read: the peer is fast, the buffer stays for the next read.
-        assert_eq!(ahead.fill(&mut peer, 64).expect("read"), 64);
-        assert_eq!(take_all(&mut ahead, 10), &data[..64]);
-        assert_eq!(ahead.buf.len(), 64, "kept after a full read");
-        // A partial read: released once taken.
-        assert_eq!(ahead.fill(&mut peer, 64).expect("read"), 36);
-        assert_eq!(take_all(&mut ahead, 7), &data[64..]);
-        assert_eq!(ahead.buf.capacity(), 0, "released after a partial read");
-        // Nothing to read: released at once.
-        ahead.buf = vec![0; 64];
-        let error = ahead.fill(&mut peer, 64).expect_err("would block");
-        assert_eq!(error.kind(), io::ErrorKind::WouldBlock);
-        assert_eq!(ahead.buf.capacity(), 0, "released while waiting");
-    }
-
-    #[test]
-    fn bytes_pushed_are_read_in_order_after_those_not_yet_taken() {
-        let mut ahead = ReadAhead::new(b"abcdef".to_vec());
-        let mut nothing = io::empty();
-        let mut two = [0u8; 2];
-        let n = EarlierBytesFirst::new(&mut ahead, &mut nothing)
-            .read(&mut two)
-            .expect("bytes");
-        assert_eq!(&two[..n], b"ab");
-        ahead.push(b"gh");
-        assert_eq!(take_all(&mut ahead, 3), b"cdefgh");
-        assert_eq!(ahead.buf.capacity(), 0, "released once taken");
     }
 }

@@ -274,8 +274,8 @@ where
         let n = chunk.len().min(buf.remaining());
         buf.put_slice(&chunk[..n]);
         self.as_mut().consume(n);
-        // More records already read (ahead of rustls, or by it) fill the rest of the caller's
-        // buffer now, without another transport call: one poll for a burst of records.
+        // Plaintext of more records rustls already read fills the rest of the caller's buffer
+        // now: one poll for all of it.
         let this = self.get_mut();
         while buf.remaining() > 0 {
             match this.engine.conn_mut().reader().into_first_chunk() {
@@ -284,11 +284,6 @@ where
                     let n = chunk.len().min(buf.remaining());
                     buf.put_slice(&chunk[..n]);
                     this.engine.conn_mut().reader().consume(n);
-                }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    if !this.engine.process_read_ahead() {
-                        break;
-                    }
                 }
                 Err(_) => break,
             }

@@ -27,7 +27,7 @@ use crate::{
     engine::alert::OutgoingAlert,
     engine::{
         records::{PeerRecords, Verdict},
-        wire::{self, ReadAhead, Received, Tracking},
+        wire::{self, Received, Tracking},
         Engine, Facts,
     },
     io::{adapter::PollIo, deadline::Deadline, sending_alert::SendingAlert},
@@ -44,7 +44,7 @@ struct HelloReader {
     started: Option<Instant>,
     /// TLS bytes read off the transport before the hello reader began (by a layer in front of
     /// TLS), read before the transport.
-    earlier: ReadAhead,
+    earlier: Vec<u8>,
 }
 
 impl std::fmt::Debug for HelloReader {
@@ -72,7 +72,7 @@ impl HelloReader {
             watcher: PeerRecords::new(),
             stats: HandshakeStats::default(),
             started: None,
-            earlier: ReadAhead::default(),
+            earlier: Vec::new(),
         }
     }
 
@@ -233,7 +233,7 @@ impl<IO> LazyConfigAcceptor<IO> {
         };
         self.proxy = None;
         self.proxy_source = header.source;
-        self.reader.earlier = ReadAhead::new(header.received);
+        self.reader.earlier = header.received;
         Ok(true)
     }
 }
@@ -310,7 +310,7 @@ pub struct StartHandshake<IO> {
     deadline: Option<Instant>,
     send_alerts: bool,
     /// TLS bytes read in front of the hello and not yet given to rustls.
-    earlier: ReadAhead,
+    earlier: Vec<u8>,
     /// The client's address, as a PROXY protocol header gave it.
     proxy_source: Option<SocketAddr>,
 }
