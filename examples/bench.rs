@@ -10,7 +10,11 @@
 //!      memory on one thread) and **tcp** (a bare Tokio connect / accept / close);
 //!    - per handshake, both sides together: transport calls (counted by a `Counting`
 //!      wrapper), wake-ups, heap allocations (also ours without the server deadline) and
-//!      bytes; the heap held by 5,000 idle server handshakes; bulk MB/s.
+//!      bytes; the heap held by 5,000 idle server handshakes;
+//!    - established streams: the heap held by 5,000 idle client+server pairs after a
+//!      handshake and one byte each way (per pair, per server, in all) and the stream's own
+//!      size; bulk MB/s both ways with 64 KiB, 16 KiB and 1 KiB application writes
+//!      (`-- --streams` runs these rows alone).
 //! 2. **The server front door** (`-- --listener` alone): `TlsListener`, `Acceptor` + spawn
 //!    and tokio-rustls + spawn serving 64 tokio-rustls clients, with ECDSA P-256, RSA-2048
 //!    and RSA-4096 keys, with the cores each server used.
@@ -25,10 +29,13 @@
 //!
 //! Run with `cargo run --release --example bench --features proxy-protocol,hyper` (`-- --quick`
 //! for a short run). `-- --only ours|ours-without-deadline|tokio-rustls [--tickets]` runs 1000
-//! handshakes of one contender, `-- --only-bulk ours|tokio-rustls` one 64 MB transfer,
+//! handshakes of one contender, `-- --only-bulk ours|tokio-rustls [--server-to-client]
+//! [--write-kib N]` one 64 MB transfer,
 //! `-- --only-https ours|hyper-rustls [--http2]` 300 HTTPS requests (feature `hyper`), and
 //! `-- --serve listener|spawn|tokio-rustls [--key ...]` one server, for `strace -f -c`,
-//! `valgrind --tool=callgrind` or `perf`.
+//! `valgrind --tool=callgrind` or `perf`. `-- --unbuffered-memory` measures what rustls
+//! alone holds per idle connection through its buffered API and through `rustls::unbuffered`
+//! (in memory, no sockets): the spike behind the memory model in the README.
 
 mod common;
 
