@@ -18,14 +18,15 @@ use tokio::{
 };
 
 use super::{
-    adapter::PollIo, deadline::Deadline, recoverable::Recoverable, sending_alert::SendingAlert,
+    adapter::PollIo, choosing::ChoosingConfig, deadline::Deadline, recoverable::Recoverable,
+    sending_alert::SendingAlert,
 };
 use crate::{
     engine::{alert::OutgoingAlert, Facts},
     server::choose::Chooser,
     trace::Trace,
-    Choice, Failed, Handshake, HandshakeError, HandshakeReport, HandshakeStats, LazyConfigAcceptor,
-    StartHandshake, Step, TlsConnection, TlsStream,
+    Failed, Handshake, HandshakeError, HandshakeReport, HandshakeStats, LazyConfigAcceptor, Step,
+    TlsConnection, TlsStream,
 };
 
 /// A TLS handshake in progress on the transport `IO`, for the role of `C`
@@ -63,20 +64,6 @@ pub struct AsyncHandshake<IO, C> {
     /// ([`Choice::AnswerChallenge`](crate::Choice::AnswerChallenge)).
     answering_challenge: bool,
 }
-
-/// A server reading the ClientHello first, so that a chooser decides how to go on: the
-/// reader, the chooser, the acceptor's configuration, and how to go on (for the server role
-/// only: `then` is given where the role is known).
-#[derive(Debug)]
-pub(crate) struct ChoosingConfig<IO, C> {
-    start: LazyConfigAcceptor<IO>,
-    chooser: Chooser,
-    config: Arc<ServerConfig>,
-    then: GoOn<IO, C>,
-}
-
-/// How a handshake goes on once the ClientHello is read and the chooser has decided.
-type GoOn<IO, C> = fn(StartHandshake<IO>, &Chooser, &Arc<ServerConfig>) -> AsyncHandshake<IO, C>;
 
 #[derive(Debug)]
 #[allow(
@@ -124,20 +111,14 @@ where
         Self::start(Handshake::accept(config), io)
     }
 
-    /// Reads the ClientHello with `start` (which carries the deadline, the alert policy and
-    /// any PROXY header reader), then goes on as `chooser` decides.
+    /// Reads the ClientHello with `start`, then goes on as `chooser` decides.
     pub(crate) fn choosing(
         start: LazyConfigAcceptor<IO>,
         chooser: Chooser,
         config: Arc<ServerConfig>,
     ) -> Self {
         Self {
-            state: State::ChoosingConfig(Box::new(ChoosingConfig {
-                start,
-                chooser,
-                config,
-                then: continue_as_chosen,
-            })),
+            state: State::ChoosingConfig(Box::new(ChoosingConfig::new(start, chooser, config))),
             deadline: Deadline::default(),
             trace: Trace::default(),
             answering_challenge: false,
@@ -196,7 +177,7 @@ where
     /// The client's address, once a PROXY protocol header gave it.
     pub(crate) fn proxy_source(&self) -> Option<SocketAddr> {
         match &self.state {
-            State::ChoosingConfig(choosing) => choosing.start.proxy_source(),
+            State::ChoosingConfig(choosing) => choosing.reader().proxy_source(),
             _ => self.handshake().and_then(|h| h.engine().proxy_source()),
         }
     }
@@ -275,7 +256,7 @@ where
     /// The transport, unless the future has completed.
     pub fn get_ref(&self) -> Option<&IO> {
         match &self.state {
-            State::ChoosingConfig(choosing) => choosing.start.get_ref(),
+            State::ChoosingConfig(choosing) => choosing.reader().get_ref(),
             #[cfg(feature = "proxy-protocol")]
             State::ReadingProxyHeader { io, .. } => Some(io),
             State::Handshaking { io, .. } => Some(io),
@@ -289,7 +270,7 @@ where
     /// still handshaking.
     pub fn stats(&self) -> Option<HandshakeStats> {
         match &self.state {
-            State::ChoosingConfig(choosing) => Some(choosing.start.stats()),
+            State::ChoosingConfig(choosing) => Some(choosing.reader().stats()),
             _ => self.handshake().map(Handshake::stats),
         }
     }
@@ -298,7 +279,7 @@ where
     /// listener weighs when it must shed a handshake.
     pub(crate) fn peer_record_bytes(&self) -> Option<u64> {
         match &self.state {
-            State::ChoosingConfig(choosing) => Some(choosing.start.peer_record_bytes()),
+            State::ChoosingConfig(choosing) => Some(choosing.reader().peer_record_bytes()),
             _ => self.handshake().map(Handshake::peer_record_bytes),
         }
     }
@@ -307,7 +288,7 @@ where
     /// directly corrupts the handshake.
     pub fn get_mut(&mut self) -> Option<&mut IO> {
         match &mut self.state {
-            State::ChoosingConfig(choosing) => choosing.start.get_mut(),
+            State::ChoosingConfig(choosing) => choosing.reader_mut().get_mut(),
             #[cfg(feature = "proxy-protocol")]
             State::ReadingProxyHeader { io, .. } => Some(io),
             State::Handshaking { io, .. } => Some(io),
@@ -354,9 +335,8 @@ where
         let _entered = me.trace.enter(C::ROLE);
         loop {
             match &mut me.state {
-                State::ChoosingConfig(choosing) => match Pin::new(&mut choosing.start).poll(cx) {
-                    Poll::Ready(Ok(hello)) => {
-                        let next = (choosing.then)(hello, &choosing.chooser, &choosing.config);
+                State::ChoosingConfig(choosing) => match choosing.poll_chosen(cx) {
+                    Poll::Ready(Ok(next)) => {
                         me.state = next.state;
                         me.deadline = next.deadline;
                         me.answering_challenge = next.answering_challenge;
@@ -449,20 +429,6 @@ where
                 State::Finished => panic!("AsyncHandshake polled after it completed"),
             }
         }
-    }
-}
-
-/// Goes on with the ClientHello as the chooser decides (the server's `then`).
-fn continue_as_chosen<IO: AsyncRead + AsyncWrite + Unpin>(
-    hello: StartHandshake<IO>,
-    chooser: &Chooser,
-    config: &Arc<ServerConfig>,
-) -> AsyncHandshake<IO, ServerConnection> {
-    let choice = chooser.0.choose(&hello.client_hello(), config);
-    match choice {
-        Choice::Serve(config) => hello.into_stream(config),
-        Choice::Refuse(alert) => hello.refuse(alert),
-        Choice::AnswerChallenge(config) => hello.into_stream(config).answering_challenge(),
     }
 }
 
