@@ -114,7 +114,7 @@ impl ReloadableConfig {
         &self,
         keys: &crate::TicketKeys,
     ) -> Result<(), crate::TicketKeyError> {
-        let ticketer = keys.ticketer(self.current().crypto_provider())?;
+        let ticketer = keys.ticketer_for(&self.current())?;
         self.update(|next| next.ticketer = ticketer);
         Ok(())
     }

@@ -8,6 +8,7 @@
 //!   AES-256-GCM or ChaCha20-Poly1305 seals it, named in the ticket).
 //! - `ticketer.rs`: the rustls ticketer: which key seals, which keys open, and when.
 
+mod context;
 mod seal;
 mod ticketer;
 
@@ -18,7 +19,12 @@ use std::{
     time::Duration,
 };
 
-use rustls::{crypto::CryptoProvider, pki_types::UnixTime, server::ProducesTickets, ServerConfig};
+use rustls::{
+    crypto::CryptoProvider,
+    server::ProducesTickets,
+    time_provider::{DefaultTimeProvider, TimeProvider},
+    ServerConfig,
+};
 
 use self::{
     seal::Algorithms,
@@ -64,15 +70,32 @@ const DEFAULT_LIFETIME: Duration = Duration::from_secs(12 * 60 * 60);
 ///
 /// Blank lines and lines starting with `#` are ignored.
 ///
-/// # Ticket format (version 2)
+/// # Ticket format (version 3)
 ///
-/// `2` (a byte); the algorithm (a byte: 1 for AES-256-GCM with HKDF-SHA384, 2 for
+/// `3` (a byte); the algorithm (a byte: 1 for AES-256-GCM with HKDF-SHA384, 2 for
 /// ChaCha20-Poly1305 with HKDF-SHA256, TLS 1.3's, from the configuration's crypto provider,
-/// AES-256-GCM preferred); the key's 8-byte id (derived from the key with that HKDF); a
-/// 16-byte random salt; then the session state, sealed under a key and nonce derived from the
-/// ticket key and the salt, with the first 26 bytes as additional data; and the 16-byte tag.
-/// Naming the algorithm lets servers with different providers (aws-lc-rs and ring, say) or
-/// different suites enabled open each other's tickets.
+/// AES-256-GCM preferred); the key's 8-byte id (derived from the key and the ticket's context
+/// with that HKDF); the issue time (8 bytes, Unix seconds, big-endian); a 16-byte random
+/// salt; then the session state, sealed under a key and nonce derived from the ticket key and
+/// the salt, with the first 34 bytes as additional data; and the 16-byte tag. Naming the
+/// algorithm lets servers with different providers (aws-lc-rs and ring, say) or different
+/// suites enabled open each other's tickets. Tickets of version 2 (before the issue time was
+/// sealed in) no longer open: their clients do one full handshake.
+///
+/// # Lifetime and context
+///
+/// A ticket opens only within its [lifetime](Self::with_lifetime) of its sealed issue time,
+/// by the server configuration's clock, and only in the same context: the application's
+/// ([`with_context`](Self::with_context)) and the server's client authentication policy
+/// ([`install`](Self::install) reads it from the configuration). Servers that share keys
+/// and should resume each other's sessions must therefore have the same context and the
+/// same client certificate verifier (the same trusted roots, the same optional or mandatory
+/// policy, the same crypto provider); any difference means a full handshake, never a session
+/// that skips a check its server requires.
+///
+/// The work a ticket costs is bounded before any cryptography: one that is out of its
+/// lifetime or names a key this server does not hold is refused by comparing bytes; only one
+/// naming a key held costs an HKDF and an AEAD open, as with rustls' own ticketer.
 ///
 /// # Secrecy
 ///
@@ -93,6 +116,7 @@ const DEFAULT_LIFETIME: Duration = Duration::from_secs(12 * 60 * 60);
 pub struct TicketKeys {
     schedule: Schedule,
     lifetime: Duration,
+    context: Vec<u8>,
 }
 
 #[derive(Clone)]
@@ -129,6 +153,7 @@ impl TicketKeys {
         Self {
             schedule: Schedule::Fixed(keys),
             lifetime: DEFAULT_LIFETIME,
+            context: Vec::new(),
         }
     }
 
@@ -151,21 +176,39 @@ impl TicketKeys {
         Self {
             schedule: Schedule::Derived { secret, period },
             lifetime: DEFAULT_LIFETIME.min(period),
+            context: Vec::new(),
         }
     }
 
-    /// Reads a key file (see the format above).
+    /// Reads a key file (see the format above), which only its owner may read or write.
+    ///
+    /// A small synchronous read: call it at start-up, or from `spawn_blocking` in a task.
     ///
     /// # Errors
     ///
-    /// [`TicketKeyError::Io`] when the file cannot be read, or what [`TicketKeys::parse`]
-    /// finds wrong with it.
+    /// [`TicketKeyError::Io`] when the file cannot be read; [`TicketKeyError::Exposed`] when
+    /// its group or others have any access to it on Unix (refused, as OpenSSH refuses such a
+    /// private key: `chmod 600` it); or what [`TicketKeys::parse`] finds wrong with it.
     pub fn from_file(path: impl AsRef<Path>) -> Result<Self, TicketKeyError> {
         let path = path.as_ref();
-        let text = std::fs::read_to_string(path).map_err(|error| TicketKeyError::Io {
+        let io_error = |error| TicketKeyError::Io {
             path: path.to_path_buf(),
             error,
-        })?;
+        };
+        let file = std::fs::File::open(path).map_err(io_error)?;
+        // The open file's mode, not the path's: no window for a swap between check and read.
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = file.metadata().map_err(io_error)?.permissions().mode() & 0o777;
+            if mode & 0o077 != 0 {
+                return Err(TicketKeyError::Exposed {
+                    path: path.to_path_buf(),
+                    mode,
+                });
+            }
+        }
+        let text = std::io::read_to_string(file).map_err(io_error)?;
         Self::parse(&text)
     }
 
@@ -204,13 +247,32 @@ impl TicketKeys {
         Ok(Self::new(current, keys))
     }
 
-    /// How long clients may use a ticket (12 hours by default); rustls refuses older ones.
+    /// How long a ticket opens after it was issued (12 hours by default, at most the period
+    /// of [`from_secret`](Self::from_secret) keys). The issue time is sealed into the ticket
+    /// and judged by the configuration's clock (`ServerConfig::time_provider`): an older
+    /// ticket, or one issued more than a minute in the future, means a full handshake.
     pub fn with_lifetime(mut self, lifetime: Duration) -> Self {
         self.lifetime = lifetime;
         self
     }
 
-    /// A rustls ticketer sealing tickets with these keys and `provider`'s primitives.
+    /// Binds tickets to `context`, as OpenSSL's `SSL_CTX_set_session_id_context` binds
+    /// sessions: a ticket sealed in one context does not open in another, even under the
+    /// same keys. Give servers that share keys but must not share sessions (another
+    /// application, another authorization policy) different contexts.
+    ///
+    /// [`install`](Self::install) adds the configuration's client authentication policy to
+    /// the context on its own, so that a ticket from a server without client certificates
+    /// never resumes on a server that requires them.
+    pub fn with_context(mut self, context: impl Into<Vec<u8>>) -> Self {
+        self.context = context.into();
+        self
+    }
+
+    /// A rustls ticketer sealing tickets with these keys and `provider`'s primitives, on the
+    /// system clock, bound to the [`with_context`](Self::with_context) context alone.
+    /// Prefer [`install`](Self::install), which also binds tickets to the configuration's
+    /// client authentication policy and uses its clock.
     ///
     /// # Errors
     ///
@@ -221,31 +283,54 @@ impl TicketKeys {
         &self,
         provider: &CryptoProvider,
     ) -> Result<Arc<dyn ProducesTickets>, TicketKeyError> {
+        self.build(provider, Arc::new(DefaultTimeProvider), b"")
+    }
+
+    /// The ticketer [`install`](Self::install) puts in `config`: its provider, its clock,
+    /// and its client authentication policy in the context.
+    pub(crate) fn ticketer_for(
+        &self,
+        config: &ServerConfig,
+    ) -> Result<Arc<dyn ProducesTickets>, TicketKeyError> {
+        self.build(
+            config.crypto_provider(),
+            config.time_provider.clone(),
+            context::client_auth_policy(config).as_bytes(),
+        )
+    }
+
+    fn build(
+        &self,
+        provider: &CryptoProvider,
+        time: Arc<dyn TimeProvider>,
+        policy: &[u8],
+    ) -> Result<Arc<dyn ProducesTickets>, TicketKeyError> {
         let algorithms = Algorithms::from_provider(provider)?;
+        let context = context::encode(&self.context, policy);
         let keys = match &self.schedule {
-            Schedule::Fixed(keys) => Keys::fixed(keys, &algorithms)?,
-            Schedule::Derived { secret, period } => Keys::Derived {
-                secret: *secret,
-                period: period.as_secs().max(1),
-            },
+            Schedule::Fixed(keys) => Keys::fixed(keys, &algorithms, &context)?,
+            Schedule::Derived { secret, period } => Keys::derived(*secret, period.as_secs()),
         };
         let lifetime = u32::try_from(self.lifetime.as_secs()).unwrap_or(u32::MAX);
         Ok(Arc::new(SharedTicketer {
             keys,
             lifetime,
             algorithms,
-            clock: || UnixTime::now().as_secs(),
+            time,
+            context,
         }))
     }
 
     /// Sets `config`'s ticketer to these keys (TLS 1.3 tickets and TLS 1.2 session tickets),
-    /// with the configuration's own crypto provider.
+    /// with the configuration's own crypto provider and clock, bound to the
+    /// [`with_context`](Self::with_context) context and to the configuration's client
+    /// authentication policy.
     ///
     /// # Errors
     ///
     /// As [`TicketKeys::ticketer`]; `config` is then unchanged.
     pub fn install(&self, config: &mut ServerConfig) -> Result<(), TicketKeyError> {
-        config.ticketer = self.ticketer(config.crypto_provider())?;
+        config.ticketer = self.ticketer_for(config)?;
         Ok(())
     }
 }
@@ -279,6 +364,14 @@ pub enum TicketKeyError {
         /// Why.
         error: std::io::Error,
     },
+    /// The key file's group or others have access to it (Unix): refused, as OpenSSH refuses
+    /// such a private key. `chmod 600` the file.
+    Exposed {
+        /// The file.
+        path: PathBuf,
+        /// Its permission bits.
+        mode: u32,
+    },
     /// The key file is not in the expected format.
     Format {
         /// The line (from 1).
@@ -299,6 +392,11 @@ impl fmt::Display for TicketKeyError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::Io { path, error } => write!(f, "cannot read {}: {error}", path.display()),
+            Self::Exposed { path, mode } => write!(
+                f,
+                "{} is open to others (mode {mode:04o}); ticket keys must be readable by their owner only",
+                path.display()
+            ),
             Self::Format { line, reason } => write!(f, "ticket key file, line {line}: {reason}"),
             Self::NoKey => f.write_str("the ticket key file holds no key"),
             Self::NoCipher => f.write_str(

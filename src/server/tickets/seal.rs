@@ -1,7 +1,9 @@
 //! The ticket format and its sealing, with the crypto provider's own primitives.
 //!
-//! A ticket (format 2) is: the format byte, the algorithm byte, the key's 8-byte id, a
-//! 16-byte random salt, the sealed session state, and the 16-byte tag. The algorithm is named
+//! A ticket (format 3) is: the format byte, the algorithm byte, the key's 8-byte id, the
+//! time it was issued (8 bytes, seconds since the Unix epoch, big-endian), a 16-byte random
+//! salt, the sealed session state, and the 16-byte tag. Everything before the sealed state
+//! is the AEAD's additional data, so the issue time cannot be changed without the key. The algorithm is named
 //! in the ticket because it follows the provider's cipher suites: a fleet whose servers have
 //! different providers, or different suites enabled, still opens every ticket one of its
 //! algorithms can.
@@ -17,11 +19,14 @@ use rustls::{
 use super::{TicketKeyError, TICKET_KEY_LEN};
 
 /// The ticket format this crate writes and reads.
-const FORMAT: u8 = 2;
+const FORMAT: u8 = 3;
 pub(super) const KEY_ID_LEN: usize = 8;
+const ISSUED_LEN: usize = 8;
 const SALT_LEN: usize = 16;
-/// Format, algorithm, key id, salt: the additional data of the AEAD.
-const HEADER_LEN: usize = 1 + 1 + KEY_ID_LEN + SALT_LEN;
+/// Format, algorithm, key id, issue time, salt: the additional data of the AEAD.
+const HEADER_LEN: usize = 1 + 1 + KEY_ID_LEN + ISSUED_LEN + SALT_LEN;
+/// Where the salt starts.
+const SALT_AT: usize = HEADER_LEN - SALT_LEN;
 const TAG_LEN: usize = 16;
 /// The AEAD's nonce, derived per ticket with its key.
 const NONCE_LEN: usize = 12;
@@ -38,6 +43,9 @@ const ALGORITHMS: [(u8, CipherSuite); 2] = [
 pub(super) struct Header<'a> {
     pub(super) algorithm: u8,
     pub(super) key_id: &'a [u8],
+    /// Seconds since the Unix epoch, as the sealing server's clock read it. Authenticated
+    /// only once the ticket opens.
+    pub(super) issued_at: u64,
 }
 
 impl<'a> Header<'a> {
@@ -46,9 +54,11 @@ impl<'a> Header<'a> {
         if ticket.len() < HEADER_LEN + TAG_LEN || ticket[0] != FORMAT {
             return None;
         }
+        let issued: [u8; ISSUED_LEN] = ticket[2 + KEY_ID_LEN..SALT_AT].try_into().ok()?;
         Some(Self {
             algorithm: ticket[1],
             key_id: &ticket[2..2 + KEY_ID_LEN],
+            issued_at: u64::from_be_bytes(issued),
         })
     }
 }
@@ -98,7 +108,7 @@ impl Algorithms {
         // A provider whose HKDF cannot derive a key is refused now, not found out per ticket.
         for algorithm in &all {
             algorithm
-                .key_id(&[0; TICKET_KEY_LEN])
+                .key_id(&[0; TICKET_KEY_LEN], b"")
                 .ok_or(TicketKeyError::KeyDerivation)?;
         }
         Ok(Self {
@@ -122,13 +132,15 @@ impl Algorithms {
             .map(|(i, algorithm)| (i, *algorithm))
     }
 
-    /// Seals `plain` under `key` (whose id under `algorithm` is `id`) with a fresh salt.
-    /// `None` when the provider fails (no random bytes, a failed derivation): no ticket.
+    /// Seals `plain` under `key` (whose id under `algorithm` is `id`), issued at `issued_at`,
+    /// with a fresh salt. `None` when the provider fails (no random bytes, a failed
+    /// derivation): no ticket.
     pub(super) fn seal(
         &self,
         algorithm: Algorithm,
         id: &[u8; KEY_ID_LEN],
         key: &[u8; TICKET_KEY_LEN],
+        issued_at: u64,
         plain: &[u8],
     ) -> Option<Vec<u8>> {
         let mut salt = [0u8; SALT_LEN];
@@ -137,6 +149,7 @@ impl Algorithms {
         ticket.push(FORMAT);
         ticket.push(algorithm.id);
         ticket.extend_from_slice(id);
+        ticket.extend_from_slice(&issued_at.to_be_bytes());
         ticket.extend_from_slice(&salt);
         ticket.extend_from_slice(plain);
         let (header, body) = ticket.split_at_mut(HEADER_LEN);
@@ -157,18 +170,29 @@ impl Algorithm {
     /// times the hash length (8,160 bytes for SHA-256), and the longest asked for here is 44
     /// bytes, so the built-in providers (aws-lc-rs, ring) never fail; a provider that does
     /// anyway gets no ticket, never a ticket under a key that was not derived.
-    fn expand(&self, salt: &[u8], secret: &[u8], label: &[u8], out: &mut [u8]) -> Option<()> {
+    fn expand(&self, salt: &[u8], secret: &[u8], info: &[&[u8]], out: &mut [u8]) -> Option<()> {
         self.suite
             .hkdf_provider
             .extract_from_secret(Some(salt), secret)
-            .expand_slice(&[label], out)
+            .expand_slice(info, out)
             .ok()
     }
 
-    /// The id of `key` in tickets sealed with this algorithm.
-    pub(super) fn key_id(&self, key: &[u8; TICKET_KEY_LEN]) -> Option<[u8; KEY_ID_LEN]> {
+    /// The id of `key` in tickets sealed with this algorithm in `context`: a ticket sealed
+    /// in another context names an id this server does not know, and its header (the id
+    /// included) is authenticated, so it does not open.
+    pub(super) fn key_id(
+        &self,
+        key: &[u8; TICKET_KEY_LEN],
+        context: &[u8],
+    ) -> Option<[u8; KEY_ID_LEN]> {
         let mut id = [0u8; KEY_ID_LEN];
-        self.expand(b"", key, b"tokio-tls-handshake ticket key id", &mut id)?;
+        self.expand(
+            b"",
+            key,
+            &[b"tokio-tls-handshake ticket key id", context],
+            &mut id,
+        )?;
         Some(id)
     }
 
@@ -182,7 +206,7 @@ impl Algorithm {
         self.expand(
             &period.to_be_bytes(),
             secret,
-            b"tokio-tls-handshake ticket period key",
+            &[b"tokio-tls-handshake ticket period key"],
             &mut key,
         )?;
         Some(key)
@@ -199,7 +223,7 @@ impl Algorithm {
         self.expand(
             salt,
             key,
-            b"tokio-tls-handshake ticket aead key and iv",
+            &[b"tokio-tls-handshake ticket aead key and iv"],
             &mut okm,
         )?;
         let (aead_key, iv) = okm.split_at(TICKET_KEY_LEN);
@@ -211,7 +235,7 @@ impl Algorithm {
     /// Opens a ticket sealed with this algorithm under `key`; `None` if it does not open.
     pub(super) fn open(&self, key: &[u8; TICKET_KEY_LEN], ticket: &[u8]) -> Option<Vec<u8>> {
         let (header, body) = ticket.split_at_checked(HEADER_LEN)?;
-        let salt = &header[2 + KEY_ID_LEN..];
+        let salt = &header[SALT_AT..];
         let mut body = body.to_vec();
         let plain = self
             .packet_key(key, salt)?

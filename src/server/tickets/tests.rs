@@ -1,6 +1,12 @@
 //! The ticketer's rules, with clocks and providers made for the purpose.
 
-use std::time::Duration;
+use std::{
+    sync::{
+        atomic::{AtomicUsize, Ordering},
+        Arc,
+    },
+    time::Duration,
+};
 
 use rustls::{
     crypto::{
@@ -8,16 +14,13 @@ use rustls::{
         tls13::{Hkdf, HkdfExpander, OkmBlock, OutputLengthError},
         CryptoProvider,
     },
+    pki_types::UnixTime,
     server::ProducesTickets,
+    time_provider::TimeProvider,
     CipherSuite, SupportedCipherSuite, Tls13CipherSuite,
 };
 
-use super::{
-    hex_key,
-    seal::Algorithms,
-    ticketer::{Keys, SharedTicketer},
-    Schedule, TicketKeyError, TicketKeys,
-};
+use super::{hex_key, TicketKeyError, TicketKeys};
 
 fn provider() -> CryptoProvider {
     #[cfg(feature = "aws-lc-rs")]
@@ -34,44 +37,160 @@ fn only(mut provider: CryptoProvider, keep: &[CipherSuite]) -> CryptoProvider {
     provider
 }
 
-/// A ticketer for `keys` on `provider`, whose clock reads `clock`.
-fn ticketer(keys: &TicketKeys, provider: &CryptoProvider, clock: fn() -> u64) -> SharedTicketer {
-    let algorithms = Algorithms::from_provider(provider).expect("an algorithm");
-    let keys = match &keys.schedule {
-        Schedule::Fixed(keys) => Keys::fixed(keys, &algorithms).expect("key ids"),
-        Schedule::Derived { secret, period } => Keys::Derived {
-            secret: *secret,
-            period: period.as_secs(),
-        },
-    };
-    SharedTicketer {
-        keys,
-        lifetime: 60,
-        algorithms,
-        clock,
+/// A clock that reads what its function says, in seconds since the Unix epoch.
+#[derive(Debug)]
+struct Clock(fn() -> u64);
+
+impl TimeProvider for Clock {
+    fn current_time(&self) -> Option<UnixTime> {
+        Some(UnixTime::since_unix_epoch(Duration::from_secs((self.0)())))
     }
+}
+
+/// A ticketer for `keys` on `provider`, whose clock reads `clock`.
+fn ticketer(
+    keys: &TicketKeys,
+    provider: &CryptoProvider,
+    clock: fn() -> u64,
+) -> Arc<dyn ProducesTickets> {
+    keys.build(provider, Arc::new(Clock(clock)), b"")
+        .expect("a ticketer")
 }
 
 #[test]
 fn derived_keys_open_the_periods_either_side_and_no_further() {
     let keys = TicketKeys::from_secret([7; 32], Duration::from_secs(100));
     assert_eq!(keys.lifetime, Duration::from_secs(100), "at most a period");
+    // A lifetime longer than the window, so that the window alone decides here.
+    let keys = keys.with_lifetime(Duration::from_secs(1000));
     let provider = provider();
-    // Sealed at the very end of period 2 by a server whose clock runs fast.
-    let ticket = ticketer(&keys, &provider, || 299)
-        .encrypt(b"session")
-        .expect("sealed");
     type Clock = fn() -> u64;
-    let servers: [(Clock, &str, bool); 5] = [
-        (|| 250, "in the same period", true),
-        (|| 350, "in the next period", true),
-        (|| 195, "a period behind (a slow clock)", true),
-        (|| 450, "two periods on", false),
-        (|| 95, "two periods behind", false),
+    // (sealed at, opened at, when, opens)
+    let cases: [(Clock, Clock, &str, bool); 5] = [
+        (|| 299, || 250, "in the same period", true),
+        (|| 299, || 350, "in the next period", true),
+        (|| 205, || 195, "a period behind (a slow clock)", true),
+        (|| 299, || 450, "two periods on", false),
+        (|| 399, || 395, "a period behind, two periods on", true),
     ];
-    for (clock, when, opens) in servers {
-        let opened = ticketer(&keys, &provider, clock).decrypt(&ticket);
+    for (sealer, opener, when, opens) in cases {
+        let ticket = ticketer(&keys, &provider, sealer)
+            .encrypt(b"session")
+            .expect("sealed");
+        let opened = ticketer(&keys, &provider, opener).decrypt(&ticket);
         assert_eq!(opened.is_some(), opens, "a server {when}");
+    }
+}
+
+/// The issue time is sealed into the ticket: a ticket opens for its lifetime and not a
+/// second longer, and not when it claims to come from further ahead than the clock skew.
+#[test]
+fn a_ticket_opens_for_its_lifetime_and_no_longer() {
+    let provider = provider();
+    for keys in [
+        TicketKeys::new([1; 32], []),
+        TicketKeys::from_secret([2; 32], Duration::from_secs(3600)),
+    ] {
+        let keys = keys.with_lifetime(Duration::from_secs(60));
+        let ticket = ticketer(&keys, &provider, || 10_000)
+            .encrypt(b"session")
+            .expect("sealed");
+        type Clock = fn() -> u64;
+        let servers: [(Clock, &str, bool); 5] = [
+            (|| 10_000, "at once", true),
+            (|| 10_060, "at the end of its lifetime", true),
+            (|| 10_061, "a second after", false),
+            (|| 10_000 + 30 * 86_400, "30 days on", false),
+            (|| 9_940, "60 s behind (the skew allowed)", true),
+        ];
+        for (clock, when, opens) in servers {
+            let opened = ticketer(&keys, &provider, clock).decrypt(&ticket);
+            assert_eq!(opened.is_some(), opens, "{keys:?}: {when}");
+        }
+        let ahead = ticketer(&keys, &provider, || 10_000).decrypt(
+            &ticketer(&keys, &provider, || 10_061)
+                .encrypt(b"s")
+                .expect("sealed"),
+        );
+        assert_eq!(ahead, None, "issued 61 s ahead of this clock");
+    }
+}
+
+/// A ticket is bound to its context: the same keys in another context do not open it.
+#[test]
+fn a_ticket_from_another_context_does_not_open() {
+    let provider = provider();
+    let clock: fn() -> u64 = || 1_000;
+    for keys in [
+        TicketKeys::new([1; 32], []),
+        TicketKeys::from_secret([2; 32], Duration::from_secs(3600)),
+    ] {
+        let in_context = |application: &[u8], policy: &[u8]| {
+            keys.clone()
+                .with_context(application)
+                .build(&provider, Arc::new(Clock(clock)), policy)
+                .expect("a ticketer")
+        };
+        let ticket = in_context(b"app", b"no client auth")
+            .encrypt(b"s")
+            .expect("sealed");
+        assert!(in_context(b"app", b"no client auth")
+            .decrypt(&ticket)
+            .is_some());
+        assert_eq!(
+            in_context(b"app", b"client auth required").decrypt(&ticket),
+            None
+        );
+        assert_eq!(
+            in_context(b"other", b"no client auth").decrypt(&ticket),
+            None
+        );
+    }
+}
+
+/// The work a ticket can cause: one that names no key this server holds (unknown id,
+/// another context, expired) costs no HKDF at all; derived keys are derived once per
+/// period, not per ticket; a ticket that opens costs one HKDF, as before.
+#[test]
+fn a_ticket_that_cannot_open_costs_no_key_derivation() {
+    let (counting, derivations) = counting_hkdf();
+    let clock: fn() -> u64 = || 1_000_000;
+    for keys in [
+        TicketKeys::new([1; 32], []),
+        TicketKeys::from_secret([2; 32], Duration::from_secs(3600)),
+    ] {
+        let server = ticketer(&keys, &counting, clock);
+        let genuine = server.encrypt(b"session").expect("sealed");
+        let other_context = keys
+            .clone()
+            .with_context(b"other".to_vec())
+            .build(&counting, Arc::new(Clock(clock)), b"")
+            .expect("a ticketer")
+            .encrypt(b"session")
+            .expect("sealed");
+        let mut unknown_id = genuine.clone();
+        unknown_id[2..10].copy_from_slice(&[0xee; 8]);
+        let mut expired = genuine.clone();
+        expired[10..18].copy_from_slice(&1u64.to_be_bytes());
+        let before = derivations.load(Ordering::SeqCst);
+        for _ in 0..1_000 {
+            for forged in [&other_context, &unknown_id, &expired] {
+                assert_eq!(server.decrypt(forged), None);
+            }
+        }
+        assert_eq!(
+            derivations.load(Ordering::SeqCst) - before,
+            0,
+            "{keys:?}: 3,000 forged tickets"
+        );
+        for _ in 0..10 {
+            assert!(server.decrypt(&genuine).is_some());
+        }
+        assert_eq!(
+            derivations.load(Ordering::SeqCst) - before,
+            10,
+            "{keys:?}: one derivation per ticket that opens"
+        );
     }
 }
 
@@ -149,6 +268,8 @@ fn aws_lc_rs_and_ring_open_each_others_tickets() {
 struct FailingHkdf {
     real: &'static dyn Hkdf,
     fails_for: Option<usize>,
+    /// Keys derived from a secret.
+    extracts: AtomicUsize,
 }
 
 struct FailingExpander {
@@ -170,6 +291,7 @@ impl Hkdf for FailingHkdf {
         self.wrap(self.real.extract_from_zero_ikm(salt))
     }
     fn extract_from_secret(&self, salt: Option<&[u8]>, secret: &[u8]) -> Box<dyn HkdfExpander> {
+        self.extracts.fetch_add(1, Ordering::SeqCst);
         self.wrap(self.real.extract_from_secret(salt, secret))
     }
     fn expander_for_okm(&self, okm: &OkmBlock) -> Box<dyn HkdfExpander> {
@@ -197,6 +319,16 @@ impl HkdfExpander for FailingExpander {
 
 /// The default provider with its TLS 1.3 AES-256-GCM suite's HKDF failing as `fails_for` says.
 fn failing_hkdf(fails_for: Option<usize>) -> CryptoProvider {
+    wrapped_hkdf(fails_for).0
+}
+
+/// The default provider with its TLS 1.3 AES-256-GCM suite's HKDF counting the keys it
+/// derives from a secret.
+fn counting_hkdf() -> (CryptoProvider, &'static AtomicUsize) {
+    wrapped_hkdf(Some(0))
+}
+
+fn wrapped_hkdf(fails_for: Option<usize>) -> (CryptoProvider, &'static AtomicUsize) {
     let mut provider = only(provider(), &[CipherSuite::TLS13_AES_256_GCM_SHA384]);
     let Some(SupportedCipherSuite::Tls13(real)) = provider.cipher_suites.first().copied() else {
         unreachable!("the default providers have TLS 1.3 AES-256-GCM")
@@ -204,6 +336,7 @@ fn failing_hkdf(fails_for: Option<usize>) -> CryptoProvider {
     let hkdf: &'static FailingHkdf = Box::leak(Box::new(FailingHkdf {
         real: real.hkdf_provider,
         fails_for,
+        extracts: AtomicUsize::new(0),
     }));
     let suite: &'static Tls13CipherSuite = Box::leak(Box::new(Tls13CipherSuite {
         common: rustls::CipherSuiteCommon {
@@ -216,7 +349,7 @@ fn failing_hkdf(fails_for: Option<usize>) -> CryptoProvider {
         quic: real.quic,
     }));
     provider.cipher_suites = vec![SupportedCipherSuite::Tls13(suite)];
-    provider
+    (provider, &hkdf.extracts)
 }
 
 /// Ticket keys fail closed: a provider whose HKDF fails is refused at installation, and one
