@@ -275,3 +275,198 @@ impl tokio::io::AsyncWrite for GoneOnShutdown {
         std::task::Poll::Ready(Err(std::io::ErrorKind::NotConnected.into()))
     }
 }
+
+/// The key exchange groups a handshake agreed on: post-quantum (X25519MLKEM768) by default
+/// with aws-lc-rs, between our own client and server, and no HelloRetryRequest with peers
+/// that lack it (OpenSSL 3.0 both ways, GnuTLS 3.7 as the client): they agree on a classical
+/// group in the first round trip.
+mod key_exchange {
+    use std::process::Stdio;
+
+    use rustls::{HandshakeKind, NamedGroup};
+    use support::{
+        listen,
+        openssl::{self, s_client, Files, SServer},
+        tools::{available, Tool},
+    };
+    use tokio::{io::AsyncBufReadExt, io::BufReader, net::TcpStream};
+
+    use super::*;
+
+    #[cfg(feature = "aws-lc-rs")]
+    #[tokio::test]
+    async fn our_client_and_server_agree_on_x25519mlkem768_in_one_round_trip() {
+        let world = World::new();
+        let (client_io, server_io) = tcp_pair().await;
+        let (client, server) = bounded(async {
+            tokio::join!(
+                Connector::from(world.client().build()).connect(name("localhost"), client_io),
+                Acceptor::from(world.server().build()).accept(server_io)
+            )
+        })
+        .await;
+        let (client, server) = (client.expect("client"), server.expect("server"));
+        for connection in [
+            client.connection().handshake_kind(),
+            server.connection().handshake_kind(),
+        ] {
+            assert_eq!(
+                connection,
+                Some(HandshakeKind::Full),
+                "no HelloRetryRequest"
+            );
+        }
+        let group = |g: Option<&'static dyn rustls::crypto::SupportedKxGroup>| g.map(|g| g.name());
+        assert_eq!(
+            group(client.connection().negotiated_key_exchange_group()),
+            Some(NamedGroup::X25519MLKEM768)
+        );
+        assert_eq!(
+            group(server.connection().negotiated_key_exchange_group()),
+            Some(NamedGroup::X25519MLKEM768)
+        );
+        assert!(
+            client.report().to_string().contains("X25519MLKEM768"),
+            "the report names it: {}",
+            client.report()
+        );
+    }
+
+    /// OpenSSL 3.0 has no X25519MLKEM768: our client's X25519 share serves it at once.
+    #[tokio::test]
+    async fn our_client_and_openssl_s_server_agree_on_x25519_without_a_retry() {
+        if !openssl::available() {
+            return;
+        }
+        let world = World::new();
+        let files = Files::new();
+        let cert = files.write("server.pem", &world.server.cert_pem);
+        let key = files.write("server.key", &world.server.key_pem);
+        let server = SServer::start(&["-cert", &cert, "-key", &key, "-tls1_3", "-naccept", "1"]);
+        let tcp = TcpStream::connect(server.addr).await.expect("connect");
+        let tls = bounded(Connector::from(world.client().build()).connect(name("localhost"), tcp))
+            .await
+            .expect("handshake with s_server");
+        let connection = tls.connection();
+        assert_eq!(connection.handshake_kind(), Some(HandshakeKind::Full));
+        assert_eq!(
+            connection.negotiated_key_exchange_group().map(|g| g.name()),
+            Some(NamedGroup::X25519)
+        );
+    }
+
+    /// Our server accepting one handshake, answering `pong` to `ping` and closing.
+    async fn serve_one(
+        listener: tokio::net::TcpListener,
+        world: &World,
+    ) -> Result<(Option<HandshakeKind>, Option<NamedGroup>), tokio_tls_handshake::HandshakeError>
+    {
+        let (tcp, _) = listener.accept().await.expect("accept");
+        let mut tls = Acceptor::from(world.server().version(Version::Tls13).build())
+            .accept(tcp)
+            .await?;
+        let facts = (
+            tls.connection().handshake_kind(),
+            tls.connection()
+                .negotiated_key_exchange_group()
+                .map(|g| g.name()),
+        );
+        let mut buf = [0u8; 5];
+        if tls.read_exact(&mut buf).await.is_ok() {
+            let _ = tls.write_all(b"pong\n").await;
+        }
+        let _ = tls.shutdown().await;
+        Ok(facts)
+    }
+
+    #[tokio::test]
+    async fn openssl_s_client_and_our_server_agree_without_a_retry() {
+        if !openssl::available() {
+            return;
+        }
+        let world = World::new();
+        let files = Files::new();
+        let ca = files.write("ca.pem", &world.ca.cert_pem());
+        let (listener, addr) = listen().await;
+        let args = [
+            "-servername",
+            "localhost",
+            "-CAfile",
+            &ca,
+            "-tls1_3",
+            "-brief",
+            "-ign_eof",
+        ];
+        let (ours, run) = bounded(async {
+            tokio::join!(
+                serve_one(listener, &world),
+                s_client(addr, &args, b"ping\n")
+            )
+        })
+        .await;
+        let (kind, group) = ours.expect("our server with s_client");
+        assert!(run.stdout.contains("pong"), "{}", run.stdout);
+        assert_eq!(kind, Some(HandshakeKind::Full), "no HelloRetryRequest");
+        assert_eq!(
+            group,
+            Some(NamedGroup::X25519),
+            "OpenSSL's first preference"
+        );
+    }
+
+    #[tokio::test]
+    async fn gnutls_cli_and_our_server_agree_without_a_retry() {
+        if !available(Tool::Gnutls) {
+            return;
+        }
+        let world = World::new();
+        let files = Files::new();
+        let ca = files.write("ca.pem", &world.ca.cert_pem());
+        let (listener, addr) = listen().await;
+        let client = async {
+            let mut child = tokio::process::Command::new("gnutls-cli")
+                .args(["--port", &addr.port().to_string(), "127.0.0.1"])
+                .args([
+                    "--sni-hostname",
+                    "localhost",
+                    "--verify-hostname",
+                    "localhost",
+                ])
+                .args(["--x509cafile", &ca])
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .kill_on_drop(true)
+                .spawn()
+                .expect("spawn gnutls-cli");
+            let mut stdin = child.stdin.take().expect("stdin");
+            let mut stdout = BufReader::new(child.stdout.take().expect("stdout")).lines();
+            // gnutls-cli ends at the EOF of its input: send the ping only once it is
+            // connected, and read until the answer.
+            let mut seen = String::new();
+            while let Ok(Some(line)) = stdout.next_line().await {
+                seen.push_str(&line);
+                seen.push('\n');
+                if line.contains("Handshake was completed") {
+                    stdin.write_all(b"ping\n").await.expect("ping");
+                }
+                if line.contains("pong") {
+                    break;
+                }
+            }
+            drop(stdin);
+            let _ = child.kill().await;
+            seen
+        };
+        let (ours, seen) =
+            bounded(async { tokio::join!(serve_one(listener, &world), client) }).await;
+        let (kind, group) = ours.expect("our server with gnutls-cli");
+        assert!(seen.contains("pong"), "{seen}");
+        assert_eq!(
+            kind,
+            Some(HandshakeKind::Full),
+            "no HelloRetryRequest: {seen}"
+        );
+        assert!(group.is_some(), "a group agreed: {seen}");
+    }
+}

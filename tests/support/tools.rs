@@ -17,6 +17,8 @@ pub enum Tool {
     Kill,
     /// Pebble, Let's Encrypt's ACME test server (with `pebble-challtestsrv` as its DNS).
     Pebble,
+    /// GnuTLS' `gnutls-cli`, a TLS peer on another library than OpenSSL and rustls.
+    Gnutls,
 }
 
 impl Tool {
@@ -27,6 +29,7 @@ impl Tool {
             Tool::Haproxy => "haproxy",
             Tool::Kill => "kill",
             Tool::Pebble => "pebble",
+            Tool::Gnutls => "gnutls-cli",
         }
     }
 
@@ -38,6 +41,7 @@ impl Tool {
             Tool::Haproxy => &["haproxy", "/usr/sbin/haproxy"],
             Tool::Kill => &["kill", "/usr/bin/kill", "/bin/kill"],
             Tool::Pebble => &["pebble"],
+            Tool::Gnutls => &["gnutls-cli"],
         }
     }
 
@@ -47,7 +51,7 @@ impl Tool {
             Tool::Openssl => "version",
             Tool::Haproxy => "-v",
             Tool::Pebble => "-h",
-            Tool::Curl | Tool::Kill => "--version",
+            Tool::Curl | Tool::Kill | Tool::Gnutls => "--version",
         }
     }
 
