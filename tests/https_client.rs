@@ -379,6 +379,29 @@ async fn two_requests_over_one_connection_make_one_handshake() {
     }
 }
 
+/// The defect: `http2_only` promised that a server not agreeing to HTTP/2 is refused, but a
+/// server that agrees to no ALPN protocol at all passed, and the request went on.
+#[tokio::test]
+async fn http2_only_refuses_a_server_that_agrees_to_no_protocol() {
+    let world = World::new();
+    let no_alpn = https_server(world.server().build()).await;
+    let builder = HttpsConnector::builder(world.client().build())
+        .http2_only()
+        .server_name(name("localhost"));
+    let error = get_err(&client(builder), &format!("https://{}/", no_alpn.addr)).await;
+    assert!(
+        matches!(connect_error(&error), Some(ConnectError::NoHttp2)),
+        "{error:?}"
+    );
+    // The control: the same connector with a server that agrees to h2.
+    let h2 = https_server(world.server().alpn(&["h2"]).build()).await;
+    let builder = HttpsConnector::builder(world.client().build())
+        .http2_only()
+        .server_name(name("localhost"));
+    let (response, _) = get(&client(builder), &format!("https://{}/", h2.addr)).await;
+    assert_eq!(response.version(), hyper::Version::HTTP_2);
+}
+
 #[cfg(feature = "webpki-roots")]
 #[test]
 fn mozillas_roots_are_there() {

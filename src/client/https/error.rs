@@ -31,6 +31,10 @@ pub enum ConnectError {
     TimedOut,
     /// The TLS handshake failed.
     Handshake(HandshakeError),
+    /// The connector is HTTP/2 only ([`http2_only`](crate::HttpsConnectorBuilder::http2_only))
+    /// and the server agreed to no ALPN protocol. (A server that picks a protocol the client
+    /// did not offer is already refused by rustls, as a [`HandshakeError`].)
+    NoHttp2,
 }
 
 impl ConnectError {
@@ -58,6 +62,9 @@ impl fmt::Display for ConnectError {
             Self::Connect(e) => write!(f, "connect failed: {e}"),
             Self::TimedOut => f.write_str("connect timed out before the tls handshake"),
             Self::Handshake(e) => write!(f, "{e}"),
+            Self::NoHttp2 => f.write_str(
+                "the server agreed to no alpn protocol, and this connector is http/2 only",
+            ),
         }
     }
 }

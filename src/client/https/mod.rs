@@ -87,6 +87,7 @@ pub struct HttpsConnector<C = HttpConnector> {
     inner: C,
     tls: Connector,
     https_only: bool,
+    http2_only: bool,
     server_name: Option<ServerName<'static>>,
     timeout: Option<Duration>,
 }
@@ -138,7 +139,8 @@ impl HttpsConnectorBuilder {
         self
     }
 
-    /// Offers HTTP/2 only: a server that does not agree to it is refused by the handshake.
+    /// Offers HTTP/2 only: a server that agrees to another protocol is refused by the
+    /// handshake, and one that agrees to none with [`ConnectError::NoHttp2`] right after it.
     pub fn http2_only(mut self) -> Self {
         self.http1 = false;
         self.http2 = true;
@@ -185,6 +187,7 @@ impl HttpsConnectorBuilder {
             inner,
             tls: Connector::from(Arc::new(config)),
             https_only: self.https_only,
+            http2_only: self.http2 && !self.http1,
             server_name: self.server_name,
             timeout: self.timeout,
         }
@@ -247,6 +250,7 @@ where
             .and_then(|t| tokio::time::Instant::now().checked_add(t));
         let connecting = self.inner.call(uri);
         let tls = self.tls.clone();
+        let http2_only = self.http2_only;
         Box::pin(async move {
             let connected = match deadline {
                 Some(deadline) => tokio::time::timeout_at(deadline, connecting)
@@ -264,6 +268,10 @@ where
                 None => handshake,
             };
             let stream = handshake.await.map_err(ConnectError::Handshake)?;
+            // Over TCP rustls refuses a protocol that was not offered, but accepts none.
+            if http2_only && stream.connection().alpn_protocol() != Some(b"h2") {
+                return Err(ConnectError::NoHttp2);
+            }
             Ok(MaybeHttpsStream::Https(TokioIo::new(stream)))
         })
     }

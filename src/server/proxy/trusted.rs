@@ -9,7 +9,7 @@ use ipnet::IpNet;
 /// address: address ranges, a predicate, or every peer.
 ///
 /// IPv4 peers seen through an IPv6 socket (`::ffff:10.0.0.5`) are matched as the IPv4
-/// address they are. A peer without an IP address (a Unix socket's, or one the server was not
+/// address they are, and so are IPv4-mapped ranges (`::ffff:10.0.0.0/104` is `10.0.0.0/8`). A peer without an IP address (a Unix socket's, or one the server was not
 /// told) is trusted only by [`TrustedProxies::any`].
 ///
 /// # Examples
@@ -63,20 +63,18 @@ impl TrustedProxies {
         I: IntoIterator<Item = S>,
         S: AsRef<str>,
     {
-        let ranges = ranges
-            .into_iter()
-            .map(|entry| {
-                let entry = entry.as_ref().trim();
-                entry
-                    .parse::<IpNet>()
-                    .or_else(|_| entry.parse::<IpAddr>().map(IpNet::from))
-                    .map(|range| range.trunc())
-                    .map_err(|_| AddressRangeError {
-                        entry: entry.to_owned(),
-                    })
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(Self(Trust::Ranges(ranges)))
+        let mut all = Vec::new();
+        for entry in ranges {
+            let entry = entry.as_ref().trim();
+            let range = entry
+                .parse::<IpNet>()
+                .or_else(|_| entry.parse::<IpAddr>().map(IpNet::from))
+                .map_err(|_| AddressRangeError {
+                    entry: entry.to_owned(),
+                })?;
+            all.extend(canonical(range.trunc()));
+        }
+        Ok(Self(Trust::Ranges(all)))
     }
 
     /// The balancers for which `trusted` returns `true`, for rules ranges cannot express
@@ -95,6 +93,30 @@ impl TrustedProxies {
             (Trust::Ranges(ranges), Some(ip)) => ranges.iter().any(|range| range.contains(&ip)),
             (Trust::Predicate(trusted), Some(ip)) => trusted(ip),
         }
+    }
+}
+
+/// `range` as peers are matched: canonical. An IPv4-mapped range (`::ffff:a.b.c.d/n`, n at
+/// least 96) is the IPv4 range it maps; a wider IPv6 range that holds every IPv4-mapped
+/// address (`::/0`) holds every IPv4 address too.
+fn canonical(range: IpNet) -> Vec<IpNet> {
+    const MAPPED_PREFIX: u8 = 96;
+    let IpNet::V6(v6) = range else {
+        return vec![range];
+    };
+    let mapped_space = ipnet::Ipv6Net::new(
+        std::net::Ipv6Addr::new(0, 0, 0, 0, 0, 0xffff, 0, 0),
+        MAPPED_PREFIX,
+    );
+    match (v6.addr().to_ipv4_mapped(), mapped_space) {
+        (Some(v4), _) if v6.prefix_len() >= MAPPED_PREFIX => {
+            ipnet::Ipv4Net::new(v4, v6.prefix_len() - MAPPED_PREFIX)
+                .map_or_else(|_| vec![range], |net| vec![IpNet::V4(net)])
+        }
+        (_, Ok(space)) if v6.contains(&space) => {
+            vec![range, IpNet::V4(ipnet::Ipv4Net::default())]
+        }
+        _ => vec![range],
     }
 }
 
@@ -138,6 +160,25 @@ mod tests {
             assert!(!trusted.allows(ip(other)), "{other}");
         }
         assert!(!trusted.allows(None), "no address, no trust");
+    }
+
+    /// The defect: an IPv4-mapped range never matched, since peers are made canonical.
+    #[test]
+    fn ipv4_mapped_ranges_match_as_ipv4() {
+        let trusted = TrustedProxies::parse(["::ffff:10.0.0.0/104"]).expect("range");
+        for member in ["10.1.2.3", "::ffff:10.1.2.3"] {
+            assert!(trusted.allows(ip(member)), "{member}");
+        }
+        for other in ["11.1.2.3", "::ffff:11.1.2.3", "::1"] {
+            assert!(!trusted.allows(ip(other)), "{other}");
+        }
+        let everything = TrustedProxies::parse(["::/0"]).expect("range");
+        for member in ["10.1.2.3", "::ffff:10.1.2.3", "2001:db8::1"] {
+            assert!(everything.allows(ip(member)), "{member}");
+        }
+        let one = TrustedProxies::parse(["::ffff:192.0.2.7"]).expect("address");
+        assert!(one.allows(ip("192.0.2.7")));
+        assert!(!one.allows(ip("192.0.2.8")));
     }
 
     #[test]
