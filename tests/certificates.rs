@@ -338,10 +338,122 @@ fn a_file_that_did_not_change_is_not_read_again() {
     );
     put(&files.dir, "a.pem", &one_file(&a));
     store.reload().expect("reloads");
+    let same = store.resolve_name(Some("a.test")).expect("served");
+    assert!(
+        Arc::ptr_eq(&before, &same),
+        "a file rewritten with the same contents is not read again"
+    );
+    let renewed = ca.issue(&["a.test"], Leaf::Server);
+    put(&files.dir, "a.pem", &one_file(&renewed));
+    store.reload().expect("reloads");
     let rewritten = store.resolve_name(Some("a.test")).expect("served");
     assert!(
         !Arc::ptr_eq(&before, &rewritten),
         "a rewritten file is read"
+    );
+}
+
+/// The defect: the store compared (modification time, length), so a renewed certificate of
+/// the same size written within one tick of the clock was skipped. Contents are compared now.
+#[test]
+fn a_renewal_of_the_same_size_and_time_is_read() {
+    let ca = Ca::new("store CA");
+    // Two certificates whose files have the same length (ECDSA signatures vary by a byte or
+    // two, so issue until two match).
+    let mut by_len = std::collections::HashMap::new();
+    let (first, second) = loop {
+        let identity = ca.issue(&["a.test"], Leaf::Server);
+        let len = one_file(&identity).len();
+        if let Some(earlier) = by_len.insert(len, identity.clone()) {
+            break (earlier, identity);
+        }
+        assert!(by_len.len() < 64, "two files of one length");
+    };
+    let files = Files::new();
+    let path = put(&files.dir, "a.pem", &one_file(&first));
+    let modified = std::fs::metadata(&path)
+        .and_then(|m| m.modified())
+        .expect("mtime");
+    let store = CertificateStore::from_dir(&files.dir).expect("loads");
+    std::fs::write(&path, one_file(&second)).expect("rewrite in place");
+    std::fs::File::options()
+        .write(true)
+        .open(&path)
+        .and_then(|f| f.set_modified(modified))
+        .expect("the same modification time");
+    store.reload().expect("reloads");
+    let served = store.resolve_name(Some("a.test")).expect("served");
+    assert_eq!(served.cert[0], second.chain[0], "the renewal serves");
+}
+
+/// A Kubernetes TLS secret as mounted: `tls.crt`, `tls.key` and `ca.crt` are links into the
+/// `..data` link, which the kubelet swaps to a new timestamped directory on an update.
+#[cfg(unix)]
+#[test]
+fn a_kubernetes_secret_mount_loads_and_follows_its_swap() {
+    use std::os::unix::fs::symlink;
+    let ca = Ca::new("cluster CA");
+    let files = Files::new();
+    let mount = files.dir.join("secret");
+    std::fs::create_dir(&mount).expect("mount");
+    let write_version = |version: &str, identity: &Identity| {
+        let dir = mount.join(format!("..2026_12_04_{version}"));
+        std::fs::create_dir(&dir).expect("version dir");
+        std::fs::write(dir.join("tls.crt"), &identity.chain_pem).expect("tls.crt");
+        std::fs::write(dir.join("tls.key"), &identity.key_pem).expect("tls.key");
+        std::fs::write(dir.join("ca.crt"), ca.cert_pem()).expect("ca.crt");
+        // The kubelet's swap: a new link under a temporary name, renamed over `..data`.
+        let tmp = mount.join("..data_tmp");
+        symlink(dir.file_name().expect("name"), &tmp).expect("link");
+        std::fs::rename(&tmp, mount.join("..data")).expect("swap");
+    };
+    let first = ca.issue(&["svc.test"], Leaf::Server);
+    write_version("1", &first);
+    for file in ["tls.crt", "tls.key", "ca.crt"] {
+        symlink(format!("..data/{file}"), mount.join(file)).expect("link");
+    }
+    let store = CertificateStore::from_dir(&mount).expect("a secret mount loads, ca.crt aside");
+    assert_eq!(store.len(), 1, "tls.crt only: {:?}", store.certificates());
+    let served = store.resolve_name(Some("svc.test")).expect("served");
+    assert_eq!(served.cert[0], first.chain[0]);
+
+    let second = ca.issue(&["svc.test"], Leaf::Server);
+    write_version("2", &second);
+    store.reload().expect("reloads after the swap");
+    let served = store.resolve_name(Some("svc.test")).expect("served");
+    assert_eq!(served.cert[0], second.chain[0], "the new version serves");
+}
+
+/// The defect: a renewal staged ahead of its `notBefore` (or forward-dated) took over at
+/// once, and clients of the name failed to verify it. The valid one serves until then.
+#[tokio::test]
+async fn a_certificate_not_yet_valid_does_not_take_over_a_valid_one() {
+    let ca = Ca::new("store CA");
+    let current = ca.issue_valid(&["a.test"], (2020, 1, 1), (2090, 1, 1));
+    let staged = ca.issue_valid(&["a.test"], (2080, 1, 1), (2099, 1, 1));
+    let files = Files::new();
+    put(&files.dir, "current.pem", &one_file(&current));
+    put(&files.dir, "staged.pem", &one_file(&staged));
+    let store = CertificateStore::from_dir(&files.dir).expect("loads");
+    let acceptor = Acceptor::from(config(&store)).with_chooser(store.clone());
+    let leaf = presented(&acceptor, &ca, "a.test").await;
+    assert_eq!(leaf, current.chain[0], "the valid certificate serves");
+}
+
+/// A fully qualified name (`a.test.`) is the name without its dot, as browsers and nginx
+/// treat it.
+#[test]
+fn a_trailing_dot_is_the_same_name() {
+    let ca = Ca::new("store CA");
+    let a = ca.issue(&["a.test"], Leaf::Server);
+    let files = Files::new();
+    put(&files.dir, "a.pem", &one_file(&a));
+    let store = CertificateStore::from_dir(&files.dir).expect("loads");
+    assert!(store.resolve_name(Some("a.test.")).is_some());
+    assert!(store.serves("A.TEST."));
+    assert!(
+        store.resolve_name(Some("a.test..")).is_none(),
+        "one dot only"
     );
 }
 

@@ -5,14 +5,20 @@
 //! - the chain (leaf first) and its private key in the one file;
 //! - the chain alone, and the key in `NAME.key` beside it.
 //!
+//! A certificate file with no key, in it or beside it, whose first certificate is a CA's is a
+//! trust bundle kept beside the certificates (Kubernetes' `ca.crt` beside `tls.crt` and
+//! `tls.key`), not a certificate to serve: it is passed over, not an error.
+//!
 //! Hidden files (a name starting with `.`), other extensions and subdirectories are not
-//! read, so a file written under a hidden name and renamed into place is read only whole.
+//! read, so a file written under a hidden name and renamed into place is read only whole
+//! (Kubernetes' `..data` swap among them).
 
 use std::{
-    fs, io,
+    fs,
+    hash::{Hash, Hasher},
+    io,
     path::{Path, PathBuf},
     sync::Arc,
-    time::SystemTime,
 };
 
 use rustls::{
@@ -40,26 +46,37 @@ pub(super) struct Stored {
     pub(super) stamp: Option<Stamp>,
 }
 
-/// What a file looked like when it was read: its modification time and length, and those of
-/// the key file beside it if that was used.
+/// What the files held when they were read: a digest of the certificate file's contents and
+/// of the key file's beside it, if there is one. Contents, not modification times: a renewed
+/// certificate of the same size written within one tick of the clock is still seen.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) struct Stamp {
-    certificate: (SystemTime, u64),
-    key: Option<(SystemTime, u64)>,
+    certificate: u64,
+    key: Option<u64>,
 }
 
 impl Stamp {
-    /// The files' stamp now; `None` if the certificate file cannot be looked at.
+    /// The files' stamp now; `None` if the certificate file cannot be read.
     pub(super) fn now(path: &Path) -> Option<Self> {
-        let certificate = file_stamp(path).ok()?;
-        let key = file_stamp(&key_path(path)).ok();
-        Some(Self { certificate, key })
+        let certificate = fs::read(path).ok()?;
+        Some(Self::of(&certificate, path))
+    }
+
+    /// The stamp of a certificate file whose contents are `certificate`.
+    fn of(certificate: &[u8], path: &Path) -> Self {
+        Self {
+            certificate: digest(certificate),
+            key: fs::read(key_path(path)).ok().map(|key| digest(&key)),
+        }
     }
 }
 
-fn file_stamp(path: &Path) -> io::Result<(SystemTime, u64)> {
-    let metadata = fs::metadata(path)?;
-    Ok((metadata.modified()?, metadata.len()))
+/// A digest to tell whether a file changed (SipHash, from the standard library): whoever can
+/// write the files chooses what is served anyway, so collisions made on purpose gain nothing.
+fn digest(contents: &[u8]) -> u64 {
+    let mut hasher = std::hash::DefaultHasher::new();
+    contents.hash(&mut hasher);
+    hasher.finish()
 }
 
 fn key_path(certificate: &Path) -> PathBuf {
@@ -90,14 +107,18 @@ pub(super) fn certificate_files(dir: &Path) -> Result<Vec<PathBuf>, CertificateE
 }
 
 /// Reads the certificate in `path` (its key in the file or in `NAME.key`), checks that the
-/// key belongs to it with `provider`, and reads its names and validity.
-pub(super) fn load(path: &Path, provider: &CryptoProvider) -> Result<Stored, CertificateError> {
-    let stamp = Stamp::now(path);
+/// key belongs to it with `provider`, and reads its names and validity. `None` for a trust
+/// bundle: a CA certificate with no key.
+pub(super) fn load(
+    path: &Path,
+    provider: &CryptoProvider,
+) -> Result<Option<Stored>, CertificateError> {
     let error = |kind| CertificateError {
         path: path.to_path_buf(),
         kind,
     };
     let pem = fs::read(path).map_err(|e| error(CertificateErrorKind::Read(e)))?;
+    let stamp = Some(Stamp::of(&pem, path));
     let chain = CertificateDer::pem_slice_iter(&pem)
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| error(CertificateErrorKind::Pem(e)))?;
@@ -113,6 +134,9 @@ pub(super) fn load(path: &Path, provider: &CryptoProvider) -> Result<Stored, Cer
                 Err(rustls::pki_types::pem::Error::Io(e))
                     if e.kind() == io::ErrorKind::NotFound =>
                 {
+                    if is_authority(&chain[0]) {
+                        return Ok(None);
+                    }
                     return Err(error(CertificateErrorKind::NoKey));
                 }
                 Err(e) => {
@@ -131,9 +155,20 @@ pub(super) fn load(path: &Path, provider: &CryptoProvider) -> Result<Stored, Cer
         path: key_file,
         kind: CertificateErrorKind::Key(e),
     })?;
-    Ok(Stored {
+    Ok(Some(Stored {
         info,
         key: Arc::new(key),
         stamp,
+    }))
+}
+
+/// Whether `certificate` is a CA's (basic constraints with `cA` set).
+fn is_authority(certificate: &CertificateDer<'_>) -> bool {
+    use x509_cert::{der::Decode, ext::pkix::BasicConstraints};
+    x509_cert::Certificate::from_der(certificate).is_ok_and(|parsed| {
+        matches!(
+            parsed.tbs_certificate.get::<BasicConstraints>(),
+            Ok(Some((_, constraints))) if constraints.ca
+        )
     })
 }

@@ -19,6 +19,7 @@ use std::{
     fmt,
     path::{Path, PathBuf},
     sync::{Arc, Mutex, PoisonError},
+    time::SystemTime,
 };
 
 use arc_swap::ArcSwap;
@@ -55,7 +56,10 @@ pub enum UnknownName {
 }
 
 /// Certificates chosen by the name a client asks for: the exact name first, then a wildcard
-/// (`*.example.com` matches exactly one label), then the [`UnknownName`] policy.
+/// (`*.example.com` matches exactly one label), then the [`UnknownName`] policy. A trailing
+/// dot (`example.com.`) is the same name. Where several certificates claim a name, the one
+/// valid now that expires last serves it, so a renewal staged before its `notBefore` takes
+/// over when it becomes valid, with no reload.
 ///
 /// - **Drops into any `ServerConfig`** as its certificate resolver (rustls'
 ///   `ResolvesServerCert`), this crate's or tokio-rustls'. With this crate's
@@ -66,10 +70,13 @@ pub enum UnknownName {
 ///   key; or the chain in `NAME.pem` / `NAME.crt` and the key in `NAME.key` beside it. Each
 ///   certificate is indexed by the DNS names of its subject alternative names (the file's
 ///   name does not matter). Hidden files, other extensions and subdirectories are not read,
-///   so write a file under a hidden name and rename it into place.
+///   so write a file under a hidden name and rename it into place. A Kubernetes TLS secret
+///   mounted as a directory loads as it is: `tls.crt` with `tls.key` beside it, and `ca.crt`
+///   (a CA certificate with no key) passed over as a trust bundle; the kubelet's `..data`
+///   swap is seen on the next reload.
 /// - **Reloads** on demand ([`reload`](Self::reload), from a SIGHUP handler say) or when
-///   files change (`watch`, feature `watch`). Files that did not change are not
-///   read again. The new set replaces the old one at once (`arc-swap`): a handshake sees
+///   files change (`watch`, feature `watch`). Files whose contents did not change are not
+///   parsed again (contents are compared, not modification times). The new set replaces the old one at once (`arc-swap`): a handshake sees
 ///   either, never a mix. A file that fails to load is a [`CertificateError`] naming it,
 ///   and the last good version from that file keeps serving.
 /// - **Knows expiry**: [`earliest_expiry`](Self::earliest_expiry) and
@@ -210,7 +217,11 @@ impl CertificateStore {
             path: path.clone(),
             kind: CertificateErrorKind::NoCryptoProvider,
         })?;
-        let stored = Arc::new(file::load(&path, &provider)?);
+        let stored = file::load(&path, &provider)?.ok_or_else(|| CertificateError {
+            path: path.clone(),
+            kind: CertificateErrorKind::NoKey,
+        })?;
+        let stored = Arc::new(stored);
         let info = stored.info.clone();
         self.change(|all| {
             all.insert(info.source.clone(), stored);
@@ -267,8 +278,8 @@ impl CertificateStore {
         removed
     }
 
-    /// Reads every directory and file again and serves what they hold now. Files that did not
-    /// change (same modification time and length) are not read again; files gone from a
+    /// Reads every directory and file again and serves what they hold now. Files whose
+    /// contents did not change are not parsed again; files gone from a
     /// directory are no longer served; inserted certificates stay.
     ///
     /// # Errors
@@ -345,10 +356,13 @@ impl CertificateStore {
     /// The certificate naming `name`, exactly or by wildcard.
     fn find_name(&self, name: &str) -> Option<Arc<Stored>> {
         let set = self.inner.current.load();
+        // A fully qualified name (`example.com.`) is the same name.
+        let name = name.strip_suffix('.').unwrap_or(name);
+        let now = SystemTime::now();
         if name.bytes().any(|b| b.is_ascii_uppercase()) {
-            set.find(&name.to_ascii_lowercase()).cloned()
+            set.find(&name.to_ascii_lowercase(), now).cloned()
         } else {
-            set.find(name).cloned()
+            set.find(name, now).cloned()
         }
     }
 
@@ -408,7 +422,12 @@ impl CertificateStore {
                 }
             }
             let loaded = match &provider {
-                Some(provider) => file::load(&path, provider),
+                // A trust bundle (a CA certificate without a key) is not served.
+                Some(provider) => match file::load(&path, provider) {
+                    Ok(None) => continue,
+                    Ok(Some(stored)) => Ok(stored),
+                    Err(error) => Err(error),
+                },
                 None => Err(CertificateError {
                     path,
                     kind: CertificateErrorKind::NoCryptoProvider,
