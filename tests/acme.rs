@@ -490,3 +490,129 @@ async fn names_allowed_on_demand_are_ordered_when_first_asked_for() {
         "only the allowed name was taken on"
     );
 }
+
+/// The names `acme` holds.
+fn held(acme: &Acme) -> Vec<String> {
+    acme.status().into_iter().map(|s| s.name).collect()
+}
+
+/// The defect: allowed names whose validation fails were held forever and filled every
+/// on-demand place, ending issuance for everyone until a restart. Now a name is forgotten
+/// once its attempts run out, and its place goes to the next name asked for.
+#[tokio::test]
+async fn failed_on_demand_names_are_forgotten_and_free_their_place() {
+    let blocked = ["bad1.demand.test", "bad2.demand.test"];
+    let Some((tcp, pebble)) = pebble_for_a_new_server(&blocked).await else {
+        return;
+    };
+    let cache = Files::new();
+    let store = CertificateStore::new();
+    let acme = Acme::new(
+        config(&pebble, &cache.dir)
+            .on_demand(|name| name.ends_with(".demand.test"))
+            .max_on_demand(2)
+            .on_demand_attempts(2),
+        store.clone(),
+    )
+    .expect("acme");
+    let server = Server::start(tcp, &store, &acme);
+    let roots = pebble.issuing_roots().await;
+    let mut attempts = acme.attempts();
+    let running = tokio::spawn(acme.clone().run());
+    for name in blocked {
+        server
+            .visit(&roots, name)
+            .await
+            .expect_err("no certificate");
+    }
+    assert_eq!(held(&acme), blocked, "both places taken");
+    // Two names, two attempts each (the backoff is 200 ms, then 400 ms).
+    for _ in 0..4 {
+        tokio::time::timeout(ORDER_LIMIT, attempts.changed())
+            .await
+            .expect("an order within the limit")
+            .expect("the client runs");
+    }
+    assert_eq!(held(&acme), Vec::<String>::new(), "both forgotten");
+
+    server
+        .visit(&roots, "good.demand.test")
+        .await
+        .expect_err("not yet");
+    tokio::time::timeout(ORDER_LIMIT, attempts.changed())
+        .await
+        .expect("an order within the limit")
+        .expect("the client runs");
+    running.abort();
+    server
+        .visit(&roots, "good.demand.test")
+        .await
+        .expect("a freed place serves the next name");
+}
+
+/// The defect: names already issued were not counted, so a permissive predicate let any
+/// client drive issuance without bound. Issued names count against the bound; new names are
+/// also limited per hour; `forget` frees a place.
+#[tokio::test]
+async fn on_demand_names_are_bounded_issued_ones_included() {
+    let Some((tcp, pebble)) = pebble_for_a_new_server(&[]).await else {
+        return;
+    };
+    let cache = Files::new();
+    let store = CertificateStore::new();
+    let acme = Acme::new(
+        config(&pebble, &cache.dir)
+            .on_demand(|name| name.ends_with(".demand.test"))
+            .max_on_demand(1)
+            .on_demand_orders_per_hour(2),
+        store.clone(),
+    )
+    .expect("acme");
+    let server = Server::start(tcp, &store, &acme);
+    let roots = pebble.issuing_roots().await;
+    let mut attempts = acme.attempts();
+    let running = tokio::spawn(acme.clone().run());
+    server
+        .visit(&roots, "a.demand.test")
+        .await
+        .expect_err("not yet");
+    tokio::time::timeout(ORDER_LIMIT, attempts.changed())
+        .await
+        .expect("an order within the limit")
+        .expect("the client runs");
+    server.visit(&roots, "a.demand.test").await.expect("issued");
+    running.abort();
+
+    server
+        .visit(&roots, "b.demand.test")
+        .await
+        .expect_err("over the bound");
+    assert_eq!(
+        held(&acme),
+        ["a.demand.test"],
+        "the issued name holds the only place"
+    );
+
+    assert!(acme.forget("a.demand.test").expect("forgotten"));
+    server
+        .visit(&roots, "a.demand.test")
+        .await
+        .expect_err("no longer served");
+    assert!(
+        !cache.dir.join("a.demand.test.pem").exists(),
+        "its cached file is gone"
+    );
+    // The place is free again (a.demand.test just took it back, being asked for first)...
+    assert_eq!(held(&acme), ["a.demand.test"]);
+    assert!(acme.forget("a.demand.test").expect("forgotten"));
+    // ...but two names were taken on within the hour: a third waits.
+    server
+        .visit(&roots, "c.demand.test")
+        .await
+        .expect_err("over the hourly number");
+    assert_eq!(held(&acme), Vec::<String>::new());
+    assert!(
+        !acme.forget("../escape").expect("not a name"),
+        "only names in the cache"
+    );
+}

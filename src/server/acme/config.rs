@@ -33,6 +33,8 @@ pub struct AcmeConfig {
     pub(super) names: Vec<String>,
     pub(super) on_demand: Option<OnDemand>,
     pub(super) max_on_demand: usize,
+    pub(super) on_demand_per_hour: usize,
+    pub(super) on_demand_attempts: u32,
     pub(super) roots: Option<RootCertStore>,
     pub(super) renew_at: f64,
     pub(super) retry_first: Duration,
@@ -48,6 +50,9 @@ impl fmt::Debug for AcmeConfig {
             .field("contact", &self.contact)
             .field("names", &self.names)
             .field("on_demand", &self.on_demand.is_some())
+            .field("max_on_demand", &self.max_on_demand)
+            .field("on_demand_per_hour", &self.on_demand_per_hour)
+            .field("on_demand_attempts", &self.on_demand_attempts)
             .field("renew_at", &self.renew_at)
             .finish_non_exhaustive()
     }
@@ -70,6 +75,8 @@ impl AcmeConfig {
             names: Vec::new(),
             on_demand: None,
             max_on_demand: 16,
+            on_demand_per_hour: 10,
+            on_demand_attempts: 3,
             roots: None,
             renew_at: 2.0 / 3.0,
             retry_first: Duration::from_secs(60),
@@ -93,10 +100,40 @@ impl AcmeConfig {
 
     /// Orders a certificate for a name a client asks for that the store has none for, when
     /// `allowed` says yes. That client is refused (or served the store's default), and later
-    /// clients get the new certificate once issued. At most 16 such names wait at once; keep
-    /// `allowed` strict, since every name it allows costs an order at the ACME server.
+    /// clients get the new certificate once issued. Keep `allowed` strict (an allow-list, or a
+    /// lookup of your own, as Caddy's `ask` endpoint): every name it allows costs orders at
+    /// the ACME server, against the account's rate limits. Bounded, whatever `allowed` says:
+    ///
+    /// - at most [`max_on_demand`](Self::max_on_demand) names held on demand, issued ones
+    ///   included (default 16);
+    /// - at most [`on_demand_orders_per_hour`](Self::on_demand_orders_per_hour) new names
+    ///   taken on per hour (default 10);
+    /// - a name whose orders failed [`on_demand_attempts`](Self::on_demand_attempts) times in
+    ///   a row (default 3) is forgotten, and its place freed: a later client may ask again;
+    /// - [`Acme::forget`](crate::Acme::forget) drops a name at once.
     pub fn on_demand(mut self, allowed: impl Fn(&str) -> bool + Send + Sync + 'static) -> Self {
         self.on_demand = Some(Arc::new(allowed));
+        self
+    }
+
+    /// The most names held on demand at once, issued or not (default 16). A name asked for
+    /// beyond it is not taken on (its client is refused) until one is forgotten.
+    pub fn max_on_demand(mut self, names: usize) -> Self {
+        self.max_on_demand = names;
+        self
+    }
+
+    /// The most new names taken on demand within any hour (default 10): the first orders
+    /// they cause. Renewals of names already held are not counted.
+    pub fn on_demand_orders_per_hour(mut self, orders: usize) -> Self {
+        self.on_demand_per_hour = orders;
+        self
+    }
+
+    /// After this many failed orders in a row (default 3, at least 1), a name taken on demand
+    /// is forgotten: no more orders for it, and its place is free.
+    pub fn on_demand_attempts(mut self, attempts: u32) -> Self {
+        self.on_demand_attempts = attempts.max(1);
         self
     }
 

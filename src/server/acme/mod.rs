@@ -12,6 +12,7 @@ mod cache;
 mod challenge;
 mod config;
 mod error;
+mod on_demand;
 mod order;
 
 use std::{
@@ -96,6 +97,8 @@ struct Inner {
     ordering: tokio::sync::Mutex<Option<Account>>,
     /// Wakes [`Acme::run`] when a name is asked for on demand.
     wake: Notify,
+    /// When names were taken on demand, within the last hour.
+    taken_on_demand: Mutex<std::collections::VecDeque<std::time::Instant>>,
     /// Counts the orders attempted.
     attempts: watch::Sender<u64>,
 }
@@ -176,6 +179,7 @@ impl Acme {
                 names: Mutex::new(names),
                 ordering: tokio::sync::Mutex::new(None),
                 wake: Notify::new(),
+                taken_on_demand: Mutex::default(),
                 attempts: watch::channel(0).0,
             }),
         })
@@ -189,6 +193,9 @@ impl Acme {
         loop {
             let mut next = SystemTime::now() + LONGEST_SLEEP;
             for name in self.names() {
+                if !self.lock_names().contains_key(&name) {
+                    continue; // forgotten since the names were read
+                }
                 if self.due_at(&name) <= SystemTime::now() {
                     let _ = self.renew(&name).await;
                 }
@@ -228,6 +235,8 @@ impl Acme {
     pub async fn renew(&self, name: &str) -> Result<CertificateInfo, AcmeError> {
         let name = name.to_ascii_lowercase();
         let outcome = if orderable(&name) {
+            // Held from now on (a name forgotten while its order runs stays forgotten).
+            self.lock_names().entry(name.clone()).or_default();
             let mut account = self.inner.ordering.lock().await;
             let timeout = self.inner.config.order_timeout;
             let ordered = tokio::time::timeout(timeout, self.order(&mut account, &name)).await;
@@ -354,63 +363,45 @@ impl Acme {
     fn record(&self, name: &str, outcome: &Result<CertificateInfo, AcmeError>) {
         {
             let mut names = self.lock_names();
-            let attempts = names.entry(name.to_string()).or_default();
-            match outcome {
-                Ok(certificate) => {
-                    tracing::info!(name, not_after = ?certificate.not_after, "acme certificate issued");
-                    *attempts = Attempts {
-                        on_demand: attempts.on_demand,
-                        succeeded_at: Some(SystemTime::now()),
-                        ..Attempts::default()
-                    };
-                }
-                Err(error) => {
-                    attempts.failures = attempts.failures.saturating_add(1);
-                    let wait = self.inner.config.backoff(attempts.failures);
-                    tracing::warn!(
-                        name,
-                        error = %error,
-                        retry_in_s = wait.as_secs(),
-                        "acme order failed; the current certificate, if any, keeps serving"
-                    );
-                    attempts.retry_at = Some(SystemTime::now() + wait);
-                    attempts.last_error = Some(Arc::new(error.clone()));
+            // A name forgotten while its order ran stays forgotten.
+            if let Some(attempts) = names.get_mut(name) {
+                match outcome {
+                    Ok(certificate) => {
+                        tracing::info!(name, not_after = ?certificate.not_after, "acme certificate issued");
+                        *attempts = Attempts {
+                            on_demand: attempts.on_demand,
+                            succeeded_at: Some(SystemTime::now()),
+                            ..Attempts::default()
+                        };
+                    }
+                    Err(error) => {
+                        attempts.failures = attempts.failures.saturating_add(1);
+                        let forget = attempts.on_demand
+                            && attempts.failures >= self.inner.config.on_demand_attempts;
+                        let wait = self.inner.config.backoff(attempts.failures);
+                        attempts.retry_at = Some(SystemTime::now() + wait);
+                        attempts.last_error = Some(Arc::new(error.clone()));
+                        if forget {
+                            tracing::warn!(
+                                name,
+                                error = %error,
+                                failures = attempts.failures,
+                                "acme order failed; the name asked for on demand is forgotten"
+                            );
+                            names.remove(name);
+                        } else {
+                            tracing::warn!(
+                                name,
+                                error = %error,
+                                retry_in_s = wait.as_secs(),
+                                "acme order failed; the current certificate, if any, keeps serving"
+                            );
+                        }
+                    }
                 }
             }
         }
         self.inner.attempts.send_modify(|n| *n += 1);
-    }
-
-    /// A client asked for `name` and the store has no certificate for it: hold it, if the
-    /// on-demand predicate allows and not too many such names already wait.
-    fn ask_on_demand(&self, name: &str) {
-        let Some(allowed) = &self.inner.config.on_demand else {
-            return;
-        };
-        if !orderable(name) || !allowed(name) {
-            return;
-        }
-        {
-            let mut names = self.lock_names();
-            if names.contains_key(name) {
-                return;
-            }
-            let waiting = names
-                .iter()
-                .filter(|(held, a)| a.on_demand && self.cached(held).is_none())
-                .count();
-            if waiting >= self.inner.config.max_on_demand {
-                return;
-            }
-            names.insert(
-                name.to_string(),
-                Attempts {
-                    on_demand: true,
-                    ..Attempts::default()
-                },
-            );
-        }
-        self.inner.wake.notify_one();
     }
 }
 
