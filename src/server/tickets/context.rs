@@ -40,6 +40,25 @@ pub(super) fn client_auth_policy(config: &ServerConfig) -> String {
     }
 }
 
+/// The policy [`client_auth_policy`] reads from a configuration without client
+/// authentication on `provider`.
+pub(super) fn no_client_auth_policy(provider: &rustls::crypto::CryptoProvider) -> String {
+    let config = ServerConfig::builder_with_provider(std::sync::Arc::new(provider.clone()))
+        .with_safe_default_protocol_versions()
+        .map(|builder| {
+            builder
+                .with_no_client_auth()
+                .with_cert_resolver(std::sync::Arc::new(
+                    rustls::server::ResolvesServerCertUsingSni::new(),
+                ))
+        });
+    match config {
+        Ok(config) => client_auth_policy(&config),
+        // A provider with no protocol version to offer serves nobody; any policy will do.
+        Err(_) => String::new(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::sync::Arc;
@@ -107,6 +126,14 @@ mod tests {
             "the same policy reads the same on another server"
         );
         assert!(!required_a.contains("key_log"), "{required_a}");
+    }
+
+    #[test]
+    fn a_ticketer_without_a_configuration_is_one_without_client_auth() {
+        assert_eq!(
+            no_client_auth_policy(&provider()),
+            client_auth_policy(&config(None))
+        );
     }
 
     #[test]

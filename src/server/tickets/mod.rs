@@ -270,9 +270,11 @@ impl TicketKeys {
     }
 
     /// A rustls ticketer sealing tickets with these keys and `provider`'s primitives, on the
-    /// system clock, bound to the [`with_context`](Self::with_context) context alone.
-    /// Prefer [`install`](Self::install), which also binds tickets to the configuration's
-    /// client authentication policy and uses its clock.
+    /// system clock, for a server **without client authentication**: its tickets open where
+    /// [`install`](Self::install) put the same keys and context in a configuration without
+    /// client authentication, and not where client certificates are asked for. Prefer
+    /// [`install`](Self::install), which reads the policy and the clock from the
+    /// configuration itself.
     ///
     /// # Errors
     ///
@@ -283,7 +285,8 @@ impl TicketKeys {
         &self,
         provider: &CryptoProvider,
     ) -> Result<Arc<dyn ProducesTickets>, TicketKeyError> {
-        self.build(provider, Arc::new(DefaultTimeProvider), b"")
+        let policy = context::no_client_auth_policy(provider);
+        self.build(provider, Arc::new(DefaultTimeProvider), policy.as_bytes())
     }
 
     /// The ticketer [`install`](Self::install) puts in `config`: its provider, its clock,
