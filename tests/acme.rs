@@ -496,56 +496,80 @@ fn held(acme: &Acme) -> Vec<String> {
     acme.status().into_iter().map(|s| s.name).collect()
 }
 
+/// A server whose ACME client takes names ending in `.demand.test` on demand, as `limits`
+/// bounds it, against a Pebble that refuses the names in `blocked`.
+struct OnDemandServer {
+    acme: Acme,
+    server: Server,
+    roots: RootCertStore,
+    cache: Files,
+    _pebble: Pebble,
+}
+
+impl OnDemandServer {
+    async fn start(
+        blocked: &[&str],
+        limits: impl FnOnce(AcmeConfig) -> AcmeConfig,
+    ) -> Option<Self> {
+        let (tcp, pebble) = pebble_for_a_new_server(blocked).await?;
+        let cache = Files::new();
+        let store = CertificateStore::new();
+        let acme = Acme::new(
+            limits(config(&pebble, &cache.dir).on_demand(|name| name.ends_with(".demand.test"))),
+            store.clone(),
+        )
+        .expect("acme");
+        let server = Server::start(tcp, &store, &acme);
+        let roots = pebble.issuing_roots().await;
+        Some(Self {
+            acme,
+            server,
+            roots,
+            cache,
+            _pebble: pebble,
+        })
+    }
+
+    async fn visit(&self, host: &str) -> Result<ClientTlsStream<TcpStream>, HandshakeError> {
+        self.server.visit(&self.roots, host).await
+    }
+}
+
+/// Waits for the next order to end, successful or not.
+async fn next_order(attempts: &mut tokio::sync::watch::Receiver<u64>) {
+    tokio::time::timeout(ORDER_LIMIT, attempts.changed())
+        .await
+        .expect("an order within the limit")
+        .expect("the client runs");
+}
+
 /// The defect: allowed names whose validation fails were held forever and filled every
 /// on-demand place, ending issuance for everyone until a restart. Now a name is forgotten
 /// once its attempts run out, and its place goes to the next name asked for.
 #[tokio::test]
 async fn failed_on_demand_names_are_forgotten_and_free_their_place() {
     let blocked = ["bad1.demand.test", "bad2.demand.test"];
-    let Some((tcp, pebble)) = pebble_for_a_new_server(&blocked).await else {
+    let Some(on) =
+        OnDemandServer::start(&blocked, |c| c.max_on_demand(2).on_demand_attempts(2)).await
+    else {
         return;
     };
-    let cache = Files::new();
-    let store = CertificateStore::new();
-    let acme = Acme::new(
-        config(&pebble, &cache.dir)
-            .on_demand(|name| name.ends_with(".demand.test"))
-            .max_on_demand(2)
-            .on_demand_attempts(2),
-        store.clone(),
-    )
-    .expect("acme");
-    let server = Server::start(tcp, &store, &acme);
-    let roots = pebble.issuing_roots().await;
-    let mut attempts = acme.attempts();
-    let running = tokio::spawn(acme.clone().run());
+    let mut attempts = on.acme.attempts();
+    let running = tokio::spawn(on.acme.clone().run());
     for name in blocked {
-        server
-            .visit(&roots, name)
-            .await
-            .expect_err("no certificate");
+        on.visit(name).await.expect_err("no certificate");
     }
-    assert_eq!(held(&acme), blocked, "both places taken");
+    assert_eq!(held(&on.acme), blocked, "both places taken");
     // Two names, two attempts each (the backoff is 200 ms, then 400 ms).
     for _ in 0..4 {
-        tokio::time::timeout(ORDER_LIMIT, attempts.changed())
-            .await
-            .expect("an order within the limit")
-            .expect("the client runs");
+        next_order(&mut attempts).await;
     }
-    assert_eq!(held(&acme), Vec::<String>::new(), "both forgotten");
+    assert_eq!(held(&on.acme), Vec::<String>::new(), "both forgotten");
 
-    server
-        .visit(&roots, "good.demand.test")
-        .await
-        .expect_err("not yet");
-    tokio::time::timeout(ORDER_LIMIT, attempts.changed())
-        .await
-        .expect("an order within the limit")
-        .expect("the client runs");
+    on.visit("good.demand.test").await.expect_err("not yet");
+    next_order(&mut attempts).await;
     running.abort();
-    server
-        .visit(&roots, "good.demand.test")
+    on.visit("good.demand.test")
         .await
         .expect("a freed place serves the next name");
 }
@@ -555,64 +579,43 @@ async fn failed_on_demand_names_are_forgotten_and_free_their_place() {
 /// also limited per hour; `forget` frees a place.
 #[tokio::test]
 async fn on_demand_names_are_bounded_issued_ones_included() {
-    let Some((tcp, pebble)) = pebble_for_a_new_server(&[]).await else {
+    let Some(on) =
+        OnDemandServer::start(&[], |c| c.max_on_demand(1).on_demand_orders_per_hour(2)).await
+    else {
         return;
     };
-    let cache = Files::new();
-    let store = CertificateStore::new();
-    let acme = Acme::new(
-        config(&pebble, &cache.dir)
-            .on_demand(|name| name.ends_with(".demand.test"))
-            .max_on_demand(1)
-            .on_demand_orders_per_hour(2),
-        store.clone(),
-    )
-    .expect("acme");
-    let server = Server::start(tcp, &store, &acme);
-    let roots = pebble.issuing_roots().await;
-    let mut attempts = acme.attempts();
-    let running = tokio::spawn(acme.clone().run());
-    server
-        .visit(&roots, "a.demand.test")
-        .await
-        .expect_err("not yet");
-    tokio::time::timeout(ORDER_LIMIT, attempts.changed())
-        .await
-        .expect("an order within the limit")
-        .expect("the client runs");
-    server.visit(&roots, "a.demand.test").await.expect("issued");
+    let mut attempts = on.acme.attempts();
+    let running = tokio::spawn(on.acme.clone().run());
+    on.visit("a.demand.test").await.expect_err("not yet");
+    next_order(&mut attempts).await;
+    on.visit("a.demand.test").await.expect("issued");
     running.abort();
 
-    server
-        .visit(&roots, "b.demand.test")
-        .await
-        .expect_err("over the bound");
+    on.visit("b.demand.test").await.expect_err("over the bound");
     assert_eq!(
-        held(&acme),
+        held(&on.acme),
         ["a.demand.test"],
         "the issued name holds the only place"
     );
 
-    assert!(acme.forget("a.demand.test").expect("forgotten"));
-    server
-        .visit(&roots, "a.demand.test")
+    assert!(on.acme.forget("a.demand.test").expect("forgotten"));
+    on.visit("a.demand.test")
         .await
         .expect_err("no longer served");
     assert!(
-        !cache.dir.join("a.demand.test.pem").exists(),
+        !on.cache.dir.join("a.demand.test.pem").exists(),
         "its cached file is gone"
     );
     // The place is free again (a.demand.test just took it back, being asked for first)...
-    assert_eq!(held(&acme), ["a.demand.test"]);
-    assert!(acme.forget("a.demand.test").expect("forgotten"));
+    assert_eq!(held(&on.acme), ["a.demand.test"]);
+    assert!(on.acme.forget("a.demand.test").expect("forgotten"));
     // ...but two names were taken on within the hour: a third waits.
-    server
-        .visit(&roots, "c.demand.test")
+    on.visit("c.demand.test")
         .await
         .expect_err("over the hourly number");
-    assert_eq!(held(&acme), Vec::<String>::new());
+    assert_eq!(held(&on.acme), Vec::<String>::new());
     assert!(
-        !acme.forget("../escape").expect("not a name"),
+        !on.acme.forget("../escape").expect("not a name"),
         "only names in the cache"
     );
 }
