@@ -619,3 +619,116 @@ async fn on_demand_names_are_bounded_issued_ones_included() {
         "only names in the cache"
     );
 }
+
+/// The defect: orders ran one at a time in name order, each up to the order timeout, so one
+/// slow validation held up every renewal behind it. Here Pebble's validation of
+/// `a-slow.test` connects to a port that never answers; `b.test` is issued while it hangs.
+#[tokio::test]
+async fn a_hanging_order_does_not_hold_up_the_next_name() {
+    let Some((tcp, pebble)) = pebble_for_a_new_server(&[]).await else {
+        return;
+    };
+    let port = tcp.local_addr().expect("address").port();
+    // Another loopback address, the same port: accepts Pebble's validation and says nothing.
+    let silent = TcpListener::bind(("127.0.0.2", port))
+        .await
+        .expect("bind 127.0.0.2");
+    pebble.resolve("a-slow.test", "127.0.0.2").await;
+    let cache = Files::new();
+    let store = CertificateStore::new();
+    let acme = Acme::new(
+        config(&pebble, &cache.dir)
+            .name("a-slow.test")
+            .name("b.test")
+            .concurrent_orders(2),
+        store.clone(),
+    )
+    .expect("acme");
+    let _server = Server::start(tcp, &store, &acme);
+    let mut attempts = acme.attempts();
+    let running = tokio::spawn(acme.clone().run());
+    let (_held_open, _) = tokio::time::timeout(ORDER_LIMIT, silent.accept())
+        .await
+        .expect("Pebble validates a-slow.test within the limit")
+        .expect("accept");
+    next_order(&mut attempts).await;
+    let status = acme.status();
+    let of = |name: &str| {
+        status
+            .iter()
+            .find(|s| s.name == name)
+            .cloned()
+            .expect("held")
+    };
+    assert!(
+        of("b.test").certificate.is_some(),
+        "b.test issued: {status:?}"
+    );
+    let slow = of("a-slow.test");
+    assert!(
+        slow.certificate.is_none() && slow.failures == 0,
+        "while a-slow.test still waits: {slow:?}"
+    );
+    running.abort();
+}
+
+/// The defect: the backoff lived in memory only, so a crash-looping server re-ordered every
+/// name at each start, and names taken on demand were not held (so not renewed) after a
+/// restart. Both are kept with the cache now.
+#[tokio::test]
+async fn a_restart_keeps_the_backoff_and_the_names_taken_on_demand() {
+    // Nothing listens on port 1: every order fails at once (Unreachable).
+    let cache = Files::new();
+    let make = || {
+        let store = CertificateStore::new();
+        let config = AcmeConfig::new("https://127.0.0.1:1/dir", &cache.dir)
+            .name("a.test")
+            .on_demand(|name| name.ends_with(".demand.test"))
+            .retry_backoff(Duration::from_secs(600), Duration::from_secs(3600));
+        let acme = Acme::new(config, store.clone()).expect("acme");
+        (acme, store)
+    };
+    let (acme, store) = make();
+    let tcp = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let server = Server::start(tcp, &store, &acme);
+    server
+        .visit(&RootCertStore::empty(), "x.demand.test")
+        .await
+        .expect_err("no certificate");
+    for name in ["a.test", "x.demand.test"] {
+        acme.renew(name).await.expect_err("unreachable");
+    }
+    let before: Vec<_> = acme
+        .status()
+        .into_iter()
+        .map(|s| (s.name, s.failures, s.retry_at))
+        .collect();
+    assert_eq!(before.len(), 2, "{before:?}");
+    drop((server, acme));
+
+    let (restarted, _) = make();
+    let after: Vec<_> = restarted
+        .status()
+        .into_iter()
+        .map(|s| (s.name, s.failures, s.retry_at))
+        .collect();
+    let secs = |t: Option<std::time::SystemTime>| {
+        t.and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+            .map(|d| d.as_secs())
+    };
+    assert_eq!(after.len(), 2, "both names held again: {after:?}");
+    for ((name, failures, retry), (name_after, failures_after, retry_after)) in
+        before.iter().zip(&after)
+    {
+        assert_eq!(name, name_after);
+        assert_eq!(
+            (failures, secs(*retry)),
+            (failures_after, secs(*retry_after)),
+            "{name}"
+        );
+        assert!(
+            retry_after.is_some_and(|t| t > std::time::SystemTime::now()),
+            "{name}: not due at once after the restart"
+        );
+    }
+}

@@ -112,6 +112,8 @@ pub struct Pebble {
     /// The same root, PEM.
     pub http_root_pem: String,
     management: SocketAddr,
+    /// pebble-challtestsrv's management port (plain HTTP): the DNS answers Pebble gets.
+    dns_management: SocketAddr,
     ca: Ca,
 }
 
@@ -180,8 +182,28 @@ impl Pebble {
             http_roots: ca.roots(),
             http_root_pem: ca.cert_pem(),
             management,
+            dns_management: SocketAddr::from(([127, 0, 0, 1], dns_management)),
             ca,
         }
+    }
+
+    /// Makes Pebble's DNS answer `host` with `ip` (pebble-challtestsrv's `/add-a`), so that
+    /// its validation of `host` connects there instead of 127.0.0.1.
+    pub async fn resolve(&self, host: &str, ip: &str) {
+        let body = format!(r#"{{"host":{host:?},"addresses":[{ip:?}]}}"#);
+        let request = format!(
+            "POST /add-a HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n\
+             Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        );
+        let mut tcp = TcpStream::connect(self.dns_management)
+            .await
+            .expect("challtestsrv management");
+        tcp.write_all(request.as_bytes()).await.expect("request");
+        let mut answer = Vec::new();
+        let _ = super::bounded(tcp.read_to_end(&mut answer)).await;
+        let answer = String::from_utf8_lossy(&answer);
+        assert!(answer.starts_with("HTTP/1.1 200"), "add-a: {answer}");
     }
 
     /// Roots that trust the certificates Pebble issues.

@@ -12,6 +12,8 @@ use super::AcmeError;
 
 /// The account's file in the cache directory (not a certificate: the store does not read it).
 const ACCOUNT_FILE: &str = "acme-account.json";
+/// The names held and how their orders went.
+const ATTEMPTS_FILE: &str = "acme-attempts.json";
 
 /// The cache directory of an [`Acme`](super::Acme) client.
 #[derive(Debug, Clone)]
@@ -73,6 +75,27 @@ impl Cache {
             )
         })?;
         self.write(ACCOUNT_FILE, &bytes)
+    }
+
+    /// The record of attempts saved by [`save_attempts`](Self::save_attempts), if any.
+    pub(super) fn attempts(&self) -> Result<Option<Value>, AcmeError> {
+        let path = self.dir.join(ATTEMPTS_FILE);
+        match fs::read(&path) {
+            Ok(bytes) => Ok(serde_json::from_slice(&bytes).ok()),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(error) => Err(AcmeError::cache(path, error)),
+        }
+    }
+
+    /// Saves the record of attempts.
+    pub(super) fn save_attempts(&self, saved: &Value) -> Result<(), AcmeError> {
+        let bytes = serde_json::to_vec_pretty(saved).map_err(|e| {
+            AcmeError::cache(
+                self.dir.join(ATTEMPTS_FILE),
+                io::Error::new(io::ErrorKind::InvalidData, e),
+            )
+        })?;
+        self.write(ATTEMPTS_FILE, &bytes)
     }
 
     /// Saves the certificate chain and key for `name`, returning the file's path.

@@ -40,6 +40,7 @@ pub struct AcmeConfig {
     pub(super) retry_first: Duration,
     pub(super) retry_max: Duration,
     pub(super) order_timeout: Duration,
+    pub(super) concurrent_orders: usize,
 }
 
 impl fmt::Debug for AcmeConfig {
@@ -66,7 +67,7 @@ impl AcmeConfig {
     ///
     /// Defaults: no contact, no names, the platform's trusted roots for the ACME server,
     /// renewal at two thirds of a certificate's lifetime, retries after 1 minute doubling up
-    /// to 6 hours, 5 minutes per order.
+    /// to 6 hours, 5 minutes per order, 4 orders at once.
     pub fn new(directory: impl Into<String>, cache_dir: impl Into<PathBuf>) -> Self {
         Self {
             directory: directory.into(),
@@ -82,6 +83,7 @@ impl AcmeConfig {
             retry_first: Duration::from_secs(60),
             retry_max: Duration::from_secs(6 * 3600),
             order_timeout: Duration::from_secs(300),
+            concurrent_orders: 4,
         }
     }
 
@@ -152,7 +154,9 @@ impl AcmeConfig {
         self
     }
 
-    /// After a failed order, retries after `first`, doubling up to `max`.
+    /// After a failed order, retries after `first`, doubling up to `max`, but never later
+    /// than `first` before the current certificate expires. The record of failures is kept
+    /// in the cache directory (`acme-attempts.json`), so a restart keeps its backoff.
     pub fn retry_backoff(mut self, first: Duration, max: Duration) -> Self {
         self.retry_first = first;
         self.retry_max = max.max(first);
@@ -163,6 +167,14 @@ impl AcmeConfig {
     /// minutes).
     pub fn order_timeout(mut self, timeout: Duration) -> Self {
         self.order_timeout = timeout;
+        self
+    }
+
+    /// How many orders may run at once (default 4, at least 1). Configured names take the
+    /// places before names asked for on demand, so a slow or failing order never holds up
+    /// every renewal behind it.
+    pub fn concurrent_orders(mut self, orders: usize) -> Self {
+        self.concurrent_orders = orders.max(1);
         self
     }
 

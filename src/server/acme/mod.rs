@@ -3,17 +3,23 @@
 //! [`CertificateStore`]'s layout and served by the store, renewed before they expire.
 //!
 //! - `config.rs`: what to order, from where, when to renew.
+//! - `schedule.rs`: when names are ordered (configured first, several at once), one order
+//!   with its account, and the record of how each went.
+//! - `attempts.rs`: that record, kept in the cache; the backoff capped before expiry.
+//! - `on_demand.rs`: names taken on demand, bounded; forgetting a name.
 //! - `order.rs`: one certificate, through `instant-acme`.
 //! - `challenge.rs`: the challenge certificates, and telling a validation's ClientHello.
 //! - `cache.rs`: the account and certificates on disk.
 //! - `error.rs`: [`AcmeError`].
 
+mod attempts;
 mod cache;
 mod challenge;
 mod config;
 mod error;
 mod on_demand;
 mod order;
+mod schedule;
 
 use std::{
     collections::BTreeMap,
@@ -26,7 +32,7 @@ use instant_acme::Account;
 use rustls::{crypto::CryptoProvider, server::ClientHello, AlertDescription, ServerConfig};
 use tokio::sync::{watch, Notify};
 
-use self::{cache::Cache, challenge::Challenges};
+use self::{attempts::Attempts, cache::Cache, challenge::Challenges};
 pub use self::{
     challenge::ACME_TLS_ALPN,
     config::{AcmeConfig, LETS_ENCRYPT, LETS_ENCRYPT_STAGING},
@@ -93,27 +99,18 @@ struct Inner {
     challenges: Challenges,
     /// The names held: configured, and ordered on demand.
     names: Mutex<BTreeMap<String, Attempts>>,
-    /// One order at a time; the account, once made.
-    ordering: tokio::sync::Mutex<Option<Account>>,
+    /// The account, once made (held while one is made, so that orders share it).
+    account: tokio::sync::Mutex<Option<Account>>,
+    /// Bounds the orders that run at once.
+    orders: tokio::sync::Semaphore,
+    /// One write of the attempts file at a time.
+    saving: Mutex<()>,
     /// Wakes [`Acme::run`] when a name is asked for on demand.
     wake: Notify,
     /// When names were taken on demand, within the last hour.
     taken_on_demand: Mutex<std::collections::VecDeque<std::time::Instant>>,
     /// Counts the orders attempted.
     attempts: watch::Sender<u64>,
-}
-
-/// How ordering a name has gone.
-#[derive(Debug, Clone, Default)]
-struct Attempts {
-    failures: u32,
-    last_error: Option<Arc<AcmeError>>,
-    /// After a failure: not before then.
-    retry_at: Option<SystemTime>,
-    /// The last order that succeeded: the next is not made within the retry interval of it,
-    /// whatever the renewal point says.
-    succeeded_at: Option<SystemTime>,
-    on_demand: bool,
 }
 
 /// What an [`Acme`] client knows of one name it holds a certificate for.
@@ -164,11 +161,8 @@ impl Acme {
             // Each file named is ordered again: it does not serve.
             tracing::warn!(error = %error, "acme cache: certificates not loaded");
         }
-        let names = config
-            .names
-            .iter()
-            .map(|name| (name.clone(), Attempts::default()))
-            .collect();
+        let names = Self::held_at_start(&config, &cache);
+        let orders = tokio::sync::Semaphore::new(config.concurrent_orders);
         Ok(Self {
             inner: Arc::new(Inner {
                 config,
@@ -177,37 +171,14 @@ impl Acme {
                 provider,
                 challenges: Challenges::default(),
                 names: Mutex::new(names),
-                ordering: tokio::sync::Mutex::new(None),
+                account: tokio::sync::Mutex::new(None),
+                orders,
+                saving: Mutex::new(()),
                 wake: Notify::new(),
                 taken_on_demand: Mutex::default(),
                 attempts: watch::channel(0).0,
             }),
         })
-    }
-
-    /// Holds certificates for every name for as long as it runs: orders the ones missing,
-    /// renews each once [`renew_at`](AcmeConfig::renew_at) of its lifetime has passed, retries
-    /// failures with backoff, and takes on names asked for on demand. Never returns; drop or
-    /// abort the task to stop it.
-    pub async fn run(self) {
-        loop {
-            let mut next = SystemTime::now() + LONGEST_SLEEP;
-            for name in self.names() {
-                if !self.lock_names().contains_key(&name) {
-                    continue; // forgotten since the names were read
-                }
-                if self.due_at(&name) <= SystemTime::now() {
-                    let _ = self.renew(&name).await;
-                }
-                next = next.min(self.due_at(&name));
-            }
-            let sleep = next
-                .duration_since(SystemTime::now())
-                .unwrap_or(Duration::ZERO);
-            let asked = std::pin::pin!(self.inner.wake.notified());
-            let slept = std::pin::pin!(tokio::time::sleep(sleep));
-            futures::future::select(asked, slept).await;
-        }
     }
 
     /// The certificate for `name`: the cached one if it is not yet due for renewal (without
@@ -223,77 +194,6 @@ impl Acme {
             }
         }
         self.renew(name).await
-    }
-
-    /// Orders a new certificate for `name` now, whatever the cached one's age, and serves it
-    /// once issued. One order runs at a time. The outcome is recorded in
-    /// [`status`](Self::status) and logged.
-    ///
-    /// # Errors
-    ///
-    /// Why no certificate was obtained; the one served before, if any, keeps serving.
-    pub async fn renew(&self, name: &str) -> Result<CertificateInfo, AcmeError> {
-        let name = name.to_ascii_lowercase();
-        let outcome = if orderable(&name) {
-            // Held from now on (a name forgotten while its order runs stays forgotten).
-            self.lock_names().entry(name.clone()).or_default();
-            let mut account = self.inner.ordering.lock().await;
-            let timeout = self.inner.config.order_timeout;
-            let ordered = tokio::time::timeout(timeout, self.order(&mut account, &name)).await;
-            self.inner.challenges.remove(&name);
-            ordered.unwrap_or_else(|_| Err(AcmeError::TimedOut { name: name.clone() }))
-        } else {
-            Err(AcmeError::InvalidName(name.clone()))
-        };
-        self.record(&name, &outcome);
-        outcome
-    }
-
-    async fn order(
-        &self,
-        account: &mut Option<Account>,
-        name: &str,
-    ) -> Result<CertificateInfo, AcmeError> {
-        let inner = &self.inner;
-        let mut fresh = false;
-        let mut nonce_retries = 3;
-        loop {
-            let current = match account.take() {
-                Some(current) => current,
-                None => order::account(&inner.config, &inner.cache, &inner.provider, fresh).await?,
-            };
-            let ordered = order::order(
-                &current,
-                name,
-                &inner.challenges,
-                &inner.provider,
-                inner.config.order_timeout,
-            )
-            .await;
-            match ordered {
-                // The server does not know the saved account: make a new one, once.
-                Err(e) if !fresh && order::account_unknown(&e) => fresh = true,
-                Err(e) if nonce_retries > 0 && order::bad_nonce(&e) => {
-                    nonce_retries -= 1;
-                    *account = Some(current);
-                }
-                Err(e) => {
-                    *account = Some(current);
-                    return Err(e);
-                }
-                Ok(issued) => {
-                    *account = Some(current);
-                    let path =
-                        inner
-                            .cache
-                            .save_certificate(name, &issued.chain_pem, &issued.key_pem)?;
-                    return inner
-                        .store
-                        .load_file(path)
-                        .map_err(|e| AcmeError::Certificate(Arc::new(e)));
-                }
-            }
-        }
     }
 
     /// What is known of every name held.
@@ -343,66 +243,6 @@ impl Acme {
     fn renewal_point(&self, certificate: &CertificateInfo) -> SystemTime {
         certificate.lifetime_point(self.inner.config.renew_at)
     }
-
-    /// When `name` is next due: a retry after a failure, else its certificate's renewal
-    /// point (never within the retry interval of the last success), else now.
-    fn due_at(&self, name: &str) -> SystemTime {
-        let attempts = self.lock_names().get(name).cloned().unwrap_or_default();
-        if let Some(retry_at) = attempts.retry_at {
-            return retry_at;
-        }
-        let renewal = self
-            .cached(name)
-            .map_or(SystemTime::UNIX_EPOCH, |c| self.renewal_point(&c));
-        match attempts.succeeded_at {
-            Some(at) => renewal.max(at + self.inner.config.retry_first),
-            None => renewal,
-        }
-    }
-
-    fn record(&self, name: &str, outcome: &Result<CertificateInfo, AcmeError>) {
-        {
-            let mut names = self.lock_names();
-            // A name forgotten while its order ran stays forgotten.
-            if let Some(attempts) = names.get_mut(name) {
-                match outcome {
-                    Ok(certificate) => {
-                        tracing::info!(name, not_after = ?certificate.not_after, "acme certificate issued");
-                        *attempts = Attempts {
-                            on_demand: attempts.on_demand,
-                            succeeded_at: Some(SystemTime::now()),
-                            ..Attempts::default()
-                        };
-                    }
-                    Err(error) => {
-                        attempts.failures = attempts.failures.saturating_add(1);
-                        let forget = attempts.on_demand
-                            && attempts.failures >= self.inner.config.on_demand_attempts;
-                        let wait = self.inner.config.backoff(attempts.failures);
-                        attempts.retry_at = Some(SystemTime::now() + wait);
-                        attempts.last_error = Some(Arc::new(error.clone()));
-                        if forget {
-                            tracing::warn!(
-                                name,
-                                error = %error,
-                                failures = attempts.failures,
-                                "acme order failed; the name asked for on demand is forgotten"
-                            );
-                            names.remove(name);
-                        } else {
-                            tracing::warn!(
-                                name,
-                                error = %error,
-                                retry_in_s = wait.as_secs(),
-                                "acme order failed; the current certificate, if any, keeps serving"
-                            );
-                        }
-                    }
-                }
-            }
-        }
-        self.inner.attempts.send_modify(|n| *n += 1);
-    }
 }
 
 /// Whether `name` can be ordered with TLS-ALPN-01 and used as a file name: a DNS name of
@@ -443,6 +283,29 @@ impl ChooseConfig for Acme {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn configured_names_are_ordered_before_names_asked_for_on_demand() {
+        let dir = std::env::temp_dir().join(format!("acme-due-{}", std::process::id()));
+        let config = AcmeConfig::new("https://127.0.0.1:1/dir", &dir)
+            .name("z.test")
+            .name("m.test");
+        let acme = Acme::new(config, CertificateStore::new()).expect("acme");
+        for name in ["a.demand.test", "b.demand.test"] {
+            acme.lock_names().insert(
+                name.into(),
+                Attempts {
+                    on_demand: true,
+                    ..Attempts::default()
+                },
+            );
+        }
+        assert_eq!(
+            acme.due_names(SystemTime::now()),
+            ["m.test", "z.test", "a.demand.test", "b.demand.test"]
+        );
+        let _ = std::fs::remove_dir_all(dir);
+    }
 
     #[test]
     fn only_plain_dns_names_can_be_ordered() {

@@ -66,6 +66,9 @@ impl Acme {
     /// forgotten too, until the next start; a name allowed on demand may be taken on again
     /// when a client asks for it.
     ///
+    /// Blocking (it deletes a file and rewrites the record of attempts): from async code,
+    /// call it in `spawn_blocking`.
+    ///
     /// # Errors
     ///
     /// The cached certificate could not be deleted (it is no longer served either way).
@@ -83,6 +86,9 @@ impl Acme {
             Err(e) => Err(e),
         };
         self.inner.store.remove(&CertificateSource::File(path));
+        if let Err(error) = self.save_attempts() {
+            tracing::warn!(error = %error, "acme cache: the attempts were not saved");
+        }
         removed
     }
 }
