@@ -1,6 +1,6 @@
 //! Side-by-side benchmark: this crate against tokio-rustls, in one process and one run, with
-//! identical configurations (TLS 1.3, X25519, one ECDSA P-256 leaf unless said otherwise).
-//! Five sections, each printing a Markdown table of medians over interleaved repetitions:
+//! identical configurations (TLS 1.3, rustls' default groups with aws-lc-rs (X25519MLKEM768
+//! preferred), one ECDSA P-256 leaf unless said otherwise). Seven sections, each printing a Markdown table of medians over interleaved repetitions:
 //!
 //! 1. **Handshakes and streams**, both crates as client and server over loopback:
 //!    - full handshakes without session tickets, one at a time (also ours without the server
@@ -26,6 +26,12 @@
 //!    the acceptor's chooser too) and rustls' `ResolvesServerCertUsingSni` of 10,000.
 //! 5. **HTTPS clients** (`-- --https-client` alone; needs `--features hyper`): requests through
 //!    hyper-util's `Client`, a new connection each, `HttpsConnector` against hyper-rustls'.
+//! 6. **Key exchange** (`-- --key-exchange` alone): full handshakes one at a time and 64 in
+//!    flight with X25519MLKEM768 preferred (the default) and with X25519 only, and the
+//!    ClientHello's size for each.
+//! 7. **Ticket cost** (`-- --ticket-cost` alone): nanoseconds per ticket `decrypt` for a
+//!    ticket naming no key held, a forged one naming a key held, and a genuine one,
+//!    `TicketKeys` beside rustls' own ticketer.
 //!
 //! Run with `cargo run --release --example bench --features proxy-protocol,hyper` (`-- --quick`
 //! for a short run). `-- --only ours|ours-without-deadline|tokio-rustls [--tickets]` runs 1000
@@ -180,6 +186,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     if args.iter().any(|a| a == "--ticket-cost") {
         return ticket_cost();
+    }
+    if args.iter().any(|a| a == "--key-exchange") {
+        return key_exchange_section(quick);
     }
     if args.iter().any(|a| a == "--streams") {
         return streams_section(quick);
@@ -348,7 +357,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!();
     certificates_section(quick)?;
     println!();
-    https_client_section(quick)
+    https_client_section(quick)?;
+    println!();
+    key_exchange_section(quick)?;
+    println!();
+    ticket_cost()
 }
 
 /// `-- --streams`: the established-stream rows alone (idle memory, bulk both ways at three
@@ -1504,6 +1517,82 @@ fn server_cpu_seconds() -> f64 {
 /// The fleet section: the PROXY protocol's cost in the listener (ECDSA P-256 and RSA-2048
 /// server keys, as the listener section measures), and resumption across two acceptors that
 /// share ticket keys against resumption on one.
+/// Full handshakes (no tickets) with both sides on one group set: X25519MLKEM768 preferred
+/// (the default with aws-lc-rs, as rustls' own defaults) or X25519 only; the ClientHello's
+/// size for each. Both contenders run on the same configurations.
+fn key_exchange_setup(x25519_only: bool) -> Result<Setup, Box<dyn std::error::Error>> {
+    let mut provider = rustls::crypto::aws_lc_rs::default_provider();
+    if x25519_only {
+        provider.kx_groups = vec![rustls::crypto::aws_lc_rs::kx_group::X25519];
+    }
+    let provider = Arc::new(provider);
+    let ca = common::pki::Ca::new("bench CA")?;
+    let leaf = ca.issue_with(&["localhost"], common::pki::ServerKey::EcdsaP256)?;
+    let mut server = ServerConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()?
+        .with_no_client_auth()
+        .with_single_cert(leaf.chain, leaf.key)?;
+    server.send_tls13_tickets = 0;
+    let mut client = ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()?
+        .with_root_certificates(ca.roots()?)
+        .with_no_client_auth();
+    client.resumption = rustls::client::Resumption::disabled();
+    Ok(Setup::new(Arc::new(server), Arc::new(client), false))
+}
+
+fn key_exchange_section(quick: bool) -> Result<(), Box<dyn std::error::Error>> {
+    let (reps, sequential, concurrent) = if quick { (3, 100, 400) } else { (5, 500, 2000) };
+    println!(
+        "key exchange: {reps} repetitions; {sequential} handshakes one at a time, {concurrent} with 64 in flight"
+    );
+    println!();
+    println!("| groups | ClientHello bytes | one at a time: ours hs/s | tokio-rustls | ours / tokio-rustls | 64 in flight: ours hs/s | tokio-rustls | ours / tokio-rustls |");
+    println!("|---|---|---|---|---|---|---|---|");
+    let current = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let workers = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    for (label, x25519_only) in [
+        ("X25519MLKEM768, X25519 (default)", false),
+        ("X25519 only", true),
+    ] {
+        let setup = key_exchange_setup(x25519_only)?;
+        let mut hello = Vec::new();
+        let mut client =
+            rustls::ClientConnection::new(setup.client.clone(), setup.server_name.clone())?;
+        while client.wants_write() {
+            client.write_tls(&mut hello)?;
+        }
+        let (mut seq, mut conc) = ([Vec::new(), Vec::new()], [Vec::new(), Vec::new()]);
+        for _ in 0..reps {
+            for (i, who) in [Contender::Ours, Contender::TokioRustls]
+                .into_iter()
+                .enumerate()
+            {
+                seq[i].push(current.block_on(one_at_a_time(&setup, who, sequential))?);
+                conc[i].push(workers.block_on(in_flight(&setup, who, concurrent, 64))?.0);
+            }
+        }
+        let s = [median(&mut seq[0]), median(&mut seq[1])];
+        let c = [median(&mut conc[0]), median(&mut conc[1])];
+        println!(
+            "| {label} | {} | {:.0} | {:.0} | {:.2} | {:.0} | {:.0} | {:.2} |",
+            hello.len(),
+            s[0],
+            s[1],
+            s[0] / s[1],
+            c[0],
+            c[1],
+            c[0] / c[1]
+        );
+    }
+    Ok(())
+}
+
 /// The work one PSK identity in a ClientHello can cost a server's ticketer (rustls tries
 /// every identity offered): nanoseconds per `decrypt` of a ticket that names no key held, of
 /// a forged one naming a key held (its tag fails), and of a genuine one, for `TicketKeys`
