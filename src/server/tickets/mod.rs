@@ -7,17 +7,16 @@
 //!   derives a key and nonce for each ticket from the shared key and a random salt; TLS 1.3's
 //!   AES-256-GCM or ChaCha20-Poly1305 seals it, named in the ticket).
 //! - `ticketer.rs`: the rustls ticketer: which key seals, which keys open, and when.
+//! - `context.rs`: what a ticket is bound to (the application's context and the server's
+//!   client authentication policy).
+//! - `error.rs`: [`TicketKeyError`].
 
 mod context;
+mod error;
 mod seal;
 mod ticketer;
 
-use std::{
-    fmt,
-    path::{Path, PathBuf},
-    sync::Arc,
-    time::Duration,
-};
+use std::{fmt, path::Path, sync::Arc, time::Duration};
 
 use rustls::{
     crypto::CryptoProvider,
@@ -26,6 +25,7 @@ use rustls::{
     ServerConfig,
 };
 
+pub use self::error::TicketKeyError;
 use self::{
     seal::Algorithms,
     ticketer::{Keys, SharedTicketer},
@@ -354,71 +354,6 @@ fn hex_key(text: &str) -> Option<[u8; TICKET_KEY_LEN]> {
         *byte = digit(pair[0])? << 4 | digit(pair[1])?;
     }
     Some(key)
-}
-
-/// Why ticket keys could not be used.
-#[derive(Debug)]
-#[non_exhaustive]
-pub enum TicketKeyError {
-    /// The key file could not be read.
-    Io {
-        /// The file.
-        path: PathBuf,
-        /// Why.
-        error: std::io::Error,
-    },
-    /// The key file's group or others have access to it (Unix): refused, as OpenSSH refuses
-    /// such a private key. `chmod 600` the file.
-    Exposed {
-        /// The file.
-        path: PathBuf,
-        /// Its permission bits.
-        mode: u32,
-    },
-    /// The key file is not in the expected format.
-    Format {
-        /// The line (from 1).
-        line: usize,
-        /// What is wrong with it.
-        reason: &'static str,
-    },
-    /// The key file holds no key.
-    NoKey,
-    /// The crypto provider has neither TLS 1.3 AES-256-GCM nor ChaCha20-Poly1305.
-    NoCipher,
-    /// The crypto provider's HKDF failed to derive a ticket key. No built-in provider does;
-    /// tickets are refused rather than sealed under a key that was not derived.
-    KeyDerivation,
-}
-
-impl fmt::Display for TicketKeyError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Io { path, error } => write!(f, "cannot read {}: {error}", path.display()),
-            Self::Exposed { path, mode } => write!(
-                f,
-                "{} is open to others (mode {mode:04o}); ticket keys must be readable by their owner only",
-                path.display()
-            ),
-            Self::Format { line, reason } => write!(f, "ticket key file, line {line}: {reason}"),
-            Self::NoKey => f.write_str("the ticket key file holds no key"),
-            Self::NoCipher => f.write_str(
-                "the crypto provider has neither AES-256-GCM nor ChaCha20-Poly1305 for TLS 1.3",
-            ),
-            Self::KeyDerivation => {
-                f.write_str("the crypto provider's hkdf failed to derive a ticket key")
-            }
-        }
-    }
-}
-
-impl std::error::Error for TicketKeyError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            Self::Io { error, .. } => Some(error),
-            _ => None,
-        }
-    }
 }
 
 #[cfg(test)]
