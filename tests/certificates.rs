@@ -440,6 +440,82 @@ async fn a_certificate_not_yet_valid_does_not_take_over_a_valid_one() {
     assert_eq!(leaf, current.chain[0], "the valid certificate serves");
 }
 
+/// The defect: in the two-file layout, a chain file read while being rewritten in place
+/// (the leaf written, its issuer not yet) loaded with its matching key and served an
+/// incomplete chain. Now the served version stays until a reload finds the file unchanged.
+#[test]
+fn a_chain_cut_while_written_keeps_the_full_one_until_the_file_settles() {
+    let ca = Ca::new("store CA");
+    let a = ca.issue(&["a.test"], Leaf::Server);
+    let files = Files::new();
+    let chain = put(&files.dir, "a.pem", &a.chain_pem);
+    put(&files.dir, "a.key", &a.key_pem);
+    let store = CertificateStore::from_dir(&files.dir).expect("loads");
+    let served = |store: &CertificateStore| store.resolve_name(Some("a.test")).expect("served");
+    assert_eq!(served(&store).cert.len(), 2, "leaf and CA");
+
+    // Caught between the two writes: the leaf alone.
+    std::fs::write(&chain, &a.cert_pem).expect("the leaf written");
+    let error = store.reload().expect_err("a shortened chain is reported");
+    assert!(
+        matches!(
+            error.errors[0].kind,
+            CertificateErrorKind::ChainShortened {
+                served: 2,
+                found: 1
+            }
+        ),
+        "{error}"
+    );
+    assert_eq!(served(&store).cert.len(), 2, "the full chain keeps serving");
+
+    // The write completes: the full chain again, no error.
+    std::fs::write(&chain, &a.chain_pem).expect("the rest written");
+    store.reload().expect("reloads");
+    assert_eq!(served(&store).cert.len(), 2);
+
+    // Shortened on purpose: the same short file at two reloads in a row is taken.
+    std::fs::write(&chain, &a.cert_pem).expect("leaf only");
+    store.reload().expect_err("first seen");
+    store.reload().expect("the same file again");
+    assert_eq!(served(&store).cert.len(), 1, "taken once settled");
+}
+
+/// With the watcher, a chain shortened on purpose is taken after one more quiet period.
+#[cfg(feature = "watch")]
+#[tokio::test]
+async fn the_watcher_takes_a_shortened_chain_once_it_stays() {
+    use std::time::Duration;
+    let ca = Ca::new("store CA");
+    let a = ca.issue(&["a.test"], Leaf::Server);
+    let files = Files::new();
+    put(&files.dir, "a.pem", &a.chain_pem);
+    put(&files.dir, "a.key", &a.key_pem);
+    let store = CertificateStore::from_dir(&files.dir).expect("loads");
+    let watcher = store
+        .watch_with_delay(Duration::from_millis(100))
+        .expect("a watcher");
+    let mut events = watcher.events();
+    put(&files.dir, "a.pem", &a.cert_pem);
+    // Deferred at the first reload (tested above without the watcher), taken at the one
+    // the watcher makes after another quiet period: without it, this would wait forever.
+    bounded(async {
+        loop {
+            events.changed().await.expect("the watcher runs");
+            if store
+                .resolve_name(Some("a.test"))
+                .expect("served")
+                .cert
+                .len()
+                == 1
+            {
+                break;
+            }
+        }
+    })
+    .await;
+}
+
 /// A fully qualified name (`a.test.`) is the name without its dot, as browsers and nginx
 /// treat it.
 #[test]

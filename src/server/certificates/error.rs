@@ -35,6 +35,16 @@ pub enum CertificateErrorKind {
     /// No crypto provider to load keys with: enable `aws-lc-rs` or `ring`, install a process
     /// default, or give the store one.
     NoCryptoProvider,
+    /// The chain lost the certificate that issued its last one since the version served, as
+    /// a file read while it is being written does (`cat leaf.pem ca.pem > NAME.pem`, caught
+    /// between the two). The version served keeps serving; the next reload that finds the
+    /// file unchanged takes it (a chain shortened on purpose).
+    ChainShortened {
+        /// Certificates in the chain served.
+        served: usize,
+        /// Certificates in the file now.
+        found: usize,
+    },
 }
 
 impl fmt::Display for CertificateError {
@@ -60,6 +70,12 @@ impl fmt::Display for CertificateError {
             CertificateErrorKind::NoCryptoProvider => {
                 write!(f, "{path}: no crypto provider to load the key with")
             }
+            CertificateErrorKind::ChainShortened { served, found } => write!(
+                f,
+                "{path}: the chain has {found} certificates where {served} are served, without \
+                 the issuer of its last one (a file being written?); kept until a reload finds \
+                 it unchanged"
+            ),
         }
     }
 }

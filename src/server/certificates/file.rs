@@ -49,7 +49,7 @@ pub(super) struct Stored {
 /// What the files held when they were read: a digest of the certificate file's contents and
 /// of the key file's beside it, if there is one. Contents, not modification times: a renewed
 /// certificate of the same size written within one tick of the clock is still seen.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub(super) struct Stamp {
     certificate: u64,
     key: Option<u64>,
@@ -160,6 +160,26 @@ pub(super) fn load(
         key: Arc::new(key),
         stamp,
     }))
+}
+
+/// Whether `now` lost, from the chain of `served` (the version of the same file served
+/// until now), the certificate that issued its last one: fewer certificates, and the last
+/// one's issuer among the certificates `served` carried beyond it. A renewal from the same
+/// CA keeps its intermediate; a chain cut while it is written does not.
+pub(super) fn shortened(served: &Stored, now: &Stored) -> bool {
+    use x509_cert::der::Decode;
+    let (old, new) = (&served.key.cert, &now.key.cert);
+    if new.len() >= old.len() {
+        return false;
+    }
+    let parse = |der: &CertificateDer<'_>| x509_cert::Certificate::from_der(der).ok();
+    let Some(last_issuer) = new.last().and_then(parse).map(|c| c.tbs_certificate.issuer) else {
+        return false;
+    };
+    old.iter()
+        .skip(new.len())
+        .filter_map(parse)
+        .any(|c| c.tbs_certificate.subject == last_issuer)
 }
 
 /// Whether `certificate` is a CA's (basic constraints with `cA` set).

@@ -127,6 +127,9 @@ struct Inner {
 struct Sources {
     dirs: Vec<PathBuf>,
     files: Vec<PathBuf>,
+    /// Files whose chain was found shortened ([`CertificateErrorKind::ChainShortened`]), with
+    /// what they held then: taken if the next reload finds the same.
+    shortened: std::collections::HashMap<PathBuf, Stamp>,
 }
 
 impl fmt::Debug for CertificateStore {
@@ -193,7 +196,7 @@ impl CertificateStore {
         if !sources.dirs.contains(&dir) {
             sources.dirs.push(dir);
         }
-        self.reload_locked(&sources)
+        self.reload_locked(&mut sources)
     }
 
     /// Loads (or loads again) the certificate file `path` now, in either layout, and reads it
@@ -287,8 +290,8 @@ impl CertificateStore {
     /// The files (or directories) that could not be loaded. Every other file was; each one
     /// named keeps serving its last good version, if it had one.
     pub fn reload(&self) -> Result<(), StoreLoadError> {
-        let sources = self.lock_sources();
-        self.reload_locked(&sources)
+        let mut sources = self.lock_sources();
+        self.reload_locked(&mut sources)
     }
 
     /// What to serve clients that ask for no name or an unknown one, from now on.
@@ -385,7 +388,7 @@ impl CertificateStore {
         self.inner.current.store(Arc::new(CertificateSet::new(all)));
     }
 
-    fn reload_locked(&self, sources: &Sources) -> Result<(), StoreLoadError> {
+    fn reload_locked(&self, sources: &mut Sources) -> Result<(), StoreLoadError> {
         let current = self.inner.current.load_full();
         let previous = current.sources();
         let mut next: BTreeMap<_, _> = previous
@@ -417,6 +420,8 @@ impl CertificateStore {
             let last_good = previous.get(&source);
             if let Some(stored) = last_good {
                 if stored.stamp.is_some() && stored.stamp == Stamp::now(&path) {
+                    // Back to what is served: a shortened version seen before is forgotten.
+                    sources.shortened.remove(&path);
                     next.insert(source, stored.clone());
                     continue;
                 }
@@ -429,10 +434,35 @@ impl CertificateStore {
                     Err(error) => Err(error),
                 },
                 None => Err(CertificateError {
-                    path,
+                    path: path.clone(),
                     kind: CertificateErrorKind::NoCryptoProvider,
                 }),
             };
+            let loaded = loaded.and_then(|stored| match last_good {
+                Some(served) if file::shortened(served, &stored) => {
+                    let seen = stored
+                        .stamp
+                        .filter(|stamp| sources.shortened.get(&path) == Some(stamp));
+                    match (seen, stored.stamp) {
+                        // The same file as at the last reload: shortened on purpose.
+                        (Some(_), _) | (None, None) => Ok(stored),
+                        (None, Some(stamp)) => {
+                            sources.shortened.insert(path.clone(), stamp);
+                            Err(CertificateError {
+                                path: path.clone(),
+                                kind: CertificateErrorKind::ChainShortened {
+                                    served: served.key.cert.len(),
+                                    found: stored.key.cert.len(),
+                                },
+                            })
+                        }
+                    }
+                }
+                _ => Ok(stored),
+            });
+            if loaded.is_ok() {
+                sources.shortened.remove(&path);
+            }
             match loaded {
                 Ok(stored) => {
                     next.insert(source, Arc::new(stored));

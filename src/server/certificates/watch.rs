@@ -46,7 +46,9 @@ impl StoreWatcher {
 
 impl CertificateStore {
     /// Reloads this store whenever a file in one of its directories (or a file it loaded on
-    /// its own) changes, once changes have been quiet for [`DEFAULT_WATCH_DELAY`]. A reload
+    /// its own) changes, once changes have been quiet for [`DEFAULT_WATCH_DELAY`]. A chain
+    /// found shortened ([`ChainShortened`](super::CertificateErrorKind::ChainShortened)) is
+    /// looked at again after one more quiet period, and taken if unchanged. A reload
     /// that fails for a file keeps that file's last good version serving, logs a `tracing`
     /// event (feature `tracing`) and is reported in [`StoreWatcher::events`]. Directories
     /// added later are not watched.
@@ -86,8 +88,29 @@ impl CertificateStore {
                 crate::trace::watch_failed(e);
             }
             reloads += 1;
-            let result = store.reload().map_err(Arc::new);
-            events_tx.send_replace(WatchEvent { reloads, result });
+            let mut result = store.reload();
+            // A chain found shortened is taken only if a later reload finds the same file: one
+            // more quiet period, then look again (a write still going on brings its own event).
+            let shortened = |r: &Result<(), StoreLoadError>| {
+                r.as_ref().is_err_and(|e| {
+                    e.errors.iter().any(|e| {
+                        matches!(e.kind, super::CertificateErrorKind::ChainShortened { .. })
+                    })
+                })
+            };
+            if shortened(&result) {
+                events_tx.send_replace(WatchEvent {
+                    reloads,
+                    result: result.map_err(Arc::new),
+                });
+                std::thread::sleep(delay);
+                reloads += 1;
+                result = store.reload();
+            }
+            events_tx.send_replace(WatchEvent {
+                reloads,
+                result: result.map_err(Arc::new),
+            });
         })?;
         let watched: Vec<_> = {
             let sources = self.lock_sources();
