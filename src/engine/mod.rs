@@ -12,6 +12,7 @@
 //! - `early_data.rs`: a client's early data, sent early or after the handshake.
 //! - `report.rs`: `HandshakeReport`, built in one place.
 //! - `side.rs`: the two roles behind one sealed trait.
+//! - `ticket_budget.rs`: how many tickets one flight may make the server try to open.
 
 pub(crate) mod alert;
 mod early_data;
@@ -21,6 +22,7 @@ pub(crate) mod records;
 mod report;
 mod side;
 mod stats;
+pub(crate) mod ticket_budget;
 pub(crate) mod wire;
 mod write;
 

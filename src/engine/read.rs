@@ -105,7 +105,8 @@ impl<C: TlsConnection> Engine<C> {
     /// error, or the peer ending the connection before the handshake completed, is held.
     pub(crate) fn process(&mut self) {
         let was_handshaking = self.conn.is_handshaking();
-        let processed = self.conn.process_new_packets();
+        let conn = &mut self.conn;
+        let processed = super::ticket_budget::bounded(|| conn.process_new_packets());
         // A close_notify with the peer's last flight ends the connection, not the handshake:
         // the stream reads it as EOF. So what counts is whether rustls is still handshaking
         // once it has processed everything.

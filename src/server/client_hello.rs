@@ -355,7 +355,8 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> StartHandshake<IO> {
             earlier,
             proxy_source,
         } = self;
-        match accepted.into_connection(config) {
+        // rustls reads the ClientHello's tickets here, before the engine's first process.
+        match crate::engine::ticket_budget::bounded(|| accepted.into_connection(config)) {
             Ok(conn) => {
                 let mut engine = Engine::after_client_hello(conn, watcher, stats, started, earlier);
                 engine.set_proxy_source(proxy_source);

@@ -194,6 +194,35 @@ fn a_ticket_that_cannot_open_costs_no_key_derivation() {
     }
 }
 
+/// The work one flight can cause: in this crate's handshakes, however many identities a
+/// ClientHello offers, at most 5 tickets naming a key held reach the cryptography.
+#[test]
+fn a_flight_opens_at_most_five_tickets() {
+    let (counting, derivations) = counting_hkdf();
+    let server = ticketer(&TicketKeys::new([1; 32], []), &counting, || 1_000_000);
+    let genuine = server.encrypt(b"session").expect("sealed");
+    let mut forged = genuine.clone();
+    let last = forged.len() - 1;
+    forged[last] ^= 1;
+    let before = derivations.load(Ordering::SeqCst);
+    let opened = crate::engine::ticket_budget::bounded(|| {
+        let forged_ones = (0..700)
+            .filter(|_| server.decrypt(&forged).is_some())
+            .count();
+        (forged_ones, server.decrypt(&genuine).is_some())
+    });
+    assert_eq!(opened, (0, false), "the budget was spent on forgeries");
+    assert_eq!(
+        derivations.load(Ordering::SeqCst) - before,
+        5,
+        "700 forged identities"
+    );
+    assert!(
+        server.decrypt(&genuine).is_some(),
+        "the next flight has its own"
+    );
+}
+
 #[test]
 fn a_changed_or_cut_ticket_never_opens() {
     let keys = TicketKeys::new([1; 32], []);

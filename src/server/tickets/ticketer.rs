@@ -4,7 +4,8 @@
 //! time is outside its lifetime, or whose key id this server does not hold for the ticket's
 //! algorithm and context, is refused by comparing bytes. Only a ticket naming a key this
 //! server holds costs one HKDF and one AEAD open, as a ticket costs rustls' own ticketer.
-//! Derived keys are derived once per period, not per ticket.
+//! Derived keys are derived once per period, not per ticket. In this crate's handshakes, at
+//! most 5 tickets per flight from a client get that far (`engine/ticket_budget.rs`).
 
 use std::{fmt, sync::Arc};
 
@@ -211,6 +212,10 @@ impl ProducesTickets for SharedTicketer {
         let key = self.with_ring(now, |ring| {
             ring.opening(index, header.key_id).map(|entry| entry.key)
         })?;
+        // Within this crate's handshakes, only so many per flight from a client.
+        if !crate::engine::ticket_budget::take_one() {
+            return None;
+        }
         algorithm.open(&key, ticket)
     }
 }
