@@ -142,7 +142,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
         match next {
             Ok((mut tls, peer)) => {
                 let conn = tls.connection();
-                let cost = tls.handshake_stats();
+                let cost = tls.report().stats;
                 println!(
                     "{peer}: {:?} {:?} alpn {:?} sni {:?}, {:?}, read {} B, wrote {} B",
                     conn.protocol_version(),

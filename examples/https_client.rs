@@ -47,7 +47,7 @@ async fn main() -> Result<ExitCode, Box<dyn Error>> {
     let config = rustls::ClientConfig::builder()
         .with_root_certificates(roots)
         .with_no_client_auth();
-    let mut https = HttpsConnector::builder(Arc::new(config)).timeout(timeout);
+    let mut https = HttpsConnector::builder(Arc::new(config)).with_timeout(timeout);
     if http2 {
         https = https.enable_http2();
     }

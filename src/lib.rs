@@ -162,39 +162,20 @@
 //!
 //! # Features
 //!
-//! - `aws-lc-rs` (default): rustls' aws-lc-rs crypto provider.
-//! - `ring`: rustls' ring crypto provider. With both providers enabled, install one as the
-//!   process default or build configs with an explicit provider.
-//! - `tls12` (default): TLS 1.2 support in rustls.
-//! - `logging` (default): rustls logs through the `log` crate.
-//! - `tracing`: a `tracing` span per handshake (`tls_handshake`, with the report's fields:
-//!   version, cipher suite, key exchange, ALPN, SNI, kind, duration, bytes, flights), an info
-//!   event when it completes and a warn event with the typed cause when it fails (debug for a
-//!   peer that left without a byte), and a `tls_connection{peer}` span around each handshake
-//!   a [`TlsListener`] runs. Nothing secret is recorded.
-//! - `axum`: [`TlsListener`] as an `axum::serve::Listener` (axum 0.8), and `TlsConnectInfo`
-//!   for `ConnectInfo`.
-//! - `proxy-protocol`: `Acceptor::with_proxy_protocol` (and `ProxyHeaderReader` for the sync
-//!   step), the PROXY protocol header in front of TLS from the balancers `TrustedProxies`
-//!   lists (parsed by the `proxy-header` crate, address ranges by `ipnet`).
-//! - `watch`: `CertificateStore::watch`, reloading when files change (`notify`).
-//! - `acme`: `Acme`, `AcmeConfig`: certificates from an ACME server (`instant-acme`),
-//!   TLS-ALPN-01 on the serving port; turns on `tracing` for its events.
-//! - `hyper`: `HttpsConnector`, HTTPS for hyper-util's `Client` with one deadline over
-//!   connect and handshake, typed errors (`ConnectError`, [`HandshakeError::find_in`]) and
-//!   the report in every response's extensions.
-//! - `webpki-roots`, `native-roots`: `roots::webpki()`, `roots::native()` for clients.
-//! - `metrics`: handshakes and listeners recorded through the `metrics` facade (the `metrics`
-//!   module lists every name and label).
-
+//! From `Cargo.toml`, where each is documented once:
+//!
+#![doc = document_features::document_features!()]
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
+// On docs.rs (nightly, `--cfg docsrs`): each item gated by a feature says which.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod client;
 mod engine;
 mod error;
 mod io;
 mod key_log;
+mod measure;
 #[cfg(feature = "metrics")]
 pub mod metrics;
 mod server;

@@ -1,11 +1,10 @@
 //! The `metrics` feature: handshakes and the listener recorded through the `metrics` crate's
-//! facade, so any exporter (Prometheus, StatsD, OpenTelemetry) sees them. Without the feature
-//! every call here compiles to nothing.
+//! facade, so any exporter (Prometheus, StatsD, OpenTelemetry) sees them: the metric names,
+//! their label values and [`describe`]. The crate records each event with one call
+//! (`src/measure.rs`), which compiles to nothing without the feature.
 //!
 //! Every label value comes from a fixed set named here, never from the peer: no SNI, and an
 //! ALPN protocol outside the known ones is `other`, so no peer can create a time series.
-
-use std::time::Duration;
 
 use rustls::ProtocolVersion;
 
@@ -65,7 +64,7 @@ pub fn alpn(protocol: Option<&[u8]>) -> &'static str {
     }
 }
 
-fn role(role: Role) -> &'static str {
+pub(crate) fn role(role: Role) -> &'static str {
     match role {
         Role::Client => "client",
         Role::Server => "server",
@@ -107,55 +106,4 @@ pub fn describe() {
         Unit::Count,
         "Accept errors, by kind (resource_exhaustion, connection)"
     );
-}
-
-/// A handshake ended: `error` if it failed; what it agreed (none if it failed before) and
-/// how long it took.
-pub(crate) fn handshake_ended(
-    side: Role,
-    error: Option<&HandshakeError>,
-    agreed: Option<ProtocolVersion>,
-    protocol: Option<&[u8]>,
-    duration: Duration,
-) {
-    let outcome = error.map_or("done", outcome);
-    metrics::counter!(
-        HANDSHAKES,
-        "role" => role(side),
-        "outcome" => outcome,
-        "version" => version(agreed),
-        "alpn" => alpn(protocol),
-    )
-    .increment(1);
-    metrics::histogram!(HANDSHAKE_DURATION, "role" => role(side), "outcome" => outcome)
-        .record(duration.as_secs_f64());
-}
-
-pub(crate) fn listener_task_started() {
-    metrics::gauge!(LISTENER_IN_FLIGHT).increment(1.0);
-}
-
-pub(crate) fn listener_task_ended() {
-    metrics::gauge!(LISTENER_IN_FLIGHT).decrement(1.0);
-}
-
-pub(crate) fn listener_evicted() {
-    metrics::counter!(LISTENER_EVICTIONS).increment(1);
-}
-
-pub(crate) fn listener_drain_begun() {
-    metrics::counter!(LISTENER_DRAINS).increment(1);
-}
-
-pub(crate) fn listener_cut_off(count: usize) {
-    metrics::counter!(LISTENER_DRAIN_CUT_OFFS).increment(count as u64);
-}
-
-pub(crate) fn listener_accept_error(resource_exhaustion: bool) {
-    let kind = if resource_exhaustion {
-        "resource_exhaustion"
-    } else {
-        "connection"
-    };
-    metrics::counter!(LISTENER_ACCEPT_ERRORS, "kind" => kind).increment(1);
 }

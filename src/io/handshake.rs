@@ -377,13 +377,12 @@ where
                                 me.state = State::Failed(stream.close_after_challenge(cx));
                                 continue;
                             }
-                            #[cfg(feature = "metrics")]
-                            crate::metrics::handshake_ended(
+                            crate::measure::handshake_ended(
                                 C::ROLE,
                                 None,
                                 stream.connection().protocol_version(),
                                 stream.connection().alpn_protocol(),
-                                stream.handshake_stats().duration,
+                                stream.stats().duration,
                             );
                             return Poll::Ready(Ok(stream));
                         }
@@ -416,8 +415,7 @@ where
                         unreachable!("matched above")
                     };
                     me.trace.failed(&failed.error, &failed.report);
-                    #[cfg(feature = "metrics")]
-                    crate::metrics::handshake_ended(
+                    crate::measure::handshake_ended(
                         C::ROLE,
                         Some(&failed.error),
                         failed.report.version,

@@ -121,8 +121,8 @@ impl<IO, C: TlsConnection> TlsStream<IO, C> {
         self.engine.conn_mut()
     }
 
-    /// What the handshake cost: bytes and transport calls each way, flights, duration.
-    pub fn handshake_stats(&self) -> HandshakeStats {
+    /// What the handshake cost, without building a whole report (for metrics).
+    pub(crate) fn stats(&self) -> HandshakeStats {
         self.engine.stats()
     }
 

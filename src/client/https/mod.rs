@@ -154,7 +154,7 @@ impl HttpsConnectorBuilder {
     }
 
     /// The TCP connect and the handshake together must finish within `timeout`.
-    pub fn timeout(mut self, timeout: Duration) -> Self {
+    pub fn with_timeout(mut self, timeout: Duration) -> Self {
         self.timeout = Some(timeout);
         self
     }

@@ -45,8 +45,7 @@ impl<I: Incoming, S: SpawnHandshakes<I::Io>> TlsListener<I, S> {
                 }
                 Poll::Ready(Some(Err(e))) => {
                     self.state.count_accept_error();
-                    #[cfg(feature = "metrics")]
-                    crate::metrics::listener_accept_error(accept_error_is_resource_exhaustion(&e));
+                    crate::measure::listener_accept_error(accept_error_is_resource_exhaustion(&e));
                     if accept_error_is_resource_exhaustion(&e) {
                         let until = Instant::now() + ACCEPT_ERROR_BACKOFF;
                         self.backoff.as_mut().reset(until);

@@ -27,8 +27,7 @@ impl<I: Incoming, S> TlsListener<I, S> {
             // started is closed too.
             self.incoming = None;
             self.waiting = None;
-            #[cfg(feature = "metrics")]
-            crate::metrics::listener_drain_begun();
+            crate::measure::listener_drain_begun();
             self.drain = Some(Drain {
                 grace: Box::pin(tokio::time::sleep(grace)),
                 cut: false,
@@ -39,8 +38,7 @@ impl<I: Incoming, S> TlsListener<I, S> {
             if !drain.cut && drain.grace.as_mut().poll(cx).is_ready() {
                 drain.cut = true;
                 drain.report.cut_off = self.registry.cut_all();
-                #[cfg(feature = "metrics")]
-                crate::metrics::listener_cut_off(drain.report.cut_off.len());
+                crate::measure::listener_cut_off(drain.report.cut_off.len());
             }
         }
     }

@@ -63,8 +63,7 @@ impl<I: Incoming, S> TlsListener<I, S> {
                     HandshakeError::Drained
                 };
                 // The task ended without its handshake's result: the listener reports it.
-                #[cfg(feature = "metrics")]
-                crate::metrics::handshake_ended(
+                crate::measure::handshake_ended(
                     crate::Role::Server,
                     Some(&error),
                     None,

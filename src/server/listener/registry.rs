@@ -27,8 +27,7 @@ pub(crate) struct Registered<A> {
     pub(crate) progress: Arc<PeerTurns>,
     abort: AbortHandle,
     pub(crate) status: TaskStatus,
-    /// When the task started (for the handshake duration metric).
-    #[cfg(feature = "metrics")]
+    /// When the handshake started, for the duration recorded when the listener reports it.
     started: std::time::Instant,
 }
 
@@ -43,7 +42,6 @@ impl<A: PeerAddr> Registered<A> {
     }
 
     /// How long the handshake has run.
-    #[cfg(feature = "metrics")]
     pub(crate) fn handshake_time(&self) -> std::time::Duration {
         self.started.elapsed()
     }
@@ -70,7 +68,6 @@ impl<A: PeerAddr> HandshakeRegistry<A> {
             progress,
             abort,
             status: TaskStatus::Running,
-            #[cfg(feature = "metrics")]
             started: std::time::Instant::now(),
         };
         self.entries.insert(entry.abort.id(), entry);

@@ -27,8 +27,7 @@ impl<I: Incoming, S> TlsListener<I, S> {
         }
         if let Some(id) = victim {
             self.registry.abort(id, TaskStatus::Evicted);
-            #[cfg(feature = "metrics")]
-            crate::metrics::listener_evicted();
+            crate::measure::listener_evicted();
             self.evicting = Some(id);
         }
         false

@@ -74,14 +74,12 @@ impl ListenerState {
 
     pub(crate) fn task_started(&self) {
         self.live.fetch_add(1, Ordering::AcqRel);
-        #[cfg(feature = "metrics")]
-        crate::metrics::listener_task_started();
+        crate::measure::listener_task_started();
     }
 
     pub(crate) fn task_ended(&self) {
         self.live.fetch_sub(1, Ordering::AcqRel);
-        #[cfg(feature = "metrics")]
-        crate::metrics::listener_task_ended();
+        crate::measure::listener_task_ended();
     }
 
     /// Registers the task polling the listener, for the wake-ups below.

@@ -5,7 +5,7 @@
 //! longer, and only on a server with the same client authentication policy; a key file open
 //! to others is refused.
 
-mod support;
+use crate::support;
 
 use std::{
     sync::{

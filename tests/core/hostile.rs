@@ -2,7 +2,7 @@
 //! polls and time, with bounded buffering, the transport handed back, and the right alert
 //! (or none).
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 

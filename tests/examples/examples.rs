@@ -2,7 +2,7 @@
 //! HTTP/2 by ALPN) when curl is present, and `echo_server` against `openssl s_client` and a
 //! tokio-rustls client.
 
-mod support;
+use crate::support;
 
 use support::{
     examples::{connect_trusting, curl, curl_available, example, Running},

@@ -1,7 +1,7 @@
 //! The error matrix: every way a handshake fails, with its variant, the alert sent or
 //! received, and the transport handed back.
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 

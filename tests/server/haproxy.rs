@@ -3,7 +3,7 @@
 //! address and port, not HAProxy's.
 #![cfg(feature = "proxy-protocol")]
 
-mod support;
+use crate::support;
 
 use support::{bounded, echo_ping, haproxy, listen, name, ping, World};
 use tokio::net::TcpStream;

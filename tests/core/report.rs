@@ -1,7 +1,7 @@
 //! Handshake reports: what was negotiated and what it cost, on success and failure; and
 //! session resumption as the reports show it.
 
-mod support;
+use crate::support;
 
 use std::sync::Arc;
 

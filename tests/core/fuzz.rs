@@ -4,7 +4,7 @@
 //!
 //! A longer campaign: `PROPTEST_CASES=100000 cargo test --release --test fuzz`.
 
-mod support;
+use crate::support;
 
 use std::sync::{Arc, LazyLock};
 

@@ -2,7 +2,7 @@
 //! completion and on failure. Run with `cargo test --features tracing --test tracing`.
 #![cfg(feature = "tracing")]
 
-mod support;
+use crate::support;
 
 use std::{
     io,

@@ -3,7 +3,7 @@
 //! inside a tokio-rustls configuration, reloads that keep the last good version of a bad file,
 //! expiry, certificates inserted in memory, and (feature `watch`) reloading when files change.
 
-mod support;
+use crate::support;
 
 use std::{
     net::{IpAddr, Ipv4Addr},

@@ -1,7 +1,7 @@
 //! The server side: `TlsListener` under many clients, full with idle and slow peers, deadlines,
 //! drop, accept errors and panics; ClientHello inspection (SNI routing); plaintext fallback.
 
-mod support;
+use crate::support;
 
 use std::{
     future::Future,

@@ -1,6 +1,6 @@
 //! Interop with tokio-rustls, both ways, over loopback TCP.
 
-mod support;
+use crate::support;
 
 use rustls::ProtocolVersion;
 use support::{bounded, name, tcp_pair, Version, World};
@@ -142,7 +142,7 @@ async fn our_client_and_server_exchange_bulk_data_both_ways() {
     assert!(got == data);
     let _client = bounded(writer).await.expect("writer task");
     // The handshake's cost is visible on both ends.
-    let cost = server.handshake_stats();
+    let cost = server.report().stats;
     assert!(cost.bytes_read > 0 && cost.bytes_written > 0 && cost.reads > 0);
 }
 

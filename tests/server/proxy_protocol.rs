@@ -3,7 +3,7 @@
 //! that come with the header, and hostile headers: each a typed error within the deadline.
 #![cfg(feature = "proxy-protocol")]
 
-mod support;
+use crate::support;
 
 use std::{net::SocketAddr, time::Duration};
 

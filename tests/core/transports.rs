@@ -1,7 +1,7 @@
 //! The future over real and faulty transports: the waker contract, bounded polls, flush as
 //! state, and nothing lost between the handshake and the stream.
 
-mod support;
+use crate::support;
 
 use std::{io::Write, sync::Arc};
 

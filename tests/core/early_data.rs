@@ -1,7 +1,7 @@
 //! TLS 1.3 early data (0-RTT), this crate on both ends: accepted, rejected (and resent), and
 //! impossible (no session yet). The data always arrives exactly once.
 
-mod support;
+use crate::support;
 
 use std::sync::Arc;
 

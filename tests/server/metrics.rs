@@ -5,7 +5,7 @@
 
 #![cfg(feature = "metrics")]
 
-mod support;
+use crate::support;
 
 use std::{
     collections::BTreeMap,

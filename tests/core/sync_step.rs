@@ -1,7 +1,7 @@
 //! The sync step in the man page's three BIO modes: blocking, nonblocking with a poll loop,
 //! and a memory buffer pair.
 
-mod support;
+use crate::support;
 
 use std::{
     io::{Read, Write},

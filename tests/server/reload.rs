@@ -1,7 +1,7 @@
 //! Certificate reload without a restart: new clients see the new certificate, connections
 //! made before keep working, and a bad file keeps the old configuration serving.
 
-mod support;
+use crate::support;
 
 use std::path::Path;
 

@@ -1,7 +1,7 @@
 //! The real OpenSSL (`openssl s_server` / `s_client`) as the peer: the program whose
 //! `SSL_do_handshake` this crate mirrors.
 
-mod support;
+use crate::support;
 
 use std::sync::Arc;
 

@@ -3,7 +3,7 @@
 //! against curl (HTTP/1.1 and HTTP/2) with its drain on Ctrl-C.
 #![cfg(feature = "axum")]
 
-mod support;
+use crate::support;
 
 use std::{future::IntoFuture, net::SocketAddr};
 

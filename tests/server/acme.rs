@@ -6,7 +6,7 @@
 
 #![cfg(feature = "acme")]
 
-mod support;
+use crate::support;
 
 use std::{
     net::SocketAddr,

@@ -2,7 +2,7 @@
 //! handshake of each role. Every run ends in success or the right error, never a hang, never
 //! a waker-contract violation, and no transport outlives its handshake.
 
-mod support;
+use crate::support;
 
 use std::{
     future::Future,

@@ -3,7 +3,7 @@
 //! stream, client and server. Every case ends in a verdict within a bound: never a spin,
 //! never a hang, never a waker-contract violation.
 
-mod support;
+use crate::support;
 
 use std::{
     io,

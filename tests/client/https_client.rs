@@ -6,7 +6,7 @@
 
 #![cfg(feature = "hyper")]
 
-mod support;
+use crate::support;
 
 use std::{
     convert::Infallible,
@@ -240,7 +240,7 @@ async fn a_server_that_never_answers_the_client_hello_times_out_within_the_deadl
     let world = World::new();
     let builder = HttpsConnector::builder(world.client().build())
         .server_name(name("localhost"))
-        .timeout(deadline);
+        .with_timeout(deadline);
     let started = Instant::now();
     let error = get_err(&client(builder), &format!("https://{}/", silent.addr)).await;
     let elapsed = started.elapsed();

@@ -2,7 +2,7 @@
 //! bounded under a flood and under a slow consumer, the graceful drain, `spawn_local` for
 //! transports that are not `Send`, and a runtime without timers refused at construction.
 
-mod support;
+use crate::support;
 
 use std::{
     collections::BTreeSet,
