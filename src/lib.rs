@@ -12,34 +12,42 @@
 //!
 //! | `SSL_do_handshake(3)` | this crate |
 //! |---|---|
-//! | `SSL_set_connect_state` / `SSL_set_accept_state`, set in advance | the constructor chooses the role: [`Handshake::connect`] / [`Connector::connect`] (client), [`Handshake::accept`] / [`Acceptor::accept`] (server) |
-//! | returns 1: handshake completed | `Ok(TlsStream)` from `.await`; [`Step::Done`] from the sync step |
-//! | returns 0: shut down controlled by the protocol | [`HandshakeError::PeerClosed`] (close_notify or EOF before the handshake finished) |
+//! | `SSL_set_connect_state` / `SSL_set_accept_state`, set in advance | the constructor chooses the role: `Handshake::connect` / `Connector::connect` (client), `Handshake::accept` / `Acceptor::accept` (server) |
+//! | returns 1: handshake completed | `Ok(TlsStream)` from `.await`; `Step::Done` from the sync step |
+//! | returns 0: shut down controlled by the protocol | `HandshakeError::PeerClosed` (close_notify or EOF before the handshake finished) |
 //! | < 0, `SSL_ERROR_WANT_READ` / `SSL_ERROR_WANT_WRITE` | sync: `Ok(Step::WantRead)` / `Ok(Step::WantWrite)`; async: never surfaces, it is `Poll::Pending` with the transport's waker registered |
-//! | < 0, `SSL_ERROR_SSL` | [`HandshakeError::Protocol`] `{ error, alert_sent, alert_received }` |
-//! | < 0, `SSL_ERROR_SYSCALL` | [`HandshakeError::Transport`] |
-//! | (no equivalent) | [`HandshakeError::TimedOut`], [`HandshakeError::NotTls`] (plaintext on a TLS port), [`HandshakeError::Config`] |
-//! | `SSL_CTX_set_client_hello_cb` / servername callback returning a fatal alert | [`Acceptor::with_chooser`]: [`Choice::Serve`], [`Choice::Refuse`] ([`HandshakeError::Refused`]), [`Choice::AnswerChallenge`] |
-//! | blocking BIO: returns only when finished or failed | `do_handshake` on a blocking `std` stream returns `Done` or an error |
-//! | nonblocking BIO + `select()` | `do_handshake` on a nonblocking `std` stream returns `Want*`; wait with `poll(2)` and call again |
-//! | BIO pair (memory) | `WantRead`: feed more peer bytes in; `WantWrite`: drain output, then call again |
+//! | < 0, `SSL_ERROR_SSL` | `HandshakeError::Protocol { error, alert_sent, alert_received }` |
+//! | < 0, `SSL_ERROR_SYSCALL` | `HandshakeError::Transport(io::Error)` |
+//! | (no equivalent) | `HandshakeError::TimedOut`, `HandshakeError::NotTls { prefix }`, `HandshakeError::Config` |
+//! | `SSL_CTX_set_client_hello_cb` / servername callback, returning a fatal alert | `Acceptor::with_chooser` (a `ChooseConfig`): serve with a configuration, `Choice::Refuse(alert)` (`HandshakeError::Refused`), or answer an ACME challenge and close |
+//! | blocking BIO: returns only when finished or failed | `do_handshake` on a blocking `std` stream returns `Done` or an error (`examples/blocking.rs`) |
+//! | nonblocking BIO + `select()` | `do_handshake` on a nonblocking stream returns `Want*`; wait with `poll(2)` and call again (`examples/nonblocking.rs`) |
+//! | BIO pair (memory) | `WantRead`: feed more peer bytes in; `WantWrite`: drain output (`examples/memory_pair.rs`) |
 //!
 //! # Errors
 //!
-//! | [`HandshakeError`] | cause | alert | `io::ErrorKind` |
+//! | `HandshakeError` | cause | alert | `io::ErrorKind` |
 //! |---|---|---|---|
-//! | `PeerClosed { close_notify, received }` | peer left before the handshake finished; `received == 0`: it never sent a byte (health check, scanner) | none | `UnexpectedEof` |
-//! | `Protocol { error, alert_sent, alert_received }` | a certificate rejected, no common parameters, malformed message; or the peer's fatal alert | the one rustls chose, written and flushed best effort (`alert_sent`) | `InvalidData` |
-//! | `Transport(io::Error)` | reset, broken pipe, write returned 0 | none | the transport's |
+//! | `PeerClosed { close_notify, received }` | peer left before the handshake finished; `received == 0` (`is_silent_close()`): it never sent a byte (health check, scanner) | none | `UnexpectedEof` |
+//! | `Protocol { error, alert_sent, alert_received }` | certificate rejected, no common parameters, malformed message; or the peer's fatal alert | the one rustls chose, written and flushed best effort within the deadline (`alert_sent`) | `InvalidData` |
+//! | `Transport(io::Error)` | reset, broken pipe, a write that returned 0 | none | the transport's |
 //! | `TimedOut` | the deadline passed | none | `TimedOut` |
-//! | `NotTls { prefix }` | the first bytes are not a TLS record (`GET / HTTP/1.1`) | none, so a plaintext answer is possible | `InvalidData` |
+//! | `NotTls { prefix }` | the first bytes are not a TLS record (`GET / HTTP/1.1`); `prefix` holds them | none, so a plaintext answer is possible | `InvalidData` |
 //! | `Config(rustls::Error)` | the configuration cannot start a handshake | none | `InvalidInput` |
 //! | `Evicted` | a `TlsListener` at its cap shed this handshake (its peer was the slowest) | none; the transport is closed | `ConnectionAborted` |
 //! | `Panicked` | driving this handshake panicked; the listener failed only it | none | `Other` |
 //! | `Drained` | a `TlsListener`'s drain ended its grace period before this handshake finished | none; the transport is closed | `ConnectionAborted` |
-//! | `ProxyHeader(..)` | a PROXY protocol header required and missing, malformed, too long, or from a peer that is not a trusted balancer (feature `proxy-protocol`) | none | `InvalidData` |
-//! | `Refused { server_name, alert_sent }` | the acceptor's chooser refused the ClientHello (a name the [`CertificateStore`] has no certificate for, say) | the one chosen, in the clear | `ConnectionRefused` |
-//! | `ChallengeAnswered` | an ACME TLS-ALPN-01 validation got its challenge certificate and was closed | none | `ConnectionAborted` |
+//! | `ProxyHeader(Missing \| Malformed \| TooLong \| Untrusted)` | the server reads a PROXY protocol header first (feature `proxy-protocol`) and this one was absent, bad, too long, or from a peer that is not a trusted balancer | none | `InvalidData` |
+//! | `Refused { server_name, alert_sent }` | the server's chooser (`Acceptor::with_chooser`) refused the ClientHello, for example a name the `CertificateStore` has no certificate for; or `StartHandshake::refuse` | the one chosen (`unrecognized_name` for an unknown name), in the clear, flushed best effort within the deadline | `ConnectionRefused` |
+//! | `ChallengeAnswered` | the connection was an ACME server's TLS-ALPN-01 validation: it got the challenge certificate and was closed; nothing for the application | none | `ConnectionAborted` |
+//!
+//! `io::Error::from(HandshakeError)` keeps the `HandshakeError` as its inner error
+//! (`err.get_ref()?.downcast_ref::<HandshakeError>()`), so `?` works in `io::Result` code. After
+//! the handshake, a fatal error on read (for example a TLS 1.3 server rejecting the client's
+//! certificate, which the client learns only then) is an `InvalidData` `io::Error` whose inner
+//! error is a `HandshakeError::Protocol`, and every later read and write gets the same typed
+//! error. Called again after a failure, the sync step returns the same error again (as
+//! `SSL_do_handshake` keeps failing), not a made-up one.
 //!
 //! # Examples
 //!
