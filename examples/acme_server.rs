@@ -27,7 +27,10 @@ use hyper_util::rt::TokioIo;
 use rustls::{pki_types::pem::PemObject, RootCertStore};
 use tokio::signal::unix::{signal, SignalKind};
 use tokio_tls_handshake::{
-    Acceptor, Acme, AcmeConfig, CertificateStore, HandshakeError, ListenError, TlsListener,
+    acme::{Acme, AcmeConfig},
+    certificates::CertificateStore,
+    listener::{ListenError, TlsListener},
+    Acceptor, HandshakeError,
 };
 
 async fn hello(

@@ -20,7 +20,10 @@ use std::{error::Error, sync::Arc, time::Duration};
 
 use axum::{extract::ConnectInfo, http::Version, routing::get, Extension, Router};
 use hyper_util::{rt::TokioIo, server::graceful::GracefulShutdown, service::TowerToHyperService};
-use tokio_tls_handshake::{Acceptor, ListenError, TlsConnectInfo, TlsListener};
+use tokio_tls_handshake::{
+    listener::{ListenError, TlsConnectInfo, TlsListener},
+    Acceptor,
+};
 
 /// How long a drain lets handshakes and requests in progress finish.
 const GRACE: Duration = Duration::from_secs(5);

@@ -87,7 +87,7 @@ struct Setup {
     /// The name the client asks for.
     server_name: rustls::pki_types::ServerName<'static>,
     /// Our acceptor's chooser, if it has one.
-    chooser: Option<tokio_tls_handshake::CertificateStore>,
+    chooser: Option<tokio_tls_handshake::certificates::CertificateStore>,
 }
 
 impl Setup {
@@ -1406,14 +1406,15 @@ async fn serve(how: Server, tcp: TcpListener, config: Arc<ServerConfig>) {
             #[cfg(feature = "proxy-protocol")]
             let acceptor = if how == Server::ListenerBehindProxy {
                 acceptor.with_proxy_protocol(
-                    tokio_tls_handshake::ProxyProtocol::Required,
+                    tokio_tls_handshake::proxy::ProxyProtocol::Required,
                     // The clients connect from loopback, so they are the trusted balancer.
-                    tokio_tls_handshake::TrustedProxies::parse(["127.0.0.1"]).expect("an address"),
+                    tokio_tls_handshake::proxy::TrustedProxies::parse(["127.0.0.1"])
+                        .expect("an address"),
                 )
             } else {
                 acceptor
             };
-            let mut listener = tokio_tls_handshake::TlsListener::new(tcp, acceptor);
+            let mut listener = tokio_tls_handshake::listener::TlsListener::new(tcp, acceptor);
             while let Some(next) = listener.accept().await {
                 if let Ok((tls, _)) = next {
                     let _ = tls.get_ref().0.set_nodelay(true);
@@ -1608,12 +1609,16 @@ fn ticket_cost() -> Result<(), Box<dyn std::error::Error>> {
         ),
         (
             "TicketKeys, a key file",
-            tokio_tls_handshake::TicketKeys::new([7; 32], [[8; 32]]).ticketer(&provider)?,
+            tokio_tls_handshake::tickets::TicketKeys::new([7; 32], [[8; 32]])
+                .ticketer(&provider)?,
         ),
         (
             "TicketKeys::from_secret",
-            tokio_tls_handshake::TicketKeys::from_secret([7; 32], Duration::from_secs(3600))
-                .ticketer(&provider)?,
+            tokio_tls_handshake::tickets::TicketKeys::from_secret(
+                [7; 32],
+                Duration::from_secs(3600),
+            )
+            .ticketer(&provider)?,
         ),
     ];
     println!("ticket cost: ns per decrypt, median of 5 x {ROUNDS}");
@@ -1688,7 +1693,7 @@ fn fleet_section(quick: bool) -> Result<(), Box<dyn std::error::Error>> {
     // handshake on one acceptor, or alternating between two (each with its own session
     // state, the same keys).
     let count = if quick { 200 } else { 1000 };
-    let keys = tokio_tls_handshake::TicketKeys::new([7; 32], []);
+    let keys = tokio_tls_handshake::tickets::TicketKeys::new([7; 32], []);
     let setup = |resumption: Resumption,
                  client: Option<&Arc<ClientConfig>>|
      -> Result<Setup, Box<dyn std::error::Error>> {
@@ -1748,7 +1753,7 @@ fn fleet_section(quick: bool) -> Result<(), Box<dyn std::error::Error>> {
 /// first), and rustls' own `ResolvesServerCertUsingSni` holding the same 10,000.
 fn certificates_section(quick: bool) -> Result<(), Box<dyn std::error::Error>> {
     use rustls::{server::ResolvesServerCertUsingSni, sign::CertifiedKey};
-    use tokio_tls_handshake::CertificateStore;
+    use tokio_tls_handshake::certificates::CertificateStore;
 
     const CERTIFICATES: usize = 10_000;
     let (reps, count) = if quick { (3, 200) } else { (7, 1000) };
@@ -1897,7 +1902,7 @@ impl HttpsBench {
             builder
         };
         if who == "ours" {
-            let mut ours = tokio_tls_handshake::HttpsConnector::builder(self.client.clone());
+            let mut ours = tokio_tls_handshake::https::HttpsConnector::builder(self.client.clone());
             if http2 {
                 ours = ours.enable_http2();
             }
@@ -1995,8 +2000,10 @@ where
 #[cfg(feature = "hyper")]
 async fn serve_http(tcp: TcpListener, config: Arc<ServerConfig>) {
     use hyper_util::{rt::TokioIo, server::conn::auto};
-    let mut listener =
-        tokio_tls_handshake::TlsListener::new(tcp, tokio_tls_handshake::Acceptor::from(config));
+    let mut listener = tokio_tls_handshake::listener::TlsListener::new(
+        tcp,
+        tokio_tls_handshake::Acceptor::from(config),
+    );
     while let Some(next) = listener.accept().await {
         let Ok((tls, _)) = next else { continue };
         // Without it, an HTTP/2 response written in two pieces can wait 40 ms for the

@@ -23,7 +23,11 @@ use rustls::{
     pki_types::{pem::PemObject, CertificateDer, PrivateKeyDer},
     ServerConfig,
 };
-use tokio_tls_handshake::{Acceptor, ListenError, ReloadableConfig, TlsListener};
+use tokio_tls_handshake::{
+    certificates::ReloadableConfig,
+    listener::{ListenError, TlsListener},
+    Acceptor,
+};
 
 struct Args {
     addr: String,

@@ -26,8 +26,11 @@ use std::{error::Error, io::Write, path::Path, sync::Arc, time::Duration};
 
 use rustls::pki_types::{pem::PemObject, CertificateDer, PrivateKeyDer};
 use tokio_tls_handshake::{
-    Acceptor, ListenError, ProxyProtocol, ReloadableConfig, TicketKeys, TlsListener,
-    TrustedProxies, TICKET_KEYS_HEADER,
+    certificates::ReloadableConfig,
+    listener::{ListenError, TlsListener},
+    proxy::{ProxyProtocol, TrustedProxies},
+    tickets::{TicketKeys, TICKET_KEYS_HEADER},
+    Acceptor,
 };
 
 #[derive(Default)]

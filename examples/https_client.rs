@@ -17,12 +17,12 @@ use http_body_util::{BodyExt, Empty};
 use hyper::body::Bytes;
 use hyper_util::{client::legacy::Client, rt::TokioExecutor};
 use rustls::{pki_types::pem::PemObject, RootCertStore};
-use tokio_tls_handshake::{HandshakeError, HandshakeReport, HttpsConnector};
+use tokio_tls_handshake::{https::HttpsConnector, HandshakeError, HandshakeReport};
 
 #[tokio::main]
 async fn main() -> Result<ExitCode, Box<dyn Error>> {
     let (mut url, mut ca, mut http2) = (None, None, false);
-    let mut timeout = tokio_tls_handshake::DEFAULT_CONNECT_TIMEOUT;
+    let mut timeout = tokio_tls_handshake::https::DEFAULT_CONNECT_TIMEOUT;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {

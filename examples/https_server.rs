@@ -31,7 +31,10 @@ use std::{
 use http_body_util::Full;
 use hyper::{body::Bytes, service::service_fn, Request, Response};
 use hyper_util::{rt::TokioIo, server::graceful::GracefulShutdown};
-use tokio_tls_handshake::{Acceptor, ListenError, TlsListener};
+use tokio_tls_handshake::{
+    listener::{ListenError, TlsListener},
+    Acceptor,
+};
 
 /// How long a drain lets handshakes and HTTP connections finish.
 const GRACE: Duration = Duration::from_secs(5);

@@ -18,7 +18,10 @@ use hyper::{body::Bytes, service::service_fn, Request, Response};
 use hyper_util::rt::TokioIo;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use tokio::net::TcpListener;
-use tokio_tls_handshake::{Acceptor, ListenError, TlsListener};
+use tokio_tls_handshake::{
+    listener::{ListenError, TlsListener},
+    Acceptor,
+};
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn Error>> {

@@ -91,7 +91,7 @@
 //! ```no_run
 //! # async fn run(config: std::sync::Arc<rustls::ServerConfig>) -> std::io::Result<()> {
 //! use std::time::Duration;
-//! use tokio_tls_handshake::{Acceptor, ListenError, TlsListener};
+//! use tokio_tls_handshake::{listener::{ListenError, TlsListener}, Acceptor};
 //!
 //! let tcp = tokio::net::TcpListener::bind("127.0.0.1:8443").await?;
 //! let mut listener = TlsListener::new(tcp, Acceptor::from(config)).with_max_in_flight(1024);
@@ -119,7 +119,7 @@
 //! # async fn run(mut config: rustls::ServerConfig) -> std::io::Result<()> {
 //! use hyper::{body::Incoming, service::service_fn, Request, Response};
 //! use hyper_util::{rt::{TokioExecutor, TokioIo, TokioTimer}, server::conn::auto};
-//! use tokio_tls_handshake::{Acceptor, TlsListener};
+//! use tokio_tls_handshake::{Acceptor, listener::TlsListener};
 //!
 //! config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
 //! let tcp = tokio::net::TcpListener::bind("127.0.0.1:8443").await?;
@@ -168,6 +168,16 @@
 //! - **Across a fleet**: [`TicketKeys`] gives every server the same session-ticket keys, so a
 //!   client resumes on any of them; they rotate from a file or from one shared secret.
 //!
+//! [`TlsListener`]: listener::TlsListener
+//! [`TlsListener::from_unix`]: listener::TlsListener::from_unix
+//! [`ListenerHandle`]: listener::ListenerHandle
+//! [`ListenerHandle::drain`]: listener::ListenerHandle::drain
+//! [`ListenError::is_resource_exhaustion`]: listener::ListenError::is_resource_exhaustion
+//! [`Incoming::Addr`]: listener::Incoming::Addr
+//! [`CertificateStore`]: certificates::CertificateStore
+//! [`ReloadableConfig`]: certificates::ReloadableConfig
+//! [`TicketKeys`]: tickets::TicketKeys
+//!
 //! # Features
 //!
 //! From `Cargo.toml`, where each is documented once:
@@ -190,45 +200,24 @@ mod server;
 mod step;
 mod trace;
 
+// The core, at the root.
+pub use client::Connector;
+pub use engine::{HandshakeReport, HandshakeStats, Role, TlsConnection};
+pub use error::{Failed, HandshakeError};
+pub use io::{AsyncHandshake, ClientTlsStream, Recoverable, ServerTlsStream, TlsStream};
+pub use server::Acceptor;
+pub use step::{Handshake, Step};
+
+// The layers above it, as modules.
+#[cfg(feature = "hyper")]
+pub use client::https;
 #[cfg(any(feature = "webpki-roots", feature = "native-roots"))]
 pub use client::roots;
-pub use client::Connector;
-#[cfg(feature = "hyper")]
-pub use client::{
-    BoxError, ConnectError, Connecting, HttpsConnector, HttpsConnectorBuilder, MaybeHttpsStream,
-    DEFAULT_CONNECT_TIMEOUT,
-};
-pub use engine::{HandshakeReport, HandshakeStats, Role, TlsConnection};
-pub use error::{Failed, HandshakeError, ProxyHeaderError};
-pub use io::{AsyncHandshake, ClientTlsStream, Recoverable, ServerTlsStream, TlsStream};
-#[cfg(unix)]
-pub use server::listener::UnixPeer;
-pub use server::listener::{
-    DrainReport, Established, Incoming, ListenError, ListenerHandle, ListenerStats, NextConnection,
-    PeerAddr, Spawn, SpawnHandshakes, SpawnLocal, StreamIncoming, TlsListener,
-    ACCEPT_ERROR_BACKOFF, DEFAULT_ACCEPT_BATCH, DEFAULT_MAX_IN_FLIGHT, DEFAULT_MAX_READY,
-};
-#[cfg(feature = "axum")]
-pub use server::TlsConnectInfo;
-pub use server::{
-    Acceptor, CertificateError, CertificateErrorKind, CertificateInfo, CertificateSource,
-    CertificateStore, Choice, ChooseConfig, LazyConfigAcceptor, ReloadError, ReloadableConfig,
-    StartHandshake, StoreLoadError, TicketKeyError, TicketKeys, UnknownName,
-    DEFAULT_SERVER_TIMEOUT, TICKET_KEYS_HEADER, TICKET_KEY_LEN,
-};
 #[cfg(feature = "acme")]
-pub use server::{
-    Acme, AcmeConfig, AcmeError, AcmeSource, AcmeStatus, ACME_TLS_ALPN, LETS_ENCRYPT,
-    LETS_ENCRYPT_STAGING,
-};
+pub use server::acme;
 #[cfg(feature = "proxy-protocol")]
-pub use server::{
-    AddressRangeError, ProxyHeader, ProxyHeaderReader, ProxyProtocol, TrustedProxies,
-    MAX_PROXY_V2_LEN,
-};
-#[cfg(feature = "watch")]
-pub use server::{StoreWatcher, WatchEvent, DEFAULT_WATCH_DELAY};
-pub use step::{Handshake, Step};
+pub use server::proxy;
+pub use server::{certificates, choose, listener, tickets};
 
 pub use rustls;
 

@@ -6,13 +6,8 @@
 
 mod connector;
 #[cfg(feature = "hyper")]
-mod https;
+pub mod https;
 #[cfg(any(feature = "webpki-roots", feature = "native-roots"))]
 pub mod roots;
 
 pub use self::connector::Connector;
-#[cfg(feature = "hyper")]
-pub use self::https::{
-    BoxError, ConnectError, Connecting, HttpsConnector, HttpsConnectorBuilder, MaybeHttpsStream,
-    DEFAULT_CONNECT_TIMEOUT,
-};

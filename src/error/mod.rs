@@ -62,24 +62,25 @@ pub enum HandshakeError {
     /// The local configuration cannot start a handshake, for example a `ClientConfig` with no
     /// usable protocol version or cipher suite. Nothing was sent.
     Config(rustls::Error),
-    /// A [`TlsListener`](crate::TlsListener) at its cap of in-flight handshakes shed this one
+    /// A [`TlsListener`](crate::listener::TlsListener) at its cap of in-flight handshakes shed this one
     /// to make room for a new connection: of the handshakes waiting on their peer, its peer
     /// had delivered the fewest bytes of complete records per second of its turns. Its
     /// transport was closed at once.
     Evicted,
     /// Driving this handshake panicked; the listener caught it and failed only this one.
     Panicked,
-    /// A [`TlsListener`](crate::TlsListener) was draining and its grace period ended before
-    /// this handshake did ([`ListenerHandle::drain`](crate::ListenerHandle::drain)).
+    /// A [`TlsListener`](crate::listener::TlsListener) was draining and its grace period ended before
+    /// this handshake did ([`ListenerHandle::drain`](crate::listener::ListenerHandle::drain)).
     Drained,
     /// The server reads a PROXY protocol header before TLS (the `proxy-protocol` feature) and
     /// the connection's was missing, malformed, too long, or from a peer not trusted to send
     /// one. Nothing was sent; the transport is handed back.
+    #[cfg(feature = "proxy-protocol")]
     ProxyHeader(ProxyHeaderError),
     /// The server refused the ClientHello by policy before the handshake went on: a
-    /// [`ChooseConfig`](crate::ChooseConfig) chose [`Choice::Refuse`](crate::Choice::Refuse)
-    /// (a [`CertificateStore`](crate::CertificateStore) has no certificate for the name asked
-    /// for, say), or [`StartHandshake::refuse`](crate::StartHandshake::refuse) was called.
+    /// [`ChooseConfig`](crate::choose::ChooseConfig) chose [`Choice::Refuse`](crate::choose::Choice::Refuse)
+    /// (a [`CertificateStore`](crate::certificates::CertificateStore) has no certificate for the name asked
+    /// for, say), or [`StartHandshake::refuse`](crate::choose::StartHandshake::refuse) was called.
     /// The alert goes out in the clear, as OpenSSL's servername callback sends one.
     Refused {
         /// The name the client asked for (SNI), if it asked for one.
@@ -88,13 +89,14 @@ pub enum HandshakeError {
         alert_sent: Option<AlertDescription>,
     },
     /// The connection was a challenge, not a client: the handshake completed with a
-    /// [`Choice::AnswerChallenge`](crate::Choice::AnswerChallenge) configuration (an ACME
+    /// [`Choice::AnswerChallenge`](crate::choose::Choice::AnswerChallenge) configuration (an ACME
     /// server's TLS-ALPN-01 validation, RFC 8737), and the connection was closed. Nothing for
     /// the application to serve.
     ChallengeAnswered,
 }
 
 /// What was wrong with a PROXY protocol header ([`HandshakeError::ProxyHeader`]).
+#[cfg(feature = "proxy-protocol")]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum ProxyHeaderError {
@@ -113,6 +115,7 @@ pub enum ProxyHeaderError {
     Untrusted,
 }
 
+#[cfg(feature = "proxy-protocol")]
 impl fmt::Display for ProxyHeaderError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -166,6 +169,7 @@ impl HandshakeError {
             Self::Evicted => Self::Evicted,
             Self::Panicked => Self::Panicked,
             Self::Drained => Self::Drained,
+            #[cfg(feature = "proxy-protocol")]
             Self::ProxyHeader(e) => Self::ProxyHeader(*e),
             Self::Refused {
                 server_name,
@@ -234,9 +238,9 @@ impl HandshakeError {
     pub fn kind(&self) -> io::ErrorKind {
         match self {
             Self::PeerClosed { .. } => io::ErrorKind::UnexpectedEof,
-            Self::Protocol { .. } | Self::NotTls { .. } | Self::ProxyHeader(_) => {
-                io::ErrorKind::InvalidData
-            }
+            Self::Protocol { .. } | Self::NotTls { .. } => io::ErrorKind::InvalidData,
+            #[cfg(feature = "proxy-protocol")]
+            Self::ProxyHeader(_) => io::ErrorKind::InvalidData,
             Self::Transport(e) => e.kind(),
             Self::TimedOut => io::ErrorKind::TimedOut,
             Self::Config(_) => io::ErrorKind::InvalidInput,
@@ -300,6 +304,7 @@ impl fmt::Display for HandshakeError {
             Self::Drained => f.write_str(
                 "tls handshake cut off: the listener was draining and its grace period ended",
             ),
+            #[cfg(feature = "proxy-protocol")]
             Self::ProxyHeader(e) => write!(f, "{e}, before the tls handshake"),
             Self::Refused {
                 server_name,
@@ -369,6 +374,7 @@ impl fmt::Debug for HandshakeError {
             Self::Evicted => f.write_str("Evicted"),
             Self::Panicked => f.write_str("Panicked"),
             Self::Drained => f.write_str("Drained"),
+            #[cfg(feature = "proxy-protocol")]
             Self::ProxyHeader(e) => f.debug_tuple("ProxyHeader").field(e).finish(),
             Self::Refused {
                 server_name,

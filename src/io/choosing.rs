@@ -12,7 +12,11 @@ use rustls::{ServerConfig, ServerConnection};
 use tokio::io::{AsyncRead, AsyncWrite};
 
 use super::handshake::AsyncHandshake;
-use crate::{server::choose::Chooser, Choice, Failed, LazyConfigAcceptor, StartHandshake};
+use crate::{
+    choose::{Choice, LazyConfigAcceptor, StartHandshake},
+    server::choose::Chooser,
+    Failed,
+};
 
 /// The ClientHello reader, the chooser, the acceptor's configuration, and how to go on (for
 /// the server role only: `then` is given where the role is known).

@@ -22,11 +22,12 @@ use super::{
     sending_alert::SendingAlert,
 };
 use crate::{
+    choose::LazyConfigAcceptor,
     engine::{alert::OutgoingAlert, Facts},
     server::choose::Chooser,
     trace::Trace,
-    Failed, Handshake, HandshakeError, HandshakeReport, HandshakeStats, LazyConfigAcceptor, Step,
-    TlsConnection, TlsStream,
+    Failed, Handshake, HandshakeError, HandshakeReport, HandshakeStats, Step, TlsConnection,
+    TlsStream,
 };
 
 /// A TLS handshake in progress on the transport `IO`, for the role of `C`
@@ -61,7 +62,7 @@ pub struct AsyncHandshake<IO, C> {
     deadline: Deadline,
     trace: Trace,
     /// The connection only answers a challenge: closed once the handshake completes
-    /// ([`Choice::AnswerChallenge`](crate::Choice::AnswerChallenge)).
+    /// ([`Choice::AnswerChallenge`](crate::choose::Choice::AnswerChallenge)).
     answering_challenge: bool,
 }
 
@@ -77,7 +78,7 @@ enum State<IO, C> {
     #[cfg(feature = "proxy-protocol")]
     ReadingProxyHeader {
         io: IO,
-        reader: crate::ProxyHeaderReader,
+        reader: crate::proxy::ProxyHeaderReader,
         handshake: Handshake<C>,
     },
     Handshaking {
@@ -162,7 +163,7 @@ where
 
     /// Reads a PROXY protocol header with `reader` before the handshake starts.
     #[cfg(feature = "proxy-protocol")]
-    pub(crate) fn with_proxy_header(mut self, reader: crate::ProxyHeaderReader) -> Self {
+    pub(crate) fn with_proxy_header(mut self, reader: crate::proxy::ProxyHeaderReader) -> Self {
         self.state = match take(&mut self.state) {
             State::Handshaking { io, handshake } => State::ReadingProxyHeader {
                 io,

@@ -6,11 +6,11 @@ use rustls::{ServerConfig, ServerConnection};
 use tokio::io::{AsyncRead, AsyncWrite};
 
 use super::choose::Chooser;
-use crate::{AsyncHandshake, ChooseConfig, Handshake, LazyConfigAcceptor, ReloadableConfig};
-
-/// How long a server handshake may take by default. A server without a deadline can be held
-/// open forever by peers that connect and say nothing.
-pub const DEFAULT_SERVER_TIMEOUT: Duration = Duration::from_secs(10);
+use crate::{
+    certificates::ReloadableConfig,
+    choose::{ChooseConfig, LazyConfigAcceptor},
+    AsyncHandshake, Handshake,
+};
 
 /// Accepts server handshakes with one configuration, fixed (`Acceptor::from(Arc<ServerConfig>)`)
 /// or replaced while serving (`Acceptor::from(ReloadableConfig)`: each handshake takes the
@@ -18,7 +18,7 @@ pub const DEFAULT_SERVER_TIMEOUT: Duration = Duration::from_secs(10);
 ///
 /// The drop-in for tokio-rustls' `TlsAcceptor`: `Acceptor::from(config)` and
 /// `acceptor.accept(tcp).await?`. Every handshake has a deadline,
-/// [`DEFAULT_SERVER_TIMEOUT`] unless changed.
+/// [`Acceptor::DEFAULT_TIMEOUT`] unless changed.
 ///
 /// # Examples
 ///
@@ -59,7 +59,11 @@ enum Config {
 }
 
 impl Acceptor {
-    /// An acceptor with the [`DEFAULT_SERVER_TIMEOUT`] that sends alerts.
+    /// How long a server handshake may take by default. A server without a deadline can be
+    /// held open forever by peers that connect and say nothing.
+    pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+
+    /// An acceptor with the [`Acceptor::DEFAULT_TIMEOUT`] that sends alerts.
     pub fn new(config: Arc<ServerConfig>) -> Self {
         Self::with_config(Config::Fixed(config))
     }
@@ -67,7 +71,7 @@ impl Acceptor {
     fn with_config(config: Config) -> Self {
         Self {
             config,
-            timeout: Some(DEFAULT_SERVER_TIMEOUT),
+            timeout: Some(Self::DEFAULT_TIMEOUT),
             send_alerts: true,
             #[cfg(feature = "proxy-protocol")]
             proxy: None,
@@ -79,7 +83,7 @@ impl Acceptor {
     /// on: with this acceptor's configuration or another, refused with an alert (an unknown
     /// server name gets `unrecognized_name`, as nginx's `ssl_reject_handshake` sends), or
     /// answered and closed (an ACME TLS-ALPN-01 challenge). [`accept`](Acceptor::accept) and
-    /// a [`TlsListener`](crate::TlsListener) both run it, under the same deadline as the
+    /// a [`TlsListener`](crate::listener::TlsListener) both run it, under the same deadline as the
     /// rest of the handshake; [`start`](Acceptor::start) does not (the caller chooses).
     ///
     /// Costs one allocation per handshake and rustls' ClientHello reader in front of the
@@ -87,13 +91,13 @@ impl Acceptor {
     ///
     /// # Examples
     ///
-    /// A [`CertificateStore`](crate::CertificateStore) that refuses names it has no
+    /// A [`CertificateStore`](crate::certificates::CertificateStore) that refuses names it has no
     /// certificate for with `unrecognized_name`:
     ///
     /// ```no_run
     /// # fn run() -> Result<(), Box<dyn std::error::Error>> {
     /// use std::sync::Arc;
-    /// use tokio_tls_handshake::{Acceptor, CertificateStore};
+    /// use tokio_tls_handshake::{Acceptor, certificates::CertificateStore};
     ///
     /// let store = CertificateStore::from_dir("/etc/tls/certificates")?;
     /// let config = rustls::ServerConfig::builder()
@@ -128,15 +132,15 @@ impl Acceptor {
     /// Reads a PROXY protocol header (HAProxy's v1 or v2, as load balancers send it) before
     /// the TLS bytes of every connection, from the balancers `trusted` lists only, under the
     /// same deadline as the handshake. Its client address becomes the peer a
-    /// [`TlsListener`](crate::TlsListener) reports, [`TlsStream::proxy_source`] and the
+    /// [`TlsListener`](crate::listener::TlsListener) reports, [`TlsStream::proxy_source`] and the
     /// report's `proxy_source`. The header is read by a layer in front of TLS and never
     /// reaches rustls; TLS bytes that came with it are kept.
     ///
     /// Trust is decided by the transport's peer address, which a `TlsListener` knows; call
     /// [`accept_from`](Acceptor::accept_from) / [`start_from`](Acceptor::start_from) when
     /// accepting by hand, since [`accept`](Acceptor::accept) does not know it and so trusts
-    /// its peer only under [`TrustedProxies::any`](crate::TrustedProxies::any). See
-    /// [`ProxyProtocol`](crate::ProxyProtocol) for what each mode does with untrusted peers.
+    /// its peer only under [`TrustedProxies::any`](crate::proxy::TrustedProxies::any). See
+    /// [`ProxyProtocol`](crate::proxy::ProxyProtocol) for what each mode does with untrusted peers.
     ///
     /// [`TlsStream::proxy_source`]: crate::TlsStream::proxy_source
     ///
@@ -144,7 +148,7 @@ impl Acceptor {
     ///
     /// ```no_run
     /// # async fn run(config: std::sync::Arc<rustls::ServerConfig>) -> Result<(), Box<dyn std::error::Error>> {
-    /// use tokio_tls_handshake::{Acceptor, ProxyProtocol, TlsListener, TrustedProxies};
+    /// use tokio_tls_handshake::{proxy::{ProxyProtocol, TrustedProxies}, listener::TlsListener, Acceptor};
     ///
     /// let balancers = TrustedProxies::parse(["10.0.0.0/24"])?;
     /// let acceptor =
@@ -161,8 +165,8 @@ impl Acceptor {
     #[cfg(feature = "proxy-protocol")]
     pub fn with_proxy_protocol(
         mut self,
-        mode: crate::ProxyProtocol,
-        trusted: crate::TrustedProxies,
+        mode: crate::proxy::ProxyProtocol,
+        trusted: crate::proxy::TrustedProxies,
     ) -> Self {
         self.proxy = Some(super::proxy::ProxyPolicy { mode, trusted });
         self
@@ -198,7 +202,7 @@ impl Acceptor {
     ///
     /// Polling the handshake panics on a Tokio runtime without the time driver
     /// (`enable_time`) while this acceptor has a deadline, as it does by default
-    /// ([`DEFAULT_SERVER_TIMEOUT`]); Tokio's message names `enable_time`.
+    /// ([`Acceptor::DEFAULT_TIMEOUT`]); Tokio's message names `enable_time`.
     pub fn accept<IO>(&self, io: IO) -> AsyncHandshake<IO, ServerConnection>
     where
         IO: AsyncRead + AsyncWrite + Unpin,
@@ -217,7 +221,7 @@ impl Acceptor {
     pub fn accept_from<IO, A>(&self, io: IO, peer: &A) -> AsyncHandshake<IO, ServerConnection>
     where
         IO: AsyncRead + AsyncWrite + Unpin,
-        A: crate::PeerAddr,
+        A: crate::listener::PeerAddr,
     {
         self.accept_peer(io, peer.ip())
     }
@@ -249,7 +253,7 @@ impl Acceptor {
 impl Acceptor {
     /// Reads the client's ClientHello first, so the configuration can be chosen from it
     /// (certificate by SNI, ALPN, versions), then continue with
-    /// [`StartHandshake::into_stream`](crate::StartHandshake::into_stream). This acceptor's
+    /// [`StartHandshake::into_stream`](crate::choose::StartHandshake::into_stream). This acceptor's
     /// deadline covers both steps, and the choice in between may await (a certificate store,
     /// say).
     ///
@@ -294,7 +298,7 @@ impl Acceptor {
     pub fn start_from<IO, A>(&self, io: IO, peer: &A) -> LazyConfigAcceptor<IO>
     where
         IO: AsyncRead + AsyncWrite + Unpin,
-        A: crate::PeerAddr,
+        A: crate::listener::PeerAddr,
     {
         self.start_peer(io, peer.ip())
     }

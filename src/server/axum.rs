@@ -6,14 +6,17 @@ use std::{io, net::SocketAddr};
 
 use axum::{extract::connect_info::Connected, serve::IncomingStream};
 
-use crate::{HandshakeReport, Incoming, ListenError, ServerTlsStream, Spawn, TlsListener};
+use crate::{
+    listener::{Incoming, ListenError, Spawn, TlsListener},
+    HandshakeReport, ServerTlsStream,
+};
 
 /// `axum::serve(listener, router)` over TLS. A failed handshake or accept error never ends
 /// the server: it is counted in the listener's stats and, with the `tracing` feature, logged:
 /// the handshake's own event, in a `tls_connection{peer}` span (a silent close such as a
 /// health check at debug level, the rest at warn), and accept errors at warn. Once a drain
 /// completes, `accept` waits forever; pass
-/// [`ListenerHandle::drained`](crate::ListenerHandle::drained) to axum's
+/// [`ListenerHandle::drained`](crate::listener::ListenerHandle::drained) to axum's
 /// `with_graceful_shutdown` so that axum stops then.
 ///
 /// `axum::serve` (axum 0.8) builds hyper without a timer, so there is no header-read timeout:
@@ -27,7 +30,7 @@ use crate::{HandshakeReport, Incoming, ListenError, ServerTlsStream, Spawn, TlsL
 /// ```no_run
 /// # async fn run(config: std::sync::Arc<rustls::ServerConfig>) -> std::io::Result<()> {
 /// use axum::{extract::ConnectInfo, routing::get, Router};
-/// use tokio_tls_handshake::{Acceptor, TlsConnectInfo, TlsListener};
+/// use tokio_tls_handshake::{listener::{TlsConnectInfo, TlsListener}, Acceptor};
 ///
 /// async fn hello(ConnectInfo(tls): ConnectInfo<TlsConnectInfo>) -> String {
 ///     format!("hello {} over {:?}\n", tls.peer, tls.report.version)

@@ -4,6 +4,8 @@
 
 use std::{fmt, sync::Arc};
 
+pub use super::client_hello::{LazyConfigAcceptor, StartHandshake};
+
 use rustls::{server::ClientHello, AlertDescription, ServerConfig};
 
 /// How a server answers one ClientHello, as a [`ChooseConfig`] decides.
@@ -31,7 +33,7 @@ pub enum Choice {
 ///
 /// It runs after the ClientHello is read and before rustls sees it, under the handshake's
 /// deadline, on the task driving the handshake: keep it quick (a map lookup), as the
-/// [`CertificateStore`](crate::CertificateStore) does. Closures of the same signature are
+/// [`CertificateStore`](crate::certificates::CertificateStore) does. Closures of the same signature are
 /// choosers too.
 ///
 /// # Examples
@@ -41,7 +43,7 @@ pub enum Choice {
 /// ```
 /// use std::sync::Arc;
 /// use rustls::{server::ClientHello, AlertDescription, ServerConfig};
-/// use tokio_tls_handshake::{Acceptor, Choice};
+/// use tokio_tls_handshake::{Acceptor, choose::Choice};
 ///
 /// # fn run(config: Arc<ServerConfig>) {
 /// let acceptor = Acceptor::from(config).with_chooser(

@@ -149,7 +149,7 @@ pub struct LazyConfigAcceptor<IO> {
     io: Option<IO>,
     /// The PROXY protocol header still to read, in front of the hello.
     #[cfg(feature = "proxy-protocol")]
-    proxy: Option<crate::ProxyHeaderReader>,
+    proxy: Option<crate::proxy::ProxyHeaderReader>,
     /// The client's address, as a PROXY protocol header gave it.
     proxy_source: Option<SocketAddr>,
     reader: HelloReader,
@@ -216,7 +216,10 @@ impl<IO> LazyConfigAcceptor<IO> {
 
     /// Reads a PROXY protocol header in front of the ClientHello, under the same deadline.
     #[cfg(feature = "proxy-protocol")]
-    pub(crate) fn with_proxy_header(mut self, reader: Option<crate::ProxyHeaderReader>) -> Self {
+    pub(crate) fn with_proxy_header(
+        mut self,
+        reader: Option<crate::proxy::ProxyHeaderReader>,
+    ) -> Self {
         self.proxy = reader;
         self
     }
@@ -388,7 +391,7 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> StartHandshake<IO> {
     /// # Examples
     ///
     /// ```no_run
-    /// # async fn run(hello: tokio_tls_handshake::StartHandshake<tokio::net::TcpStream>,
+    /// # async fn run(hello: tokio_tls_handshake::choose::StartHandshake<tokio::net::TcpStream>,
     /// #   config: std::sync::Arc<rustls::ServerConfig>) -> std::io::Result<()> {
     /// use rustls::AlertDescription;
     ///

@@ -16,40 +16,16 @@
 
 mod acceptor;
 #[cfg(feature = "acme")]
-mod acme;
+pub mod acme;
 #[cfg(feature = "axum")]
 mod axum;
-pub(crate) mod certificates;
-pub(crate) mod choose;
+pub mod certificates;
+pub mod choose;
 mod client_hello;
-pub(crate) mod listener;
+pub mod listener;
 #[cfg(feature = "proxy-protocol")]
-pub(crate) mod proxy;
+pub mod proxy;
 mod reload;
-mod tickets;
+pub mod tickets;
 
-#[cfg(feature = "acme")]
-pub use self::acme::{
-    Acme, AcmeConfig, AcmeError, AcmeSource, AcmeStatus, ACME_TLS_ALPN, LETS_ENCRYPT,
-    LETS_ENCRYPT_STAGING,
-};
-#[cfg(feature = "axum")]
-pub use self::axum::TlsConnectInfo;
-#[cfg(feature = "watch")]
-pub use self::certificates::{StoreWatcher, WatchEvent, DEFAULT_WATCH_DELAY};
-#[cfg(feature = "proxy-protocol")]
-pub use self::proxy::{
-    AddressRangeError, ProxyHeader, ProxyHeaderReader, ProxyProtocol, TrustedProxies,
-    MAX_PROXY_V2_LEN,
-};
-pub use self::{
-    acceptor::{Acceptor, DEFAULT_SERVER_TIMEOUT},
-    certificates::{
-        CertificateError, CertificateErrorKind, CertificateInfo, CertificateSource,
-        CertificateStore, StoreLoadError, UnknownName,
-    },
-    choose::{Choice, ChooseConfig},
-    client_hello::{LazyConfigAcceptor, StartHandshake},
-    reload::{ReloadError, ReloadableConfig},
-    tickets::{TicketKeyError, TicketKeys, TICKET_KEYS_HEADER, TICKET_KEY_LEN},
-};
+pub use self::acceptor::Acceptor;

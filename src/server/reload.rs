@@ -27,7 +27,7 @@ use rustls::{
 /// ```no_run
 /// # async fn run(config: std::sync::Arc<rustls::ServerConfig>) -> std::io::Result<()> {
 /// use tokio::signal::unix::{signal, SignalKind};
-/// use tokio_tls_handshake::{Acceptor, ReloadableConfig, TlsListener};
+/// use tokio_tls_handshake::{Acceptor, certificates::ReloadableConfig, listener::TlsListener};
 ///
 /// let config = ReloadableConfig::new(config);
 /// let tcp = tokio::net::TcpListener::bind("127.0.0.1:8443").await?;
@@ -108,12 +108,12 @@ impl ReloadableConfig {
     ///
     /// # Errors
     ///
-    /// As [`TicketKeys::install`](crate::TicketKeys::install); the current configuration
+    /// As [`TicketKeys::install`](crate::tickets::TicketKeys::install); the current configuration
     /// then stays in use.
     pub fn reload_ticket_keys(
         &self,
-        keys: &crate::TicketKeys,
-    ) -> Result<(), crate::TicketKeyError> {
+        keys: &crate::tickets::TicketKeys,
+    ) -> Result<(), crate::tickets::TicketKeyError> {
         let ticketer = keys.ticketer_for(&self.current())?;
         self.update(|next| next.ticketer = ticketer);
         Ok(())

@@ -43,8 +43,9 @@ use tokio::{
     task::JoinHandle,
 };
 use tokio_tls_handshake::{
-    Acceptor, ConnectError, HandshakeError, HandshakeReport, HttpsConnector, HttpsConnectorBuilder,
-    TlsListener,
+    https::{ConnectError, HttpsConnector, HttpsConnectorBuilder},
+    listener::TlsListener,
+    Acceptor, HandshakeError, HandshakeReport,
 };
 
 type HttpsClient = Client<HttpsConnector<HttpConnector>, Empty<Bytes>>;

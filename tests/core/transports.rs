@@ -362,7 +362,7 @@ where
     });
     // Stateless tickets (the session sealed inside), which a 256-byte pipe cannot take whole.
     let mut config = (*world.server().build()).clone();
-    tokio_tls_handshake::TicketKeys::new([9; 32], [])
+    tokio_tls_handshake::tickets::TicketKeys::new([9; 32], [])
         .install(&mut config)
         .expect("ticket keys");
     let server = async {

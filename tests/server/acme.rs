@@ -29,8 +29,10 @@ use tokio::{
     task::JoinHandle,
 };
 use tokio_tls_handshake::{
-    Acceptor, Acme, AcmeConfig, AcmeError, CertificateStore, ClientTlsStream, Connector,
-    HandshakeError, ListenError, TlsListener,
+    acme::{Acme, AcmeConfig, AcmeError},
+    certificates::CertificateStore,
+    listener::{ListenError, TlsListener},
+    Acceptor, ClientTlsStream, Connector, HandshakeError,
 };
 
 /// How long one ACME order may take here (Pebble issues in about a second).
@@ -276,7 +278,10 @@ async fn serving_a_test() -> Option<Serving> {
 }
 
 /// An order for `name` now, bounded.
-async fn order(acme: &Acme, name: &str) -> Result<tokio_tls_handshake::CertificateInfo, AcmeError> {
+async fn order(
+    acme: &Acme,
+    name: &str,
+) -> Result<tokio_tls_handshake::certificates::CertificateInfo, AcmeError> {
     tokio::time::timeout(ORDER_LIMIT, acme.renew(name))
         .await
         .expect("the order ends within its limit")

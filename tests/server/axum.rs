@@ -17,7 +17,10 @@ use tokio::{
     io::{AsyncReadExt, AsyncWriteExt},
     net::TcpStream,
 };
-use tokio_tls_handshake::{Acceptor, Connector, TlsConnectInfo, TlsListener};
+use tokio_tls_handshake::{
+    listener::{TlsConnectInfo, TlsListener},
+    Acceptor, Connector,
+};
 
 /// One HTTP/1.1 request over our client; returns the response.
 async fn request(world: &World, addr: SocketAddr) -> (SocketAddr, String) {

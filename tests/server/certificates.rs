@@ -18,8 +18,8 @@ use rustls::{
 use support::{bounded, name, openssl::Files, ping, tcp_pair, Ca, Identity, Leaf};
 use tokio::net::TcpStream;
 use tokio_tls_handshake::{
-    Acceptor, CertificateErrorKind, CertificateSource, CertificateStore, ClientTlsStream,
-    Connector, HandshakeError, ServerTlsStream, UnknownName,
+    certificates::{CertificateErrorKind, CertificateSource, CertificateStore, UnknownName},
+    Acceptor, ClientTlsStream, Connector, HandshakeError, ServerTlsStream,
 };
 
 /// Writes `contents` to `dir/file` as a careful operator does: under a hidden name first,
@@ -664,7 +664,7 @@ async fn the_watcher_reloads_when_files_change() {
 
 #[tokio::test]
 async fn a_listener_with_the_store_serves_known_names_and_reports_refusals() {
-    use tokio_tls_handshake::{ListenError, TlsListener};
+    use tokio_tls_handshake::listener::{ListenError, TlsListener};
 
     let ca = Ca::new("store CA");
     let a = ca.issue(&["a.test"], Leaf::Server);

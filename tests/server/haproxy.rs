@@ -7,7 +7,11 @@ use crate::support;
 
 use support::{bounded, echo_ping, haproxy, listen, name, ping, World};
 use tokio::net::TcpStream;
-use tokio_tls_handshake::{Acceptor, Connector, ProxyProtocol, TlsListener, TrustedProxies};
+use tokio_tls_handshake::{
+    listener::TlsListener,
+    proxy::{ProxyProtocol, TrustedProxies},
+    Acceptor, Connector,
+};
 
 #[tokio::test]
 async fn through_haproxy_the_server_sees_the_real_client() {
@@ -75,7 +79,11 @@ async fn client_through(
 /// connects); a range refuses it.
 #[tokio::test]
 async fn through_haproxy_to_a_unix_socket_the_server_sees_the_real_client() {
-    use tokio_tls_handshake::{HandshakeError, ListenError, ProxyHeaderError, UnixPeer};
+    use tokio_tls_handshake::{
+        listener::{ListenError, UnixPeer},
+        proxy::ProxyHeaderError,
+        HandshakeError,
+    };
     if !haproxy::available() {
         return;
     }

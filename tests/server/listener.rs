@@ -21,7 +21,8 @@ use tokio::{
     sync::mpsc,
 };
 use tokio_tls_handshake::{
-    Acceptor, Connector, Established, HandshakeError, ListenError, TlsListener,
+    listener::{Established, ListenError, TlsListener},
+    Acceptor, Connector, HandshakeError,
 };
 
 type Item<IO> = Result<Established<IO>, ListenError<IO>>;
@@ -32,7 +33,7 @@ fn serve<I>(
     mut listener: TlsListener<I>,
 ) -> mpsc::UnboundedReceiver<Result<SocketAddr, (String, bool)>>
 where
-    I: tokio_tls_handshake::Incoming<Addr = SocketAddr> + Send + 'static,
+    I: tokio_tls_handshake::listener::Incoming<Addr = SocketAddr> + Send + 'static,
     I::Io: Send + 'static,
 {
     let (tx, rx) = mpsc::unbounded_channel();
@@ -648,7 +649,7 @@ async fn accept_errors_pause_only_when_a_resource_ran_out() {
     // After ECONNABORTED the next connection was accepted at once...
     assert_eq!(established(1), Duration::ZERO);
     // ...after EMFILE only once the backoff had passed.
-    assert!(established(2) >= tokio_tls_handshake::ACCEPT_ERROR_BACKOFF);
+    assert!(established(2) >= tokio_tls_handshake::listener::ACCEPT_ERROR_BACKOFF);
     for client in clients {
         client
             .await

@@ -26,7 +26,10 @@ use tokio::{
     net::TcpStream,
     sync::mpsc,
 };
-use tokio_tls_handshake::{Acceptor, Connector, HandshakeError, ListenError, TlsListener};
+use tokio_tls_handshake::{
+    listener::{ListenError, TlsListener},
+    Acceptor, Connector, HandshakeError,
+};
 
 /// The scenario: the cap is full of peers that sent one byte each; four good clients
 /// whose whole ClientHello is already waiting arrive together. The slow peers go, and every

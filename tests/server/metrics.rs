@@ -27,11 +27,13 @@ use support::{
 };
 use tokio::{io::AsyncWriteExt, sync::mpsc};
 use tokio_tls_handshake::{
+    choose::Choice,
+    listener::{ListenError, TlsListener},
     metrics::{
         HANDSHAKES, HANDSHAKE_DURATION, LISTENER_ACCEPT_ERRORS, LISTENER_DRAINS,
         LISTENER_DRAIN_CUT_OFFS, LISTENER_EVICTIONS, LISTENER_IN_FLIGHT,
     },
-    Acceptor, Choice, Connector, HandshakeError, ListenError, TlsListener,
+    Acceptor, Connector, HandshakeError,
 };
 
 /// Runs `test` on a current-thread runtime with a debugging recorder for this thread (every
@@ -198,9 +200,11 @@ fn every_outcome_is_counted_once_with_labels_from_the_documented_sets() {
 }
 
 /// Polls `listener` until its next item, for at most the test bound.
-async fn next<I: tokio_tls_handshake::Incoming>(
+async fn next<I: tokio_tls_handshake::listener::Incoming>(
     listener: &mut TlsListener<I>,
-) -> Option<Result<tokio_tls_handshake::Established<I::Io, I::Addr>, ListenError<I::Io, I::Addr>>>
+) -> Option<
+    Result<tokio_tls_handshake::listener::Established<I::Io, I::Addr>, ListenError<I::Io, I::Addr>>,
+>
 where
     I::Io: Send + 'static,
 {

@@ -10,8 +10,9 @@ use std::{net::SocketAddr, time::Duration};
 use support::{bounded, client_hello, echo_ping, memory_incoming, name, peer_addr, ping, World};
 use tokio::io::{duplex, AsyncWriteExt, DuplexStream};
 use tokio_tls_handshake::{
-    Acceptor, Connector, HandshakeError, ListenError, ProxyHeaderError, ProxyProtocol, TlsListener,
-    TrustedProxies,
+    listener::{ListenError, TlsListener},
+    proxy::{ProxyHeaderError, ProxyProtocol, TrustedProxies},
+    Acceptor, Connector, HandshakeError,
 };
 
 const CLIENT: &str = "198.51.100.7:41000";
@@ -309,7 +310,7 @@ async fn a_header_from_a_peer_that_is_not_a_trusted_balancer_is_refused() {
 #[test]
 fn the_sync_step_reads_the_header_in_front_of_tls_on_blocking_sockets() {
     use std::io::Write;
-    use tokio_tls_handshake::{Handshake, ProxyHeaderReader, Step};
+    use tokio_tls_handshake::{proxy::ProxyHeaderReader, Handshake, Step};
     let world = World::new();
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let addr = listener.local_addr().expect("address");
@@ -649,7 +650,7 @@ mod fuzz {
     use super::*;
     use proptest::prelude::*;
     use std::io::{self, Read};
-    use tokio_tls_handshake::{ProxyHeaderReader, MAX_PROXY_V2_LEN};
+    use tokio_tls_handshake::proxy::{ProxyHeaderReader, MAX_PROXY_V2_LEN};
 
     /// Bytes given out in the chunks of a script, each followed by "would block", then EOF.
     struct Chunks {

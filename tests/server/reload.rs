@@ -11,7 +11,9 @@ use tokio::{
     net::TcpStream,
 };
 use tokio_tls_handshake::{
-    Acceptor, ClientTlsStream, Connector, ReloadError, ReloadableConfig, TlsListener,
+    certificates::{ReloadError, ReloadableConfig},
+    listener::TlsListener,
+    Acceptor, ClientTlsStream, Connector,
 };
 
 /// Writes `identity`'s chain (leaf, then the CA) and key as PEM files.
@@ -130,7 +132,7 @@ async fn a_bad_file_is_a_typed_error_and_the_old_certificate_stays() {
 fn key_file(byte: u8) -> String {
     format!(
         "{}\n{}\n",
-        tokio_tls_handshake::TICKET_KEYS_HEADER,
+        tokio_tls_handshake::tickets::TICKET_KEYS_HEADER,
         format!("{byte:02x}").repeat(32)
     )
 }
@@ -142,7 +144,7 @@ fn key_file(byte: u8) -> String {
 /// those keys resumes.
 #[tokio::test]
 async fn certificate_and_ticket_key_reloads_at_once_both_stay() {
-    use tokio_tls_handshake::TicketKeys;
+    use tokio_tls_handshake::tickets::TicketKeys;
     const ROUNDS: u8 = 100;
     let world = World::new();
     let identities = [

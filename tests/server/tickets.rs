@@ -17,7 +17,11 @@ use std::{
 
 use rustls::{pki_types::UnixTime, time_provider::TimeProvider};
 use support::{bounded, handshake_storing_tickets, name, openssl::Files, tcp_pair, Version, World};
-use tokio_tls_handshake::{Acceptor, Connector, ReloadableConfig, TicketKeyError, TicketKeys};
+use tokio_tls_handshake::{
+    certificates::ReloadableConfig,
+    tickets::{TicketKeyError, TicketKeys},
+    Acceptor, Connector,
+};
 
 fn key_file(keys: &[u8]) -> String {
     let mut text = String::from("tokio-tls-handshake ticket keys v1\n# current first\n");

@@ -1,4 +1,4 @@
-//! [`ConnectError`]: why an [`HttpsConnector`](crate::HttpsConnector) gave hyper no
+//! [`ConnectError`]: why an [`HttpsConnector`](crate::https::HttpsConnector) gave hyper no
 //! connection.
 
 use std::{error::Error as StdError, fmt};
@@ -8,7 +8,7 @@ use crate::HandshakeError;
 /// The error an inner connector (hyper-util's `HttpConnector`, say) failed with.
 pub type BoxError = Box<dyn StdError + Send + Sync + 'static>;
 
-/// Why an [`HttpsConnector`](crate::HttpsConnector) did not connect. hyper's client error
+/// Why an [`HttpsConnector`](crate::https::HttpsConnector) did not connect. hyper's client error
 /// carries it as its source; [`HandshakeError::find_in`] finds a failed handshake anywhere in
 /// that chain.
 #[derive(Debug)]
@@ -31,7 +31,7 @@ pub enum ConnectError {
     TimedOut,
     /// The TLS handshake failed.
     Handshake(HandshakeError),
-    /// The connector is HTTP/2 only ([`http2_only`](crate::HttpsConnectorBuilder::http2_only))
+    /// The connector is HTTP/2 only ([`http2_only`](crate::https::HttpsConnectorBuilder::http2_only))
     /// and the server agreed to no ALPN protocol. (A server that picks a protocol the client
     /// did not offer is already refused by rustls, as a [`HandshakeError`].)
     NoHttp2,

@@ -65,7 +65,7 @@ pub type Connecting<T> =
 /// use http_body_util::Empty;
 /// use hyper::body::Bytes;
 /// use hyper_util::{client::legacy::Client, rt::TokioExecutor};
-/// use tokio_tls_handshake::{HandshakeError, HandshakeReport, HttpsConnector};
+/// use tokio_tls_handshake::{HandshakeError, HandshakeReport, https::HttpsConnector};
 ///
 /// let https = HttpsConnector::builder(config).enable_http2().build();
 /// let client: Client<_, Empty<Bytes>> = Client::builder(TokioExecutor::new()).build(https);

@@ -1,4 +1,4 @@
-//! [`MaybeHttpsStream`]: what an [`HttpsConnector`](crate::HttpsConnector) hands hyper: a
+//! [`MaybeHttpsStream`]: what an [`HttpsConnector`](crate::https::HttpsConnector) hands hyper: a
 //! plain connection, or TLS over one, with the handshake's report for the responses.
 
 use std::{
@@ -15,7 +15,7 @@ use hyper_util::{
 
 use crate::ClientTlsStream;
 
-/// A connection an [`HttpsConnector`](crate::HttpsConnector) made: plain (an `http://` URI,
+/// A connection an [`HttpsConnector`](crate::https::HttpsConnector) made: plain (an `http://` URI,
 /// when allowed) or TLS over the inner connector's connection.
 ///
 /// As a hyper-util `Connection` it tells the client whether HTTP/2 was agreed by ALPN, and

@@ -13,12 +13,12 @@ pub const LETS_ENCRYPT_STAGING: &str = "https://acme-staging-v02.api.letsencrypt
 /// first asked ([`AcmeConfig::on_demand`]).
 pub(super) type OnDemand = Arc<dyn Fn(&str) -> bool + Send + Sync>;
 
-/// What an [`Acme`](crate::Acme) client orders, from where, and where it keeps what it gets.
+/// What an [`Acme`](crate::acme::Acme) client orders, from where, and where it keeps what it gets.
 ///
 /// # Examples
 ///
 /// ```
-/// use tokio_tls_handshake::{AcmeConfig, LETS_ENCRYPT};
+/// use tokio_tls_handshake::{acme::{AcmeConfig, LETS_ENCRYPT}};
 ///
 /// let config = AcmeConfig::new(LETS_ENCRYPT, "/var/lib/myserver/acme")
 ///     .contact("mailto:ops@example.com")
@@ -63,7 +63,7 @@ impl AcmeConfig {
     /// Certificates from the ACME server whose directory is at `directory` (an `https://`
     /// URL, such as [`LETS_ENCRYPT`]), kept in `cache_dir`: the account key in
     /// `acme-account.json` and each certificate with its key in `NAME.pem`, the
-    /// [`CertificateStore`](crate::CertificateStore)'s layout, all readable by the owner only.
+    /// [`CertificateStore`](crate::certificates::CertificateStore)'s layout, all readable by the owner only.
     ///
     /// Defaults: no contact, no names, the platform's trusted roots for the ACME server,
     /// renewal at two thirds of a certificate's lifetime, retries after 1 minute doubling up
@@ -112,7 +112,7 @@ impl AcmeConfig {
     ///   taken on per hour (default 10);
     /// - a name whose orders failed [`on_demand_attempts`](Self::on_demand_attempts) times in
     ///   a row (default 3) is forgotten, and its place freed: a later client may ask again;
-    /// - [`Acme::forget`](crate::Acme::forget) drops a name at once.
+    /// - [`Acme::forget`](crate::acme::Acme::forget) drops a name at once.
     pub fn on_demand(mut self, allowed: impl Fn(&str) -> bool + Send + Sync + 'static) -> Self {
         self.on_demand = Some(Arc::new(allowed));
         self

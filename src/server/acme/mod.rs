@@ -38,7 +38,10 @@ pub use self::{
     config::{AcmeConfig, LETS_ENCRYPT, LETS_ENCRYPT_STAGING},
     error::{AcmeError, AcmeSource},
 };
-use crate::{CertificateInfo, CertificateSource, CertificateStore, Choice, ChooseConfig};
+use crate::{
+    certificates::{CertificateInfo, CertificateSource, CertificateStore},
+    choose::{Choice, ChooseConfig},
+};
 
 /// The longest [`Acme::run`] sleeps between checks, so that certificates changed behind its
 /// back (a restored cache, a clock that jumped) are looked at again.
@@ -69,7 +72,7 @@ const LONGEST_SLEEP: Duration = Duration::from_secs(12 * 3600);
 /// ```no_run
 /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
 /// use std::sync::Arc;
-/// use tokio_tls_handshake::{Acceptor, Acme, AcmeConfig, CertificateStore, TlsListener, LETS_ENCRYPT};
+/// use tokio_tls_handshake::{acme::{Acme, AcmeConfig, LETS_ENCRYPT}, certificates::CertificateStore, listener::TlsListener, Acceptor};
 ///
 /// let store = CertificateStore::new();
 /// let acme = Acme::new(

@@ -91,7 +91,7 @@ impl std::error::Error for CertificateError {
     }
 }
 
-/// Files a [`CertificateStore`](crate::CertificateStore) could not load. Every other file was
+/// Files a [`CertificateStore`](crate::certificates::CertificateStore) could not load. Every other file was
 /// loaded; each file named here keeps serving its last good version, if it had one.
 #[derive(Debug)]
 pub struct StoreLoadError {

@@ -17,7 +17,7 @@ use super::error::CertificateErrorKind;
 pub enum CertificateSource {
     /// A file: the PEM file holding the chain (its key is in it or beside it).
     File(PathBuf),
-    /// Added in memory with [`CertificateStore::insert`](crate::CertificateStore::insert),
+    /// Added in memory with [`CertificateStore::insert`](crate::certificates::CertificateStore::insert),
     /// under this label.
     Inserted(String),
 }
@@ -31,7 +31,7 @@ impl fmt::Display for CertificateSource {
     }
 }
 
-/// A certificate in a [`CertificateStore`](crate::CertificateStore): its source, the names it
+/// A certificate in a [`CertificateStore`](crate::certificates::CertificateStore): its source, the names it
 /// is chosen for, and its validity.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CertificateInfo {

@@ -40,7 +40,8 @@ use self::{
     file::{Stamp, Stored},
     set::CertificateSet,
 };
-use crate::{Choice, ChooseConfig};
+pub use super::reload::{ReloadError, ReloadableConfig};
+use crate::choose::{Choice, ChooseConfig};
 
 /// What a [`CertificateStore`] serves a client that asks for no name (no SNI, as a client
 /// connecting by IP address) or for a name it has no certificate for.
@@ -90,7 +91,7 @@ pub enum UnknownName {
 /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
 /// use std::sync::Arc;
 /// use tokio::signal::unix::{signal, SignalKind};
-/// use tokio_tls_handshake::{Acceptor, CertificateStore, TlsListener};
+/// use tokio_tls_handshake::{Acceptor, certificates::CertificateStore, listener::TlsListener};
 ///
 /// let store = CertificateStore::from_dir("/etc/tls/certificates")?;
 /// let config = rustls::ServerConfig::builder()

@@ -61,7 +61,7 @@ impl CertificateStore {
     ///
     /// ```no_run
     /// # fn run() -> Result<(), Box<dyn std::error::Error>> {
-    /// use tokio_tls_handshake::CertificateStore;
+    /// use tokio_tls_handshake::certificates::CertificateStore;
     ///
     /// let store = CertificateStore::from_dir("/etc/tls/certificates")?;
     /// let watcher = store.watch()?; // keep it: dropping it stops the watching

@@ -25,7 +25,7 @@ pub enum ListenError<IO, A = SocketAddr> {
     },
     /// Accepting a connection failed. Neither kind ends the listener:
     /// - the system is out of a resource (EMFILE, ENFILE, ENOBUFS, ENOMEM): accepting pauses
-    ///   for [`ACCEPT_ERROR_BACKOFF`](crate::ACCEPT_ERROR_BACKOFF) while the handshakes in flight go on, since retrying at
+    ///   for [`ACCEPT_ERROR_BACKOFF`](crate::listener::ACCEPT_ERROR_BACKOFF) while the handshakes in flight go on, since retrying at
     ///   once would fail again ([`is_resource_exhaustion`](ListenError::is_resource_exhaustion));
     /// - one connection failed before it was accepted (ECONNABORTED, ECONNRESET, EPROTO, ...):
     ///   accepting goes on at once.

@@ -1,4 +1,4 @@
-//! [`ListenerHandle`]: a cloneable view of a running [`TlsListener`](crate::TlsListener), and
+//! [`ListenerHandle`]: a cloneable view of a running [`TlsListener`](crate::listener::TlsListener), and
 //! the graceful drain it can start.
 
 use std::{fmt, net::SocketAddr, sync::Arc, time::Duration};
@@ -10,7 +10,7 @@ use super::state::{ListenerState, ListenerStats};
 /// How the listener tells its handles it has finished.
 pub(crate) type FinishedSignal<A> = Arc<watch::Sender<Option<DrainReport<A>>>>;
 
-/// A handle on a [`TlsListener`](crate::TlsListener), for other tasks: a signal handler, a
+/// A handle on a [`TlsListener`](crate::listener::TlsListener), for other tasks: a signal handler, a
 /// metrics exporter. Cheap to clone; it does not keep the listener alive.
 ///
 /// # Examples
@@ -18,7 +18,7 @@ pub(crate) type FinishedSignal<A> = Arc<watch::Sender<Option<DrainReport<A>>>>;
 /// Draining on Ctrl-C while the accept loop runs:
 ///
 /// ```no_run
-/// # async fn run(mut listener: tokio_tls_handshake::TlsListener<tokio::net::TcpListener>) {
+/// # async fn run(mut listener: tokio_tls_handshake::listener::TlsListener<tokio::net::TcpListener>) {
 /// use std::time::Duration;
 ///
 /// let handle = listener.handle();

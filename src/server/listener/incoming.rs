@@ -49,7 +49,7 @@ impl PeerAddr for SocketAddr {
 impl PeerAddr for tokio::net::unix::SocketAddr {}
 
 /// The peer of a connection accepted on a Unix domain socket
-/// ([`TlsListener::from_unix`](crate::TlsListener::from_unix)): the socket's own address or,
+/// ([`TlsListener::from_unix`](crate::listener::TlsListener::from_unix)): the socket's own address or,
 /// behind a load balancer that sends the PROXY protocol (HAProxy in front of a Unix socket),
 /// the client's address from the header.
 #[cfg(unix)]
@@ -154,7 +154,7 @@ impl Incoming for tokio::net::UnixListener {
 }
 
 /// Any `Stream` of `io::Result<(transport, peer address)>` as an [`Incoming`], for
-/// [`TlsListener::from_stream`](crate::TlsListener::from_stream).
+/// [`TlsListener::from_stream`](crate::listener::TlsListener::from_stream).
 #[derive(Debug)]
 pub struct StreamIncoming<S>(pub S);
 

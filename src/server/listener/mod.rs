@@ -56,6 +56,8 @@ pub use self::{
     state::ListenerStats,
     task::{Spawn, SpawnHandshakes, SpawnLocal},
 };
+#[cfg(feature = "axum")]
+pub use super::axum::TlsConnectInfo;
 use crate::Acceptor;
 
 /// How many handshakes may be in flight at once by default.
@@ -108,7 +110,7 @@ pub const ACCEPT_ERROR_BACKOFF: Duration = Duration::from_millis(50);
 ///
 /// ```no_run
 /// # async fn run(config: std::sync::Arc<rustls::ServerConfig>) -> std::io::Result<()> {
-/// use tokio_tls_handshake::{Acceptor, ListenError, TlsListener};
+/// use tokio_tls_handshake::{listener::{ListenError, TlsListener}, Acceptor};
 ///
 /// let tcp = tokio::net::TcpListener::bind("127.0.0.1:8443").await?;
 /// let mut listener = TlsListener::new(tcp, Acceptor::from(config));
@@ -179,7 +181,7 @@ impl TlsListener<tokio::net::UnixListener> {
     ///
     /// ```no_run
     /// # async fn run(config: std::sync::Arc<rustls::ServerConfig>) -> std::io::Result<()> {
-    /// use tokio_tls_handshake::{Acceptor, TlsListener};
+    /// use tokio_tls_handshake::{Acceptor, listener::TlsListener};
     ///
     /// let unix = tokio::net::UnixListener::bind("/run/app/tls.sock")?;
     /// let mut listener = TlsListener::from_unix(unix, Acceptor::from(config));

@@ -226,7 +226,7 @@ impl<IO, A> Drop for HandshakeTask<IO, A> {
     }
 }
 
-/// How a [`TlsListener`](crate::TlsListener) runs its handshakes: [`Spawn`] (the default)
+/// How a [`TlsListener`](crate::listener::TlsListener) runs its handshakes: [`Spawn`] (the default)
 /// or [`SpawnLocal`]. Sealed.
 pub trait SpawnHandshakes<IO>: sealed::Spawner<IO> {}
 
@@ -248,7 +248,7 @@ pub struct SpawnLocal;
 
 pub(crate) mod sealed {
     use super::*;
-    use crate::PeerAddr;
+    use crate::listener::PeerAddr;
 
     #[allow(
         unreachable_pub,

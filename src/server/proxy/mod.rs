@@ -22,13 +22,14 @@
 //!
 //! `TrustedProxies::any` trusts every peer: only for a port no client can reach except
 //! through the balancer (a private network, a firewall rule, a Unix socket only the balancer
-//! may open). [`TlsListener`](crate::TlsListener) knows each transport's address and applies
+//! may open). [`TlsListener`](crate::listener::TlsListener) knows each transport's address and applies
 //! the set; with [`Acceptor::accept`](crate::Acceptor::accept) the address is unknown, so use
 //! [`Acceptor::accept_from`](crate::Acceptor::accept_from) unless the set is `any`.
 
 mod reader;
 mod trusted;
 
+pub use crate::error::ProxyHeaderError;
 pub use reader::{ProxyHeader, ProxyHeaderReader, MAX_PROXY_V2_LEN};
 pub use trusted::{AddressRangeError, TrustedProxies};
 
@@ -39,13 +40,13 @@ pub use trusted::{AddressRangeError, TrustedProxies};
 pub enum ProxyProtocol {
     /// Behind a load balancer that always sends a header: every connection comes from a
     /// trusted balancer and begins with one. A connection from anyone else is refused with
-    /// [`ProxyHeaderError::Untrusted`](crate::ProxyHeaderError::Untrusted) before anything is
+    /// [`ProxyHeaderError::Untrusted`](crate::proxy::ProxyHeaderError::Untrusted) before anything is
     /// read; one without a header fails with
-    /// [`ProxyHeaderError::Missing`](crate::ProxyHeaderError::Missing).
+    /// [`ProxyHeaderError::Missing`](crate::proxy::ProxyHeaderError::Missing).
     Required,
     /// Both balancers and clients connect: a trusted balancer's connection may begin with a
     /// header, anyone else's goes straight to TLS and a header from them is refused
-    /// ([`ProxyHeaderError::Untrusted`](crate::ProxyHeaderError::Untrusted)). A plaintext
+    /// ([`ProxyHeaderError::Untrusted`](crate::proxy::ProxyHeaderError::Untrusted)). A plaintext
     /// peer is still `NotTls`.
     Optional,
 }

@@ -9,7 +9,7 @@ use std::{
 use proxy_header::{ParseConfig, ProxyHeader as Parsed};
 
 use super::{ProxyProtocol, TrustedProxies};
-use crate::{engine::wire::read_once, HandshakeError, ProxyHeaderError};
+use crate::{engine::wire::read_once, proxy::ProxyHeaderError, HandshakeError};
 
 /// The longest PROXY v2 header accepted, TLVs included: far above what load balancers send
 /// (HAProxy's SSL details, AWS's endpoint id), and a bound on what a peer can make a server
@@ -39,7 +39,7 @@ pub struct ProxyHeader {
 
 /// Reads a PROXY protocol header from a `std::io::Read` transport, as far as it allows: the
 /// layer in front of the sync step. [`Acceptor`](crate::Acceptor) and
-/// [`TlsListener`](crate::TlsListener) run it for you, under the handshake's deadline.
+/// [`TlsListener`](crate::listener::TlsListener) run it for you, under the handshake's deadline.
 ///
 /// Whatever the peer sends, the reader holds at most the longest header (v1: 107 bytes, v2:
 /// [`MAX_PROXY_V2_LEN`]) plus one read of 1 KiB, and refuses as soon as a limit is passed.
@@ -50,7 +50,7 @@ pub struct ProxyHeader {
 ///
 /// ```no_run
 /// # fn run(config: std::sync::Arc<rustls::ServerConfig>) -> Result<(), Box<dyn std::error::Error>> {
-/// use tokio_tls_handshake::{Handshake, ProxyHeaderReader, ProxyProtocol, Step, TrustedProxies};
+/// use tokio_tls_handshake::{proxy::{ProxyHeaderReader, ProxyProtocol, TrustedProxies}, Handshake, Step};
 ///
 /// let balancers = TrustedProxies::parse(["10.0.0.5"])?;
 /// let listener = std::net::TcpListener::bind("0.0.0.0:8443")?;

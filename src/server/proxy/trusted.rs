@@ -15,7 +15,7 @@ use ipnet::IpNet;
 /// # Examples
 ///
 /// ```
-/// use tokio_tls_handshake::TrustedProxies;
+/// use tokio_tls_handshake::proxy::TrustedProxies;
 ///
 /// let balancers = TrustedProxies::parse(["10.0.0.0/8", "fd00::/8", "192.0.2.7"])?;
 /// assert!(balancers.allows(Some("10.1.2.3".parse()?)));

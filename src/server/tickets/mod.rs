@@ -47,7 +47,7 @@ const DEFAULT_LIFETIME: Duration = Duration::from_secs(12 * 60 * 60);
 ///   new tickets, every key opens them. This is real rotation: put a new key first and keep
 ///   the previous ones as long as their tickets may be used (the ticket lifetime, 12 hours by
 ///   default), then drop them; load the file again on every server
-///   ([`ReloadableConfig::reload_ticket_keys`](crate::ReloadableConfig::reload_ticket_keys)).
+///   ([`ReloadableConfig::reload_ticket_keys`](crate::certificates::ReloadableConfig::reload_ticket_keys)).
 ///   A key dropped from the file opens nothing any more.
 /// - [`TicketKeys::from_secret`] derives a key per period from one long-lived fleet secret, so
 ///   servers with the same secret and roughly the same clock agree without exchanging files.
@@ -106,8 +106,8 @@ const DEFAULT_LIFETIME: Duration = Duration::from_secs(12 * 60 * 60);
 /// # Examples
 ///
 /// ```no_run
-/// # fn run(mut config: rustls::ServerConfig) -> Result<(), tokio_tls_handshake::TicketKeyError> {
-/// use tokio_tls_handshake::TicketKeys;
+/// # fn run(mut config: rustls::ServerConfig) -> Result<(), tokio_tls_handshake::tickets::TicketKeyError> {
+/// use tokio_tls_handshake::tickets::TicketKeys;
 ///
 /// TicketKeys::from_file("/etc/app/ticket.keys")?.install(&mut config)?;
 /// # Ok(()) }
