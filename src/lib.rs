@@ -34,9 +34,6 @@
 //! | `TimedOut` | the deadline passed | none | `TimedOut` |
 //! | `NotTls { prefix }` | the first bytes are not a TLS record (`GET / HTTP/1.1`); `prefix` holds them | none, so a plaintext answer is possible | `InvalidData` |
 //! | `Config(rustls::Error)` | the configuration cannot start a handshake | none | `InvalidInput` |
-//! | `Evicted` | a `TlsListener` at its cap shed this handshake (its peer was the slowest) | none; the transport is closed | `ConnectionAborted` |
-//! | `Panicked` | driving this handshake panicked; the listener failed only it | none | `Other` |
-//! | `Drained` | a `TlsListener`'s drain ended its grace period before this handshake finished | none; the transport is closed | `ConnectionAborted` |
 //! | `ProxyHeader(Missing \| Malformed \| TooLong \| Untrusted)` | the server reads a PROXY protocol header first (feature `proxy-protocol`) and this one was absent, bad, too long, or from a peer that is not a trusted balancer | none | `InvalidData` |
 //! | `Refused { server_name, alert_sent }` | the server's chooser (`Acceptor::with_chooser`) refused the ClientHello, for example a name the `CertificateStore` has no certificate for; or `StartHandshake::refuse` | the one chosen (`unrecognized_name` for an unknown name), in the clear, flushed best effort within the deadline | `ConnectionRefused` |
 //! | `ChallengeAnswered` | the connection was an ACME server's TLS-ALPN-01 validation: it got the challenge certificate and was closed; nothing for the application | none | `ConnectionAborted` |

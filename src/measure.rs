@@ -37,6 +37,24 @@ mod on {
             .record(duration.as_secs_f64());
     }
 
+    /// A handshake the listener ended itself (evicted, drained, panicked).
+    pub(crate) fn handshake_ended_by_listener<IO, A>(
+        error: &crate::listener::ListenError<IO, A>,
+        duration: Duration,
+    ) {
+        let outcome = metrics::listener_outcome(error);
+        let side = metrics::role(Role::Server);
+        ::metrics::counter!(metrics::HANDSHAKES,
+            "role" => side,
+            "outcome" => outcome,
+            "version" => metrics::version(None),
+            "alpn" => metrics::alpn(None),
+        )
+        .increment(1);
+        ::metrics::histogram!(metrics::HANDSHAKE_DURATION, "role" => side, "outcome" => outcome)
+            .record(duration.as_secs_f64());
+    }
+
     pub(crate) fn listener_task_started() {
         ::metrics::gauge!(metrics::LISTENER_IN_FLIGHT).increment(1.0);
     }
@@ -81,6 +99,12 @@ mod off {
         _error: Option<&HandshakeError>,
         _agreed: Option<ProtocolVersion>,
         _protocol: Option<&[u8]>,
+        _duration: Duration,
+    ) {
+    }
+    /// A handshake the listener ended itself.
+    pub(crate) fn handshake_ended_by_listener<IO, A>(
+        _error: &crate::listener::ListenError<IO, A>,
         _duration: Duration,
     ) {
     }

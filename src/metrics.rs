@@ -34,12 +34,23 @@ pub fn outcome(error: &HandshakeError) -> &'static str {
         HandshakeError::TimedOut => "timed_out",
         HandshakeError::NotTls { .. } => "not_tls",
         HandshakeError::Config(_) => "config",
-        HandshakeError::Evicted => "evicted",
-        HandshakeError::Panicked => "panicked",
-        HandshakeError::Drained => "drained",
+        #[cfg(feature = "proxy-protocol")]
         HandshakeError::ProxyHeader(_) => "proxy_header",
         HandshakeError::Refused { .. } => "refused",
         HandshakeError::ChallengeAnswered => "challenge_answered",
+    }
+}
+
+/// The `outcome` label of a handshake the listener ended itself: `evicted`, `drained` or
+/// `panicked` (an accept error is none).
+pub fn listener_outcome<IO, A>(error: &crate::listener::ListenError<IO, A>) -> &'static str {
+    use crate::listener::ListenError;
+    match error {
+        ListenError::Handshake { error, .. } => outcome(error),
+        ListenError::Evicted { .. } => "evicted",
+        ListenError::Drained { .. } => "drained",
+        ListenError::Panicked { .. } => "panicked",
+        _ => "accept",
     }
 }
 

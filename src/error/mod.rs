@@ -62,16 +62,6 @@ pub enum HandshakeError {
     /// The local configuration cannot start a handshake, for example a `ClientConfig` with no
     /// usable protocol version or cipher suite. Nothing was sent.
     Config(rustls::Error),
-    /// A [`TlsListener`](crate::listener::TlsListener) at its cap of in-flight handshakes shed this one
-    /// to make room for a new connection: of the handshakes waiting on their peer, its peer
-    /// had delivered the fewest bytes of complete records per second of its turns. Its
-    /// transport was closed at once.
-    Evicted,
-    /// Driving this handshake panicked; the listener caught it and failed only this one.
-    Panicked,
-    /// A [`TlsListener`](crate::listener::TlsListener) was draining and its grace period ended before
-    /// this handshake did ([`ListenerHandle::drain`](crate::listener::ListenerHandle::drain)).
-    Drained,
     /// The server reads a PROXY protocol header before TLS (the `proxy-protocol` feature) and
     /// the connection's was missing, malformed, too long, or from a peer not trusted to send
     /// one. Nothing was sent; the transport is handed back.
@@ -166,9 +156,6 @@ impl HandshakeError {
                 prefix: prefix.clone(),
             },
             Self::Config(e) => Self::Config(e.clone()),
-            Self::Evicted => Self::Evicted,
-            Self::Panicked => Self::Panicked,
-            Self::Drained => Self::Drained,
             #[cfg(feature = "proxy-protocol")]
             Self::ProxyHeader(e) => Self::ProxyHeader(*e),
             Self::Refused {
@@ -244,11 +231,8 @@ impl HandshakeError {
             Self::Transport(e) => e.kind(),
             Self::TimedOut => io::ErrorKind::TimedOut,
             Self::Config(_) => io::ErrorKind::InvalidInput,
-            Self::Evicted | Self::Drained | Self::ChallengeAnswered => {
-                io::ErrorKind::ConnectionAborted
-            }
+            Self::ChallengeAnswered => io::ErrorKind::ConnectionAborted,
             Self::Refused { .. } => io::ErrorKind::ConnectionRefused,
-            Self::Panicked => io::ErrorKind::Other,
         }
     }
 }
@@ -297,13 +281,6 @@ impl fmt::Display for HandshakeError {
                 )
             }
             Self::Config(e) => write!(f, "tls configuration cannot start a handshake: {e}"),
-            Self::Evicted => f.write_str(
-                "tls handshake evicted: the listener was full and its peer was the slowest",
-            ),
-            Self::Panicked => f.write_str("tls handshake panicked"),
-            Self::Drained => f.write_str(
-                "tls handshake cut off: the listener was draining and its grace period ended",
-            ),
             #[cfg(feature = "proxy-protocol")]
             Self::ProxyHeader(e) => write!(f, "{e}, before the tls handshake"),
             Self::Refused {
@@ -371,9 +348,6 @@ impl fmt::Debug for HandshakeError {
                 .field("prefix", &Prefix(prefix))
                 .finish(),
             Self::Config(e) => f.debug_tuple("Config").field(e).finish(),
-            Self::Evicted => f.write_str("Evicted"),
-            Self::Panicked => f.write_str("Panicked"),
-            Self::Drained => f.write_str("Drained"),
             #[cfg(feature = "proxy-protocol")]
             Self::ProxyHeader(e) => f.debug_tuple("ProxyHeader").field(e).finish(),
             Self::Refused {

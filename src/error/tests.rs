@@ -32,9 +32,6 @@ fn every_variant() -> Vec<HandshakeError> {
             prefix: b"GET / HTTP/1.1\r\n".to_vec(),
         },
         HandshakeError::Config(rustls::Error::General("no versions".into())),
-        HandshakeError::Evicted,
-        HandshakeError::Panicked,
-        HandshakeError::Drained,
         #[cfg(feature = "proxy-protocol")]
         HandshakeError::ProxyHeader(ProxyHeaderError::TooLong { len: 5000 }),
         #[cfg(feature = "proxy-protocol")]
@@ -83,9 +80,6 @@ fn io_error_kinds_fit_and_keep_the_source() {
         TimedOut,
         InvalidData,
         InvalidInput,
-        ConnectionAborted,
-        Other,
-        ConnectionAborted,
     ];
     // The PROXY header's variant exists only with its feature.
     if cfg!(feature = "proxy-protocol") {

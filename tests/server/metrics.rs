@@ -261,10 +261,7 @@ fn the_listener_records_in_flight_evictions_drains_and_accept_errors() {
         while established + evicted < 2 {
             match next(&mut listener).await.expect("an item") {
                 Ok(_) => established += 1,
-                Err(ListenError::Handshake {
-                    error: HandshakeError::Evicted,
-                    ..
-                }) => evicted += 1,
+                Err(ListenError::Evicted { .. }) => evicted += 1,
                 Err(e) => panic!("{e}"),
             }
         }
@@ -308,10 +305,7 @@ fn the_listener_records_in_flight_evictions_drains_and_accept_errors() {
         handle.drain(Duration::ZERO);
         assert!(matches!(
             next(&mut listener).await,
-            Some(Err(ListenError::Handshake {
-                error: HandshakeError::Drained,
-                ..
-            }))
+            Some(Err(ListenError::Drained { .. }))
         ));
         assert!(next(&mut listener).await.is_none(), "drained");
     });

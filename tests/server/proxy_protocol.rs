@@ -172,7 +172,6 @@ async fn required_without_a_header_is_a_typed_error_with_the_transport_back() {
         Err(ListenError::Handshake {
             peer,
             error: HandshakeError::ProxyHeader(ProxyHeaderError::Missing),
-            io: Some(_),
             ..
         }) => assert_eq!(peer, peer_addr(2), "no header: the transport's peer"),
         other => panic!("expected a missing header, got {:?}", other.map(|(_, p)| p)),
@@ -216,7 +215,7 @@ async fn a_failure_after_the_header_names_the_client() {
         Err(ListenError::Handshake {
             peer,
             error: HandshakeError::NotTls { prefix },
-            report: Some(report),
+            report,
             ..
         }) => {
             assert_eq!(peer, client_addr());
@@ -251,8 +250,8 @@ async fn a_header_from_a_peer_that_is_not_a_trusted_balancer_is_refused() {
             Err(ListenError::Handshake {
                 peer,
                 error,
-                io: Some(_),
-                report: Some(report),
+                report,
+                ..
             }) => {
                 assert!(untrusted(&error), "{mode:?}: {error:?}");
                 assert_eq!(peer, stranger, "{mode:?}: the claim is not believed");
@@ -403,11 +402,9 @@ async fn evicted_and_drained_handshakes_name_the_client_behind_the_header() {
     let (server, client) = client_behind(&world, v1_header());
     connections.send(Ok((server, peer_addr(6)))).expect("queue");
     match bounded(listener.accept()).await.expect("an item") {
-        Err(ListenError::Handshake {
-            peer,
-            error: HandshakeError::Evicted,
-            ..
-        }) => assert_eq!(peer, silent_client, "evicted: the client behind the header"),
+        Err(ListenError::Evicted { peer }) => {
+            assert_eq!(peer, silent_client, "evicted: the client behind the header")
+        }
         other => panic!("expected an eviction, got {:?}", other.map(|(_, p)| p)),
     }
     let (mut tls, peer) = bounded(listener.accept())
@@ -436,11 +433,9 @@ async fn evicted_and_drained_handshakes_name_the_client_behind_the_header() {
     bounded(client).await.expect("client");
     handle.drain(Duration::ZERO);
     match bounded(listener.accept()).await.expect("an item") {
-        Err(ListenError::Handshake {
-            peer,
-            error: HandshakeError::Drained,
-            ..
-        }) => assert_eq!(peer, silent_client, "drained: the client behind the header"),
+        Err(ListenError::Drained { peer }) => {
+            assert_eq!(peer, silent_client, "drained: the client behind the header")
+        }
         other => panic!("expected a cut-off, got {:?}", other.map(|(_, p)| p)),
     }
     assert!(bounded(listener.accept()).await.is_none(), "drained");

@@ -9,19 +9,35 @@ use crate::{HandshakeError, HandshakeReport};
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum ListenError<IO, A = SocketAddr> {
-    /// A handshake failed (including [`HandshakeError::TimedOut`],
-    /// [`HandshakeError::Evicted`] and [`HandshakeError::Drained`]).
+    /// A handshake failed (including [`HandshakeError::TimedOut`]).
     Handshake {
         /// The peer's address.
         peer: A,
         /// Why.
         error: HandshakeError,
-        /// The transport, where the failure leaves one: not after an eviction, a drain's
-        /// cut-off or a panic, which close it at once.
-        io: Option<IO>,
-        /// What the handshake had negotiated and cost (not after an eviction, a drain's
-        /// cut-off or a panic).
-        report: Option<Box<HandshakeReport>>,
+        /// The transport, handed back.
+        io: IO,
+        /// What the handshake had negotiated and cost.
+        report: Box<HandshakeReport>,
+    },
+    /// The listener, at its cap, shed this handshake to make room: its peer was the slowest
+    /// ([`with_max_in_flight`](crate::listener::TlsListener::with_max_in_flight)). The
+    /// transport is closed.
+    Evicted {
+        /// The peer's address.
+        peer: A,
+    },
+    /// The listener was draining and its grace period ended before this handshake did
+    /// ([`ListenerHandle::drain`](crate::listener::ListenerHandle::drain)). The transport is
+    /// closed.
+    Drained {
+        /// The peer's address.
+        peer: A,
+    },
+    /// Driving this handshake panicked; the listener caught it and failed only this one.
+    Panicked {
+        /// The peer's address.
+        peer: A,
     },
     /// Accepting a connection failed. Neither kind ends the listener:
     /// - the system is out of a resource (EMFILE, ENFILE, ENOBUFS, ENOMEM): accepting pauses
@@ -33,6 +49,17 @@ pub enum ListenError<IO, A = SocketAddr> {
 }
 
 impl<IO, A> ListenError<IO, A> {
+    /// The peer of the handshake this is about; `None` for an accept error.
+    pub fn peer(&self) -> Option<&A> {
+        match self {
+            Self::Handshake { peer, .. }
+            | Self::Evicted { peer }
+            | Self::Drained { peer }
+            | Self::Panicked { peer } => Some(peer),
+            Self::Accept(_) => None,
+        }
+    }
+
     /// Whether this is an accept error that pauses accepting: the process or the system is
     /// out of file descriptors, buffers or memory.
     pub fn is_resource_exhaustion(&self) -> bool {
@@ -62,6 +89,15 @@ impl<IO, A: fmt::Debug> fmt::Display for ListenError<IO, A> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::Handshake { peer, error, .. } => write!(f, "{peer:?}: {error}"),
+            Self::Evicted { peer } => write!(
+                f,
+                "{peer:?}: tls handshake shed: the listener was at its cap and this peer was the slowest"
+            ),
+            Self::Drained { peer } => write!(
+                f,
+                "{peer:?}: tls handshake cut off: the listener was draining and its grace period ended"
+            ),
+            Self::Panicked { peer } => write!(f, "{peer:?}: tls handshake panicked"),
             Self::Accept(e) => write!(f, "accept failed: {e}"),
         }
     }
@@ -71,6 +107,7 @@ impl<IO: fmt::Debug, A: fmt::Debug> std::error::Error for ListenError<IO, A> {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             Self::Handshake { error, .. } => Some(error),
+            Self::Evicted { .. } | Self::Drained { .. } | Self::Panicked { .. } => None,
             Self::Accept(e) => Some(e),
         }
     }

@@ -82,14 +82,14 @@ impl<A> ListenerHandle<A> {
 
     /// Starts a graceful drain: the listener stops accepting at once (a `TcpListener` is
     /// closed, so new connections are refused), lets the handshakes in flight finish for up
-    /// to `grace`, then stops those still running (reported as [`HandshakeError::Drained`]
+    /// to `grace`, then stops those still running (reported as [`ListenError::Drained`]
     /// and in [`DrainReport::cut_off`]). The listener's stream then ends. Later calls do
     /// nothing.
     ///
     /// The drain proceeds as the listener is polled, so keep the accept loop running until
     /// `accept` returns `None`.
     ///
-    /// [`HandshakeError::Drained`]: crate::HandshakeError::Drained
+    /// [`ListenError::Drained`]: crate::listener::ListenError::Drained
     pub fn drain(&self, grace: Duration) {
         self.state.request_drain(grace);
     }

@@ -84,7 +84,7 @@ pub const ACCEPT_ERROR_BACKOFF: Duration = Duration::from_millis(50);
 ///   a time delivers none), then the one whose peer had the turn longest. A handshake waiting
 ///   on this machine (not yet polled, or woken and queued for a worker) is never shed: its
 ///   peer did its part. The victim's task is aborted and its transport closed at once; it is
-///   reported as [`HandshakeError::Evicted`](crate::HandshakeError::Evicted). If no handshake is waiting on its peer, the
+///   reported as [`ListenError::Evicted`](crate::listener::ListenError::Evicted). If no handshake is waiting on its peer, the
 ///   listener stops accepting until one is or a slot frees, and the kernel's backlog holds
 ///   the newcomers.
 /// - **Bounded everywhere.** Open transports never exceed `max_in_flight` running
@@ -95,7 +95,7 @@ pub const ACCEPT_ERROR_BACKOFF: Duration = Duration::from_millis(50);
 ///   then yields.
 /// - Accept errors are reported, followed by a short pause in accepting; they never end the
 ///   listener. A panicking handshake task fails that handshake only
-///   ([`HandshakeError::Panicked`](crate::HandshakeError::Panicked)).
+///   ([`ListenError::Panicked`](crate::listener::ListenError::Panicked)).
 /// - [`handle`](TlsListener::handle) gives a cloneable [`ListenerHandle`]: stats, the
 ///   in-flight count, and a graceful drain.
 /// - Dropping the listener aborts every handshake task; their transports are closed.

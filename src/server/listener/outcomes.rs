@@ -7,7 +7,7 @@ use rustls::ServerConnection;
 use tokio::task::{Id, JoinError};
 
 use super::{registry::TaskStatus, task::Outcome, Incoming, ListenError, PeerAddr, TlsListener};
-use crate::{Failed, HandshakeError, TlsStream};
+use crate::{Failed, TlsStream};
 
 /// What one finished handshake yields: the stream and the peer's address.
 pub type Established<IO, A = SocketAddr> = (TlsStream<IO, ServerConnection>, A);
@@ -45,8 +45,8 @@ impl<I: Incoming, S> TlsListener<I, S> {
             Ok((Err(Failed { error, io, report }), transport)) => Err(ListenError::Handshake {
                 peer: client(report.proxy_source, transport),
                 error,
-                io: Some(io),
-                report: Some(report),
+                io,
+                report,
             }),
             Err(join_error) => {
                 let Some(entry) = &entry else {
@@ -55,35 +55,27 @@ impl<I: Incoming, S> TlsListener<I, S> {
                     self.state.count_failed(false);
                     return None;
                 };
+                let peer = entry.client();
                 let error = if join_error.is_panic() {
-                    HandshakeError::Panicked
+                    ListenError::Panicked { peer }
                 } else if entry.status == TaskStatus::Evicted {
-                    HandshakeError::Evicted
+                    ListenError::Evicted { peer }
                 } else {
-                    HandshakeError::Drained
+                    ListenError::Drained { peer }
                 };
                 // The task ended without its handshake's result: the listener reports it.
-                crate::measure::handshake_ended(
-                    crate::Role::Server,
-                    Some(&error),
-                    None,
-                    None,
-                    entry.handshake_time(),
-                );
-                Err(ListenError::Handshake {
-                    peer: entry.client(),
-                    error,
-                    io: None,
-                    report: None,
-                })
+                crate::measure::handshake_ended_by_listener(&error, entry.handshake_time());
+                Err(error)
             }
         };
         match &item {
             Ok(_) => self.state.count_established(),
-            Err(ListenError::Handshake { error, .. }) => {
-                self.state
-                    .count_failed(matches!(error, HandshakeError::Evicted));
-            }
+            Err(ListenError::Evicted { .. }) => self.state.count_failed(true),
+            Err(
+                ListenError::Handshake { .. }
+                | ListenError::Drained { .. }
+                | ListenError::Panicked { .. },
+            ) => self.state.count_failed(false),
             Err(ListenError::Accept(_)) => {}
         }
         if let Some(drain) = &mut self.drain {
