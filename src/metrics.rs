@@ -27,18 +27,7 @@ pub const LISTENER_ACCEPT_ERRORS: &str = "tls_listener_accept_errors_total";
 
 /// The `outcome` label of a handshake that failed with `error`.
 pub fn outcome(error: &HandshakeError) -> &'static str {
-    match error {
-        HandshakeError::PeerClosed { .. } => "peer_closed",
-        HandshakeError::Protocol { .. } => "protocol",
-        HandshakeError::Transport(_) => "transport",
-        HandshakeError::TimedOut => "timed_out",
-        HandshakeError::NotTls { .. } => "not_tls",
-        HandshakeError::Config(_) => "config",
-        #[cfg(feature = "proxy-protocol")]
-        HandshakeError::ProxyHeader(_) => "proxy_header",
-        HandshakeError::Refused { .. } => "refused",
-        HandshakeError::ChallengeAnswered => "challenge_answered",
-    }
+    error.label()
 }
 
 /// The `outcome` label of a handshake the listener ended itself: `evicted`, `drained` or

@@ -236,7 +236,7 @@ impl<C: TlsConnection> Handshake<C> {
     ) -> Result<Step, HandshakeError> {
         match self.engine.phase() {
             Phase::Established => return Ok(Step::Done),
-            Phase::Failed(error) => return Err(error.repeat()),
+            Phase::Failed(error) => return Err(HandshakeError::clone(error)),
             Phase::Handshaking { .. } | Phase::Finishing { .. } => {}
         }
         self.engine.start_clock();
@@ -307,7 +307,7 @@ impl<C: TlsConnection> Handshake<C> {
             let written = self
                 .engine
                 .write_to(io, Flush::IfWritten)
-                .map_err(HandshakeError::Transport)?;
+                .map_err(HandshakeError::transport)?;
             self.engine.phase_mut().set_write_blocked(!written);
             match self.engine.read_from(io)? {
                 ReadOutcome::Bytes => {}
@@ -355,7 +355,7 @@ impl<C: TlsConnection> Handshake<C> {
                     self.engine.defer_write_error(error);
                     return Ok(Step::Done);
                 }
-                Err(error) => return Err(HandshakeError::Transport(error)),
+                Err(error) => return Err(HandshakeError::transport(error)),
             }
         }
     }
@@ -369,8 +369,8 @@ impl<C: TlsConnection> Handshake<C> {
         io: &mut IO,
     ) -> Result<(), HandshakeError> {
         match self.engine.read_available(io) {
-            Err(HandshakeError::Transport(error)) if self.only_tickets_left() => {
-                self.engine.hold(HandshakeError::Transport(error));
+            Err(error @ HandshakeError::Transport(_)) if self.only_tickets_left() => {
+                self.engine.hold(error);
                 Ok(())
             }
             other => other,

@@ -219,7 +219,7 @@ impl<C: TlsConnection> Engine<C> {
         if self.phase.is_handshake() {
             self.stats = self.stats();
         }
-        self.phase = Phase::Failed(Box::new(error.repeat()));
+        self.phase = Phase::Failed(Box::new(error.clone()));
     }
 
     /// What the handshake has cost so far; while it runs, `duration` is the time since its
@@ -295,7 +295,7 @@ impl<C: TlsConnection> Engine<C> {
         }
         match self.held.take().map(|held| *held) {
             Some(HandshakeError::Transport(error)) if matches!(self.phase, Phase::Established) => {
-                Some(error)
+                Some(crate::error::unshare(error))
             }
             other => {
                 self.held = other.map(Box::new);

@@ -56,7 +56,7 @@ impl<C: TlsConnection> Engine<C> {
             watcher: watching.then_some(&mut self.watcher),
         };
         let received = wire::receive(io, &mut self.earlier, tracking, |rd| conn.read_tls(rd));
-        match received.map_err(HandshakeError::Transport)? {
+        match received.map_err(HandshakeError::transport)? {
             Received::Bytes => {}
             Received::WouldBlock => return Ok(ReadOutcome::WouldBlock),
             Received::Eof => {

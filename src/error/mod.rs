@@ -1,6 +1,6 @@
 //! Why a handshake failed: [`HandshakeError`], and [`Failed`], which also hands the transport back.
 
-use std::{error::Error as StdError, fmt, io};
+use std::{error::Error as StdError, fmt, io, sync::Arc};
 
 use rustls::AlertDescription;
 
@@ -14,6 +14,10 @@ use rustls::AlertDescription;
 ///
 /// `Debug` shows no more of the peer's bytes than `Display` does: of a
 /// [`NotTls`](HandshakeError::NotTls) prefix, the first 16 and the length.
+///
+/// `Clone`: the same error again, for a caller that asks after it was returned (the step
+/// called again, the stream read again); a transport error is shared, not copied.
+#[derive(Clone)]
 #[non_exhaustive]
 pub enum HandshakeError {
     /// The peer closed the connection before the handshake finished: OpenSSL's
@@ -45,8 +49,8 @@ pub enum HandshakeError {
         alert_received: Option<AlertDescription>,
     },
     /// The transport failed (`SSL_ERROR_SYSCALL`): a reset, a broken pipe, a write that
-    /// returned `Ok(0)`, or any other I/O error.
-    Transport(io::Error),
+    /// returned `Ok(0)`, or any other I/O error. Shared, so that the error clones.
+    Transport(Arc<io::Error>),
     /// The handshake's deadline passed before it finished. OpenSSL has no equivalent: its
     /// callers time out themselves.
     TimedOut,
@@ -130,43 +134,9 @@ impl HandshakeError {
         }
     }
 
-    /// The same error again, for a caller that asks after it was returned (the step called
-    /// again, the stream read again). A transport error keeps its kind and message.
-    pub(crate) fn repeat(&self) -> Self {
-        match self {
-            Self::PeerClosed {
-                close_notify,
-                received,
-            } => Self::PeerClosed {
-                close_notify: *close_notify,
-                received: *received,
-            },
-            Self::Protocol {
-                error,
-                alert_sent,
-                alert_received,
-            } => Self::Protocol {
-                error: error.clone(),
-                alert_sent: *alert_sent,
-                alert_received: *alert_received,
-            },
-            Self::Transport(e) => Self::Transport(io::Error::new(e.kind(), e.to_string())),
-            Self::TimedOut => Self::TimedOut,
-            Self::NotTls { prefix } => Self::NotTls {
-                prefix: prefix.clone(),
-            },
-            Self::Config(e) => Self::Config(e.clone()),
-            #[cfg(feature = "proxy-protocol")]
-            Self::ProxyHeader(e) => Self::ProxyHeader(*e),
-            Self::Refused {
-                server_name,
-                alert_sent,
-            } => Self::Refused {
-                server_name: server_name.clone(),
-                alert_sent: *alert_sent,
-            },
-            Self::ChallengeAnswered => Self::ChallengeAnswered,
-        }
+    /// A transport error.
+    pub(crate) fn transport(error: io::Error) -> Self {
+        Self::Transport(Arc::new(error))
     }
 
     /// The handshake error somewhere in `error`'s chain of sources, looking inside
@@ -223,16 +193,33 @@ impl HandshakeError {
 
     /// The [`io::ErrorKind`] this error becomes when converted into an [`io::Error`].
     pub fn kind(&self) -> io::ErrorKind {
+        self.facts().0
+    }
+
+    /// The `outcome` label of the `metrics` feature (a fixed set: never anything the peer
+    /// sent).
+    #[cfg_attr(
+        not(feature = "metrics"),
+        allow(dead_code, reason = "read by the metrics only")
+    )]
+    pub(crate) fn label(&self) -> &'static str {
+        self.facts().1
+    }
+
+    /// What a variant becomes, in one place: its `io::ErrorKind` and its metrics label.
+    fn facts(&self) -> (io::ErrorKind, &'static str) {
+        use io::ErrorKind::*;
         match self {
-            Self::PeerClosed { .. } => io::ErrorKind::UnexpectedEof,
-            Self::Protocol { .. } | Self::NotTls { .. } => io::ErrorKind::InvalidData,
+            Self::PeerClosed { .. } => (UnexpectedEof, "peer_closed"),
+            Self::Protocol { .. } => (InvalidData, "protocol"),
+            Self::Transport(e) => (e.kind(), "transport"),
+            Self::TimedOut => (TimedOut, "timed_out"),
+            Self::NotTls { .. } => (InvalidData, "not_tls"),
+            Self::Config(_) => (InvalidInput, "config"),
             #[cfg(feature = "proxy-protocol")]
-            Self::ProxyHeader(_) => io::ErrorKind::InvalidData,
-            Self::Transport(e) => e.kind(),
-            Self::TimedOut => io::ErrorKind::TimedOut,
-            Self::Config(_) => io::ErrorKind::InvalidInput,
-            Self::ChallengeAnswered => io::ErrorKind::ConnectionAborted,
-            Self::Refused { .. } => io::ErrorKind::ConnectionRefused,
+            Self::ProxyHeader(_) => (InvalidData, "proxy_header"),
+            Self::Refused { .. } => (ConnectionRefused, "refused"),
+            Self::ChallengeAnswered => (ConnectionAborted, "challenge_answered"),
         }
     }
 }
@@ -374,7 +361,7 @@ impl StdError for HandshakeError {
     fn source(&self) -> Option<&(dyn StdError + 'static)> {
         match self {
             Self::Protocol { error, .. } | Self::Config(error) => Some(error),
-            Self::Transport(e) => Some(e),
+            Self::Transport(e) => Some(&**e),
             _ => None,
         }
     }
@@ -388,6 +375,13 @@ impl From<HandshakeError> for io::Error {
     fn from(error: HandshakeError) -> Self {
         io::Error::new(error.kind(), error)
     }
+}
+
+/// The `io::Error` of a transport error, itself if no clone shares it, else one of the same
+/// kind and message.
+pub(crate) fn unshare(error: Arc<io::Error>) -> io::Error {
+    Arc::try_unwrap(error)
+        .unwrap_or_else(|shared| io::Error::new(shared.kind(), shared.to_string()))
 }
 
 mod failed;

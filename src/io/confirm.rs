@@ -26,7 +26,7 @@ where
         }
         loop {
             if let Phase::Failed(error) = self.engine.phase() {
-                return Poll::Ready(Err(error.repeat()));
+                return Poll::Ready(Err(HandshakeError::clone(error)));
             }
             if let Some(mut error) = self.engine.take_held() {
                 let _ = self

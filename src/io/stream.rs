@@ -147,7 +147,7 @@ where
     /// error the first read got.
     fn failed(&self) -> Option<io::Error> {
         match self.engine.phase() {
-            Phase::Failed(error) => Some(error.repeat().into()),
+            Phase::Failed(error) => Some(HandshakeError::clone(error).into()),
             _ => None,
         }
     }
@@ -249,7 +249,7 @@ where
             writer.wake();
         }
         match error {
-            HandshakeError::Transport(e) => e,
+            HandshakeError::Transport(e) => crate::error::unshare(e),
             other => other.into(),
         }
     }

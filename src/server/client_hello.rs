@@ -97,7 +97,7 @@ impl HelloReader {
             };
             let received =
                 wire::receive(io, &mut self.earlier, tracking, |rd| acceptor.read_tls(rd));
-            match received.map_err(|e| (HandshakeError::Transport(e), None))? {
+            match received.map_err(|e| (HandshakeError::transport(e), None))? {
                 Received::Bytes => self.stats.flights_received = 1,
                 Received::WouldBlock => return Ok(None),
                 Received::Eof => {

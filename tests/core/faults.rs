@@ -186,7 +186,10 @@ async fn run(world: &World, side: Side, at: usize, fault: Fault, live: &Arc<Atom
                 // A fault while writing a TLS 1.3 server's session tickets does not undo the
                 // completed handshake, and is not dropped either: the first flush returns it.
                 let result = match faulty.0 {
-                    Ok(mut tls) => tls.flush().await.map_err(HandshakeError::Transport),
+                    Ok(mut tls) => tls
+                        .flush()
+                        .await
+                        .map_err(|e| HandshakeError::Transport(e.into())),
                     Err(e) => Err(e),
                 };
                 drop(plain);

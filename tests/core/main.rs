@@ -16,5 +16,4 @@ mod interop;
 mod openssl;
 mod report;
 mod sync_step;
-mod tracing;
 mod transports;

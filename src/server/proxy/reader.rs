@@ -141,7 +141,7 @@ impl ProxyHeaderReader {
                 Seen::Undecided => {}
             }
             let mut chunk = [0u8; READ_SIZE];
-            match read_once(|| io.read(&mut chunk)).map_err(HandshakeError::Transport)? {
+            match read_once(|| io.read(&mut chunk)).map_err(HandshakeError::transport)? {
                 Some(0) => {
                     return Err(HandshakeError::PeerClosed {
                         close_notify: false,
