@@ -25,7 +25,6 @@ mod client_hello;
 pub mod listener;
 #[cfg(feature = "proxy-protocol")]
 pub mod proxy;
-mod reload;
 pub mod tickets;
 
 pub use self::acceptor::Acceptor;

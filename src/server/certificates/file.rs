@@ -119,12 +119,7 @@ pub(super) fn load(
     };
     let pem = fs::read(path).map_err(|e| error(CertificateErrorKind::Read(e)))?;
     let stamp = Some(Stamp::of(&pem, path));
-    let chain = CertificateDer::pem_slice_iter(&pem)
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| error(CertificateErrorKind::Pem(e)))?;
-    if chain.is_empty() {
-        return Err(error(CertificateErrorKind::NoCertificate));
-    }
+    let chain = chain_of(&pem).map_err(error)?;
     let (key, key_file) = match PrivateKeyDer::from_pem_slice(&pem) {
         Ok(key) => (key, path.to_path_buf()),
         Err(rustls::pki_types::pem::Error::NoItemsFound) => {
@@ -160,6 +155,45 @@ pub(super) fn load(
         key: Arc::new(key),
         stamp,
     }))
+}
+
+/// The chain (leaf first) in a PEM file's contents.
+fn chain_of(pem: &[u8]) -> Result<Vec<CertificateDer<'static>>, CertificateErrorKind> {
+    let chain = CertificateDer::pem_slice_iter(pem)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(CertificateErrorKind::Pem)?;
+    if chain.is_empty() {
+        return Err(CertificateErrorKind::NoCertificate);
+    }
+    Ok(chain)
+}
+
+/// The chain in `certificate` and the private key in `key`, named apart (the two-file layout
+/// with any names), checked against each other with `provider`.
+pub(super) fn load_pair(
+    certificate: &Path,
+    key: &Path,
+    provider: &CryptoProvider,
+) -> Result<CertifiedKey, CertificateError> {
+    let error = |path: &Path, kind| CertificateError {
+        path: path.to_path_buf(),
+        kind,
+    };
+    let pem =
+        fs::read(certificate).map_err(|e| error(certificate, CertificateErrorKind::Read(e)))?;
+    let chain = chain_of(&pem).map_err(|kind| error(certificate, kind))?;
+    let key_der = PrivateKeyDer::from_pem_file(key).map_err(|e| {
+        error(
+            key,
+            match e {
+                rustls::pki_types::pem::Error::Io(e) => CertificateErrorKind::Read(e),
+                rustls::pki_types::pem::Error::NoItemsFound => CertificateErrorKind::NoKey,
+                e => CertificateErrorKind::Pem(e),
+            },
+        )
+    })?;
+    CertifiedKey::from_der(chain, key_der, provider)
+        .map_err(|e| error(key, CertificateErrorKind::Key(e)))
 }
 
 /// Whether `now` lost, from the chain of `served` (the version of the same file served

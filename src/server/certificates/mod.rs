@@ -4,12 +4,15 @@
 //! - `info.rs`: what the store knows of a certificate (names, validity), from its DER.
 //! - `file.rs`: which files are certificates, their layouts, and when one changed.
 //! - `set.rs`: the certificates at one moment, indexed by name; replaced whole.
+//! - `reload.rs`: [`ReloadableConfig`], a whole server configuration swapped while serving,
+//!   its certificate read by the store's own loader.
 //! - `error.rs`: a file that could not be loaded, named.
 //! - `watch.rs`: reloading when files change (feature `watch`).
 
 mod error;
 mod file;
 mod info;
+mod reload;
 mod set;
 #[cfg(feature = "watch")]
 mod watch;
@@ -30,6 +33,7 @@ use rustls::{
     AlertDescription, ServerConfig,
 };
 
+pub use self::reload::ReloadableConfig;
 #[cfg(feature = "watch")]
 pub use self::watch::{StoreWatcher, WatchEvent, DEFAULT_WATCH_DELAY};
 pub use self::{
@@ -40,7 +44,6 @@ use self::{
     file::{Stamp, Stored},
     set::CertificateSet,
 };
-pub use super::reload::{ReloadError, ReloadableConfig};
 use crate::choose::{Choice, ChooseConfig};
 
 /// What a [`CertificateStore`] serves a client that asks for no name (no SNI, as a client

@@ -4,15 +4,14 @@
 
 use std::{
     fmt,
-    path::{Path, PathBuf},
-    sync::{Arc, PoisonError, RwLock},
+    path::Path,
+    sync::{Arc, Mutex, PoisonError},
 };
 
-use rustls::{
-    pki_types::{pem::PemObject, CertificateDer, PrivateKeyDer},
-    sign::{CertifiedKey, SingleCertAndKey},
-    ServerConfig,
-};
+use arc_swap::ArcSwap;
+use rustls::{sign::SingleCertAndKey, ServerConfig};
+
+use super::{file, CertificateError};
 
 /// A server configuration that can be replaced while serving: new handshakes use the new one,
 /// handshakes in flight and established connections keep the one they started with.
@@ -48,7 +47,15 @@ use rustls::{
 /// ```
 #[derive(Clone)]
 pub struct ReloadableConfig {
-    current: Arc<RwLock<Arc<ServerConfig>>>,
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    /// Swapped whole, as the certificate store's set is: a handshake never waits on a
+    /// reload.
+    current: ArcSwap<ServerConfig>,
+    /// Held while a change is made, so that two changes at once both stay.
+    changing: Mutex<()>,
 }
 
 impl fmt::Debug for ReloadableConfig {
@@ -61,25 +68,27 @@ impl ReloadableConfig {
     /// Starts with `config`.
     pub fn new(config: Arc<ServerConfig>) -> Self {
         Self {
-            current: Arc::new(RwLock::new(config)),
+            inner: Arc::new(Inner {
+                current: ArcSwap::new(config),
+                changing: Mutex::new(()),
+            }),
         }
     }
 
     /// The configuration new handshakes use now.
     pub fn current(&self) -> Arc<ServerConfig> {
-        self.current
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
+        self.inner.current.load_full()
     }
 
     /// New handshakes use `config` from now on.
     pub fn replace(&self, config: Arc<ServerConfig>) {
-        *self.current.write().unwrap_or_else(PoisonError::into_inner) = config;
+        let _one_change_at_a_time = self.lock_changes();
+        self.inner.current.store(config);
     }
 
-    /// Reads a certificate chain (leaf first) and its private key from PEM files and serves
-    /// them from now on, for every handshake.
+    /// Reads a certificate chain (leaf first) and its private key from PEM files, with the
+    /// [`CertificateStore`](super::CertificateStore)'s loader, and serves them from now on,
+    /// for every handshake.
     ///
     /// What it replaces: exactly the configuration's `cert_resolver`, with one that serves
     /// this certificate whatever the client asks for. A custom resolver (certificates chosen
@@ -90,15 +99,16 @@ impl ReloadableConfig {
     ///
     /// # Errors
     ///
-    /// A [`ReloadError`] when a file cannot be read, holds no certificate or key, or the key
-    /// is unusable or does not match the certificate. The current configuration then stays
-    /// in use: a bad file never leaves the server without one.
+    /// A [`CertificateError`] naming the file that cannot be read, holds no certificate or
+    /// key, or whose key is unusable or does not match the certificate. The current
+    /// configuration then stays in use: a bad file never leaves the server without one.
     pub fn reload_pem_files(
         &self,
         cert: impl AsRef<Path>,
         key: impl AsRef<Path>,
-    ) -> Result<(), ReloadError> {
-        let certified = certified_key_from_pem_files(&self.current(), cert.as_ref(), key.as_ref())?;
+    ) -> Result<(), CertificateError> {
+        let provider = self.current().crypto_provider().clone();
+        let certified = file::load_pair(cert.as_ref(), key.as_ref(), &provider)?;
         self.update(|next| next.cert_resolver = Arc::new(SingleCertAndKey::from(certified)));
         Ok(())
     }
@@ -120,77 +130,20 @@ impl ReloadableConfig {
     }
 
     /// Serves a copy of the current configuration with `change` made to it. The copy is made
-    /// under the lock, so two reloads at once (a certificate and ticket keys, say) both stay.
+    /// while changes are locked out, so two reloads at once (a certificate and ticket keys,
+    /// say) both stay; handshakes never take that lock.
     fn update(&self, change: impl FnOnce(&mut ServerConfig)) {
-        let mut current = self.current.write().unwrap_or_else(PoisonError::into_inner);
-        let mut next = ServerConfig::clone(&current);
+        let _one_change_at_a_time = self.lock_changes();
+        let mut next = ServerConfig::clone(&self.inner.current.load());
         change(&mut next);
-        *current = Arc::new(next);
+        self.inner.current.store(Arc::new(next));
     }
-}
 
-/// The certificate and key in PEM files, checked against each other with `config`'s crypto
-/// provider.
-fn certified_key_from_pem_files(
-    config: &ServerConfig,
-    cert: &Path,
-    key: &Path,
-) -> Result<CertifiedKey, ReloadError> {
-    let pem_error = |path: &Path| {
-        let path = path.to_path_buf();
-        move |error| ReloadError::Pem { path, error }
-    };
-    let chain = CertificateDer::pem_file_iter(cert)
-        .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
-        .map_err(pem_error(cert))?;
-    if chain.is_empty() {
-        return Err(ReloadError::NoCertificate {
-            path: cert.to_path_buf(),
-        });
-    }
-    let key = PrivateKeyDer::from_pem_file(key).map_err(pem_error(key))?;
-    CertifiedKey::from_der(chain, key, config.crypto_provider()).map_err(ReloadError::Key)
-}
-
-/// Why a reload was refused; the configuration in use did not change.
-#[derive(Debug)]
-#[non_exhaustive]
-pub enum ReloadError {
-    /// A file could not be read, or holds no valid PEM of the kind needed.
-    Pem {
-        /// The file.
-        path: PathBuf,
-        /// What was wrong with it.
-        error: rustls::pki_types::pem::Error,
-    },
-    /// The certificate file holds no certificate.
-    NoCertificate {
-        /// The file.
-        path: PathBuf,
-    },
-    /// The key cannot be used, or does not belong to the certificate (rustls' verdict).
-    Key(rustls::Error),
-}
-
-impl fmt::Display for ReloadError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Pem { path, error } => write!(f, "cannot use {}: {error}", path.display()),
-            Self::NoCertificate { path } => {
-                write!(f, "no certificate in {}", path.display())
-            }
-            Self::Key(error) => write!(f, "unusable private key: {error}"),
-        }
-    }
-}
-
-impl std::error::Error for ReloadError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            Self::Pem { error, .. } => Some(error),
-            Self::NoCertificate { .. } => None,
-            Self::Key(error) => Some(error),
-        }
+    fn lock_changes(&self) -> std::sync::MutexGuard<'_, ()> {
+        self.inner
+            .changing
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
     }
 }
 
@@ -209,8 +162,8 @@ mod tests {
         return Arc::new(rustls::crypto::ring::default_provider());
     }
 
-    /// Two reloads at once both stay because each copies and changes the configuration under
-    /// the lock: while one change is being made, no other reload can take the configuration
+    /// Two reloads at once both stay because each copies and changes the configuration while
+    /// changes are locked out: while one change is being made, no other reload can take the configuration
     /// it would copy (and later write back without this change).
     #[test]
     fn a_change_is_made_under_the_lock() {
@@ -234,7 +187,7 @@ mod tests {
         });
         has_entered.recv().expect("the change began");
         assert!(
-            reloadable.current.try_read().is_err(),
+            reloadable.inner.changing.try_lock().is_err(),
             "another reload could copy the configuration in the middle of this change"
         );
         go.send(()).expect("the change waits");
