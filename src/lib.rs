@@ -165,6 +165,116 @@
 //! - **Across a fleet**: [`TicketKeys`] gives every server the same session-ticket keys, so a
 //!   client resumes on any of them; they rotate from a file or from one shared secret.
 //!
+//! # Moving from tokio-rustls
+//!
+//! | tokio-rustls | this crate |
+//! |---|---|
+//! | `TlsConnector::from(config)`, `TlsAcceptor::from(config)` | `Connector::from(config)`, `Acceptor::from(config)` |
+//! | `connector.connect(name, io)`, `acceptor.accept(io)` | the same |
+//! | `client::TlsStream<IO>`, `server::TlsStream<IO>` | `ClientTlsStream<IO>`, `ServerTlsStream<IO>` |
+//! | `tls.get_ref()` / `get_mut()` / `into_inner()`: the transport and the connection | the same |
+//! | the futures resolve to `io::Result<TlsStream>` | `Result<TlsStream, HandshakeError>`: `?` in an `io::Result` function and `.kind()` work unchanged; `io::Error::from(e)` (or `.map_err(io::Error::from)`) where an `io::Error` value is needed |
+//! | no deadline | an `Acceptor` has a 10 s deadline by default (`without_timeout()` removes it); a `Connector` has none unless `with_timeout` |
+//! | `LazyConfigAcceptor::new(Acceptor::default(), io)`, then `start.into_stream(config)` | `acceptor.start(io)` (a `LazyConfigAcceptor`), then `hello.into_stream(config)` (on a `StartHandshake`): the same names for the same roles |
+//! | `TlsConnector::early_data(true)`, data written after `connect` | `connector.connect_with_early_data(name, data, io)` |
+//!
+//! The same server and client, before and after (compiled as a doc test):
+//!
+//! ```rust,no_run
+//! use std::{io, sync::Arc};
+//! use rustls::pki_types::ServerName;
+//! use tokio::{io::AsyncWriteExt, net::TcpStream};
+//!
+//! // Before: tokio-rustls.
+//! async fn serve_before(config: Arc<rustls::ServerConfig>, tcp: TcpStream) -> io::Result<()> {
+//!     let acceptor = tokio_rustls::TlsAcceptor::from(config);
+//!     let mut tls: tokio_rustls::server::TlsStream<TcpStream> = acceptor.accept(tcp).await?;
+//!     let (_tcp, conn) = tls.get_ref();
+//!     println!("ALPN {:?}", conn.alpn_protocol());
+//!     tls.write_all(b"hello").await?;
+//!     tls.shutdown().await
+//! }
+//!
+//! // After: only the names change.
+//! async fn serve_after(config: Arc<rustls::ServerConfig>, tcp: TcpStream) -> io::Result<()> {
+//!     let acceptor = tokio_tls_handshake::Acceptor::from(config);
+//!     let mut tls: tokio_tls_handshake::ServerTlsStream<TcpStream> = acceptor.accept(tcp).await?;
+//!     let (_tcp, conn) = tls.get_ref();
+//!     println!("ALPN {:?}", conn.alpn_protocol());
+//!     tls.write_all(b"hello").await?;
+//!     tls.shutdown().await
+//! }
+//!
+//! // A client that keeps the handshake's result as an `io::Result`: one `map_err`.
+//! async fn connect_after(
+//!     config: Arc<rustls::ClientConfig>,
+//!     name: ServerName<'static>,
+//!     tcp: TcpStream,
+//! ) -> io::Result<tokio_tls_handshake::ClientTlsStream<TcpStream>> {
+//!     let connecting = tokio_tls_handshake::Connector::from(config).connect(name, tcp);
+//!     let result: io::Result<_> = connecting.await.map_err(io::Error::from);
+//!     result
+//! }
+//! ```
+//!
+//! # Reports, tracing, resumption, early data, key logs
+//!
+//! **What each handshake negotiated and cost.** `tls.report()` (and `failed.report` on every
+//! failure, `report` in `ListenError::Handshake`) is a `HandshakeReport`: role, version, cipher
+//! suite, key-exchange group, ALPN, SNI, full / full with HelloRetryRequest / resumed, the peer's
+//! certificate count and leaf subject, early data offered and accepted, duration, bytes and
+//! transport calls each way, and flights received (round trips). `Display` is one log line:
+//!
+//! ```text
+//! client TLSv1_3 TLS13_AES_256_GCM_SHA384 X25519MLKEM768 alpn=h2 sni=localhost full peer_certs=2 peer="CN=localhost" 1.52ms read=2178B/2 wrote=1561B/2 flights=1
+//! ```
+//!
+//! **`tracing` feature** (off by default): a `tls_handshake` span per handshake with the report's
+//! fields, an info event on completion and a warn event with the typed cause on failure; nothing
+//! secret is recorded. Its test runs with `cargo test --features tracing --test tracing`.
+//!
+//! **Session resumption**: reuse the same `Arc<ClientConfig>` (rustls keeps sessions in it);
+//! `cargo run --example resumption` shows a full handshake, then a resumed one. In TLS 1.2 the
+//! resumed handshake takes one round trip fewer (`flights` 2 → 1); in TLS 1.3 it skips the
+//! certificate. Tested between this crate's ends and against `openssl s_server` / `s_client`.
+//!
+//! **TLS 1.3 early data (0-RTT)**: `Connector::connect_with_early_data(name, data, io)` sends
+//! `data` with the ClientHello when resuming a session whose server allows it (client config
+//! `enable_early_data = true`); whatever the server does not accept is sent right after the
+//! handshake, before the handshake future resolves, so it arrives exactly once and in full
+//! whatever its size (tested from 64 KiB - 1 to 1 MiB, accepted, rejected and without a session),
+//! and `tls.early_data_accepted()` says which. At most half of what the session allows goes early:
+//! a rustls server that rejects early data skips no more than that (it counts skipped records by
+//! ciphertext, and in practice twice: with a 16 KiB limit, 8,175 rejected bytes are skipped and
+//! 8,180 end the handshake in `DecryptError`, measured with rustls alone).
+//! A server with `max_early_data_size > 0` reads it with `tls.take_early_data()?`; the ordinary read
+//! path never returns it. **Replay**: an attacker can resend captured early data, so act on it
+//! only when doing it twice is harmless. Tested both ways between this crate's ends and with
+//! `openssl s_server -early_data` / `s_client -early_data`.
+//!
+//! **Client certificates in TLS 1.3: `confirm`.** A TLS 1.3 client finishes its handshake when it
+//! sends its certificate; the server judges it afterwards. `tls.confirm().await` waits for the
+//! server's first record after the handshake: its session tickets when it accepted (rustls,
+//! OpenSSL and this crate send them as part of the handshake), its alert when it refused, which
+//! then surfaces as `HandshakeError::Protocol { alert_received: Some(CertificateRequired), .. }`
+//! instead of on the first read. Bound it with a timeout against servers that send no tickets.
+//!
+//! **Session tickets are part of a TLS 1.3 server's handshake**, as OpenSSL's
+//! `SSL_do_handshake` and tokio-rustls have it: the server's handshake completes once its tickets
+//! are written and flushed. So `confirm` completes against this crate's server even when it never
+//! writes, a server that only reads still issues tickets, and none are left behind in
+//! `into_inner()`. The cost is one write per handshake when tickets are on: `strace -f -c
+//! target/release/examples/bench --only ours --tickets` counts 4 `writev` per handshake, the same
+//! as `--only tokio-rustls --tickets` (3 each without tickets). If writing them fails (the client
+//! already left), the handshake still completes and the stream's first write or flush reports
+//! it. Over a transport with less room than the tickets, the client must read for the server's
+//! handshake to finish.
+//!
+//! **Key logs for Wireshark**: `Connector::with_key_log_from_env()` /
+//! `Acceptor::with_key_log_from_env()` log TLS secrets to the file named by `SSLKEYLOGFILE`
+//! through rustls' `KeyLogFile`, and do nothing when it is unset; the demo uses it
+//! (`SSLKEYLOGFILE=keys.log cargo run --example demo`). Debugging only.
+//!
 //! [`TlsListener`]: listener::TlsListener
 //! [`TlsListener::from_unix`]: listener::TlsListener::from_unix
 //! [`ListenerHandle`]: listener::ListenerHandle

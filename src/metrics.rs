@@ -5,6 +5,40 @@
 //!
 //! Every label value comes from a fixed set named here, never from the peer: no SNI, and an
 //! ALPN protocol outside the known ones is `other`, so no peer can create a time series.
+//!
+//! # Guide
+//!
+//! Handshakes and the listener are recorded through the [`metrics`](https://crates.io/crates/metrics)
+//! crate's facade, so any exporter works (Prometheus, StatsD, OpenTelemetry). Label values come
+//! from the fixed sets below, never from the peer: no SNI is recorded, and an ALPN protocol
+//! outside the known ones is `other`, so no client can create a time series.
+//! `tokio_tls_handshake::metrics::describe()` registers units and descriptions with the
+//! recorder (optional).
+//!
+//! | metric | type | unit | labels |
+//! |---|---|---|---|
+//! | `tls_handshakes_total` | counter | handshakes | `role` (`client`, `server`), `outcome` (`done`, `peer_closed`, `protocol`, `transport`, `timed_out`, `not_tls`, `config`, `evicted`, `panicked`, `drained`, `proxy_header`, `refused`, `challenge_answered`), `version` (`tls1.3`, `tls1.2`, `none`, `other`), `alpn` (`h2`, `http/1.1`, `acme-tls/1`, `none`, `other`) |
+//! | `tls_handshake_duration_seconds` | histogram | seconds | `role`, `outcome` |
+//! | `tls_listener_handshakes_in_flight` | gauge | handshakes | none (all listeners of the process) |
+//! | `tls_listener_evictions_total` | counter | handshakes | none |
+//! | `tls_listener_drains_total` | counter | drains | none |
+//! | `tls_listener_drain_cut_offs_total` | counter | handshakes | none |
+//! | `tls_listener_accept_errors_total` | counter | errors | `kind` (`resource_exhaustion`, `connection`) |
+//!
+//! Every handshake a future runs (`Connector::connect`, `Acceptor::accept`, a `TlsListener`, the
+//! `HttpsConnector`) is counted once when it ends: completed, failed, or (in a listener)
+//! evicted, cut off by a drain, or panicked. A handshake future dropped before it ended, and the
+//! sync step, record nothing. `tests/server/metrics.rs` checks every outcome once with these labels
+//! (with `metrics-util`'s debugging recorder), and `examples/metrics_server.rs` serves them
+//! for Prometheus (`metrics-exporter-prometheus`), scraped with curl in `tests/examples/examples.rs`:
+//!
+//! ```sh
+//! cargo run --example metrics_server --features metrics -- \
+//!   --addr 127.0.0.1:8443 --metrics-addr 127.0.0.1:9100 --ca-out ca.pem
+//! curl --cacert ca.pem --resolve localhost:8443:127.0.0.1 https://localhost:8443/
+//! curl -s http://127.0.0.1:9100/metrics | grep '^tls_'
+//! # tls_handshakes_total{role="server",outcome="done",version="tls1.3",alpn="http/1.1"} 1
+//! ```
 
 use rustls::ProtocolVersion;
 

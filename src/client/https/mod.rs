@@ -2,8 +2,7 @@
 //! deadline over connect and handshake, its typed errors, and the handshake's report in
 //! every response.
 //!
-//! - `stream.rs`: [`MaybeHttpsStream`], the connection hyper gets.
-//! - `error.rs`: [`ConnectError`].
+#![doc = include_str!("guide.md")]
 
 mod error;
 mod stream;

@@ -2,15 +2,7 @@
 //! TLS-ALPN-01 (RFC 8737) on the serving port itself, written to a cache directory in the
 //! [`CertificateStore`]'s layout and served by the store, renewed before they expire.
 //!
-//! - `config.rs`: what to order, from where, when to renew.
-//! - `schedule.rs`: when names are ordered (configured first, several at once), one order
-//!   with its account, and the record of how each went.
-//! - `attempts.rs`: that record, kept in the cache; the backoff capped before expiry.
-//! - `on_demand.rs`: names taken on demand, bounded; forgetting a name.
-//! - `order.rs`: one certificate, through `instant-acme`.
-//! - `challenge.rs`: the challenge certificates, and telling a validation's ClientHello.
-//! - `cache.rs`: the account and certificates on disk.
-//! - `error.rs`: [`AcmeError`].
+#![doc = include_str!("guide.md")]
 
 mod attempts;
 mod cache;

@@ -2,18 +2,7 @@
 //! task of its own (so handshake crypto uses every worker), sheds the slowest peers when its
 //! cap is full, bounds the results waiting, drains on request, and hands out results.
 //!
-//! - `mod.rs`: the listener, its settings, and the stream of results.
-//! - `accept_loop.rs`: accepting, the pause after resource exhaustion, starting tasks.
-//! - `task.rs`: one handshake as a task, and whose turn it is (`PeerTurns`).
-//! - `registry.rs`: the handshake tasks not yet reported (`HandshakeRegistry`), and which
-//!   of those waiting on their peer is the slowest.
-//! - `shedding.rs`: making room when the cap is full: shedding that slowest peer.
-//! - `drain.rs`: the graceful drain.
-//! - `outcomes.rs`: a finished task turned into what the listener yields.
-//! - `errors.rs`: `ListenError`.
-//! - `state.rs`: what the listener shares with its tasks and handles (`ListenerState`).
-//! - `handle.rs`: `ListenerHandle`.
-//! - `incoming.rs`: where connections come from.
+#![doc = include_str!("guide.md")]
 
 mod accept_loop;
 mod drain;

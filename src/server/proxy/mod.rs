@@ -3,10 +3,6 @@
 //! first (`ProxyHeaderReader`), bounded and under the handshake's one deadline, and what
 //! came after it in the same read is handed to the handshake as bytes already received.
 //!
-//! - `reader.rs`: the bounded reader (v1: 107 bytes, v2: [`MAX_PROXY_V2_LEN`]), parsed by
-//!   the `proxy-header` crate.
-//! - `trusted.rs`: `TrustedProxies`, who may send a header.
-//!
 //! # Trust
 //!
 //! A header says "this connection is really from that client". Only a load balancer may say
@@ -25,6 +21,65 @@
 //! may open). [`TlsListener`](crate::listener::TlsListener) knows each transport's address and applies
 //! the set; with [`Acceptor::accept`](crate::Acceptor::accept) the address is unknown, so use
 //! [`Acceptor::accept_from`](crate::Acceptor::accept_from) unless the set is `any`.
+//!
+//!
+//! # Guide
+//!
+//! **The PROXY protocol** (feature `proxy-protocol`). Behind HAProxy, an AWS NLB or Envoy, the
+//! transport's peer is the balancer. `Acceptor::with_proxy_protocol(mode, trusted)` reads the
+//! header HAProxy's `send-proxy` (v1, text) or `send-proxy-v2` (binary) puts in front of the TLS
+//! bytes, parsed by the [`proxy-header`](https://crates.io/crates/proxy-header) crate, from the
+//! balancers `trusted` lists only:
+//!
+//! ```rust,no_run
+//! # #[cfg(feature = "proxy-protocol")]
+//! # async fn run(config: std::sync::Arc<rustls::ServerConfig>) -> Result<(), Box<dyn std::error::Error>> {
+//! use tokio_tls_handshake::{proxy::{ProxyProtocol, TrustedProxies}, listener::TlsListener, Acceptor};
+//!
+//! let balancers = TrustedProxies::parse(["10.0.0.0/24", "fd00::/8"])?;
+//! let acceptor = Acceptor::from(config).with_proxy_protocol(ProxyProtocol::Required, balancers);
+//! let mut listener = TlsListener::new(tokio::net::TcpListener::bind("0.0.0.0:8443").await?, acceptor);
+//! while let Some(next) = listener.accept().await {
+//!     if let Ok((tls, client)) = next { /* `client`: the address behind the balancer */ }
+//! }
+//! # Ok(()) }
+//! ```
+//!
+//! - **Who may send a header.** A header says "this connection is really from that client";
+//!   anyone else who reached the port could claim any address and walk past an allowlist, a rate
+//!   limit or a ban keyed on it. So the trusted balancers come with the mode, matched against the
+//!   *transport's* peer address (CIDR ranges or addresses, parsed by the `ipnet` crate, with IPv4
+//!   peers seen through an IPv6 socket matched as IPv4; or a predicate; or
+//!   `TrustedProxies::any()` for a port only the balancer can reach):
+//!
+//!   | mode | a trusted balancer | anyone else |
+//!   |---|---|---|
+//!   | `Required` | must send a header (else `ProxyHeader(Missing)`) | refused at once, nothing read (`ProxyHeader(Untrusted)`) |
+//!   | `Optional` | may send one | goes straight to TLS; a header is refused (`Untrusted`) |
+//!
+//!   `TlsListener` knows each transport's address; accepting by hand, use
+//!   `Acceptor::accept_from(io, &peer)` / `start_from`, since `accept(io)` does not know it and
+//!   trusts its peer only under `any()`. A Unix socket's peer has no address: only `any()`
+//!   trusts it (the socket's permissions decide who connects).
+//! - **A layer in front of TLS.** The header is read first, by its own bounded reader, under the
+//!   handshake's one deadline (`accept`, `start` and the sync step alike); the TLS code never
+//!   sees it, and TLS bytes that arrived in the same read are handed to the handshake. The sync
+//!   step runs the same reader: `ProxyHeaderReader::read`, then
+//!   `Handshake::accept(config)?.with_received(header.received)`.
+//! - **Bounded.** The reader holds at most the longest header (v1: 107 bytes; v2: 4096, TLVs
+//!   included) plus one 1 KiB read, and refuses as soon as a limit is passed on any branch (a v1
+//!   line ending past 107 bytes, a v1 signature with no line end, a v2 length over 4096).
+//! - **The client's address** becomes the peer the `TlsListener` yields, and the peer of every
+//!   failure it reports (evictions and drain cut-offs included, once the header was read), with
+//!   `TlsStream::proxy_source()` and the report's `proxy_source`. A Unix listener yields
+//!   `UnixPeer::Proxied(addr)` then (HAProxy in front of a Unix socket), `UnixPeer::Socket` else.
+//! - Without the feature configured, a header is `NotTls`, as any non-TLS bytes; a LOCAL header
+//!   (the balancer's own health check) keeps the transport's address.
+//!
+//! Tested against a real HAProxy, Debian's package (2.6.12 on the machine this was written on;
+//! `.ci/run` installs whatever Debian ships) (`tests/server/haproxy.rs`: `send-proxy` and `send-proxy-v2` to a
+//! TCP listener, `send-proxy-v2` to a Unix socket trusted and refused; the server sees the
+//! client's own address and port), and with the attacks in the Reliability table of [TESTING.md](TESTING.md).
 
 mod reader;
 mod trusted;

@@ -3,13 +3,7 @@
 //! into a rustls ticketer. A client that got a ticket from one server resumes on any other, in
 //! TLS 1.3 and TLS 1.2.
 //!
-//! - `seal.rs`: the ticket format and its sealing with the provider's own primitives (HKDF
-//!   derives a key and nonce for each ticket from the shared key and a random salt; TLS 1.3's
-//!   AES-256-GCM or ChaCha20-Poly1305 seals it, named in the ticket).
-//! - `ticketer.rs`: the rustls ticketer: which key seals, which keys open, and when.
-//! - `context.rs`: what a ticket is bound to (the application's context and the server's
-//!   client authentication policy).
-//! - `error.rs`: [`TicketKeyError`].
+#![doc = include_str!("guide.md")]
 
 mod context;
 mod error;
