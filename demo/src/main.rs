@@ -1,7 +1,6 @@
 //! The README's first command: a real TLS handshake on loopback.
 //!
-//! - makes a CA and a server certificate with rcgen at start-up (no key files; see
-//!   `examples/common/mod.rs`);
+//! - makes a CA and a server certificate with rcgen at start-up (no key files);
 //! - runs a server ([`Acceptor`]) and a client ([`Connector`]) on 127.0.0.1;
 //! - prints each side's `HandshakeReport`: what was negotiated (version, cipher suite, key
 //!   exchange, ALPN, SNI, peer certificate) and what it cost (duration, bytes and transport
@@ -9,9 +8,7 @@
 //! - with `SSLKEYLOGFILE=path` set, logs the TLS secrets there for Wireshark;
 //! - echoes one message and shuts down cleanly with close_notify.
 //!
-//! Run with `cargo run --example demo`.
-
-mod common;
+//! Run with `cargo run -p demo`. A crate of its own, so that it compiles only what it needs.
 
 use std::{error::Error, sync::Arc};
 
@@ -20,7 +17,7 @@ use tokio_tls_handshake::{Acceptor, Connector, TlsConnection, TlsStream};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Box<dyn Error>> {
-    let (mut server_config, mut client_config) = common::configs("demo CA")?;
+    let (mut server_config, mut client_config) = configs()?;
     server_config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     client_config.alpn_protocols = vec![b"http/1.1".to_vec()];
 
@@ -65,4 +62,41 @@ async fn main() -> Result<(), Box<dyn Error>> {
 fn report<IO, C: TlsConnection>(side: &str, peer: &str, tls: &TlsStream<IO, C>) {
     println!("{side}: handshake with {peer} done");
     println!("  {}", tls.report());
+}
+
+/// A fresh CA, a certificate for `localhost` signed by it, a server configuration presenting
+/// it and a client configuration trusting the CA.
+fn configs() -> Result<(rustls::ServerConfig, rustls::ClientConfig), Box<dyn Error>> {
+    use rcgen::{
+        BasicConstraints, CertificateParams, CertifiedIssuer, DnType, ExtendedKeyUsagePurpose,
+        IsCa, KeyPair, KeyUsagePurpose,
+    };
+    use rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
+
+    let mut ca = CertificateParams::new(Vec::<String>::new())?;
+    ca.distinguished_name.push(DnType::CommonName, "demo CA");
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+    let ca = CertifiedIssuer::self_signed(ca, KeyPair::generate()?)?;
+
+    let key = KeyPair::generate()?;
+    let mut leaf = CertificateParams::new(vec!["localhost".to_string()])?;
+    leaf.distinguished_name
+        .push(DnType::CommonName, "localhost");
+    leaf.use_authority_key_identifier_extension = true;
+    leaf.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+    leaf.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+    let leaf = leaf.signed_by(&key, &ca)?;
+
+    let chain = vec![leaf.der().clone(), ca.der().clone()];
+    let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der()));
+    let server = rustls::ServerConfig::builder()
+        .with_no_client_auth()
+        .with_single_cert(chain, key)?;
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(ca.der().clone())?;
+    let client = rustls::ClientConfig::builder()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok((server, client))
 }
