@@ -19,46 +19,46 @@ use super::{
 impl<I: Incoming, S: SpawnHandshakes<I::Io>> TlsListener<I, S> {
     /// Finished handshakes waiting for the consumer.
     pub(super) fn ready(&self) -> usize {
-        self.tasks.len().saturating_sub(self.state.live())
+        self.core.tasks.len().saturating_sub(self.core.state.live())
     }
     /// Accepts up to a batch of connections. `Some(error)` to report an accept error.
     /// Returns whether the batch was used up (more may be waiting).
     pub(super) fn poll_accepts(&mut self, cx: &mut Context<'_>) -> (Option<io::Error>, bool) {
-        if self.backing_off {
-            if self.backoff.as_mut().poll(cx).is_pending() {
+        if self.core.backing_off {
+            if self.core.backoff.as_mut().poll(cx).is_pending() {
                 return (None, false);
             }
-            self.backing_off = false;
+            self.core.backing_off = false;
         }
-        for _ in 0..self.accept_batch {
+        for _ in 0..self.core.accept_batch {
             // A consumer that does not keep up: let the kernel's backlog hold the newcomers.
-            if self.ready() >= self.max_ready || !self.start_waiting() {
+            if self.ready() >= self.core.max_ready || !self.start_waiting() {
                 return (None, false);
             }
-            let Some(incoming) = self.incoming.as_mut() else {
+            let Some(incoming) = self.core.incoming.as_mut() else {
                 return (None, false);
             };
             match incoming.poll_incoming(cx) {
                 Poll::Ready(Some(Ok(connection))) => {
-                    self.state.count_accepted();
-                    self.waiting = Some(connection);
+                    self.core.state.count_accepted();
+                    self.core.waiting = Some(connection);
                 }
                 Poll::Ready(Some(Err(e))) => {
-                    self.state.count_accept_error();
+                    self.core.state.count_accept_error();
                     crate::measure::listener_accept_error(accept_error_is_resource_exhaustion(&e));
                     if accept_error_is_resource_exhaustion(&e) {
                         let until = Instant::now() + ACCEPT_ERROR_BACKOFF;
-                        self.backoff.as_mut().reset(until);
+                        self.core.backoff.as_mut().reset(until);
                         // Registers the timer, so the pause ends with a wake-up.
-                        let _ = self.backoff.as_mut().poll(cx);
-                        self.backing_off = true;
+                        let _ = self.core.backoff.as_mut().poll(cx);
+                        self.core.backing_off = true;
                         return (Some(e), false);
                     }
                     // One connection's failure: the next may be waiting already.
                     return (Some(e), true);
                 }
                 Poll::Ready(None) => {
-                    self.incoming = None;
+                    self.core.incoming = None;
                     return (None, false);
                 }
                 Poll::Pending => return (None, false),
@@ -71,18 +71,18 @@ impl<I: Incoming, S: SpawnHandshakes<I::Io>> TlsListener<I, S> {
     /// Starts the connection waiting for a slot, if there is one and a slot can be had.
     /// `false`: it still waits.
     pub(super) fn start_waiting(&mut self) -> bool {
-        if self.waiting.is_none() {
+        if self.core.waiting.is_none() {
             return true;
         }
         if !self.make_room() {
             return false;
         }
-        if let Some((io, peer)) = self.waiting.take() {
-            let progress = Arc::new(PeerTurns::new(self.state.clone()));
-            let handshake = self.acceptor.accept_peer(io, peer.ip());
+        if let Some((io, peer)) = self.core.waiting.take() {
+            let progress = Arc::new(PeerTurns::new(self.core.state.clone()));
+            let handshake = self.core.acceptor.accept_peer(io, peer.ip());
             let task = HandshakeTask::new(handshake, progress.clone(), peer.clone());
-            let abort = S::spawn(&mut self.tasks, task);
-            self.registry.insert(abort, peer, progress);
+            let abort = S::spawn(&mut self.core.tasks, task);
+            self.core.registry.insert(abort, peer, progress);
         }
         true
     }

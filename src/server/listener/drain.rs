@@ -19,25 +19,26 @@ impl<I: Incoming, S> TlsListener<I, S> {
     /// Starts a drain if one was asked for; cuts off the handshakes still running once its
     /// grace period is over.
     pub(super) fn poll_drain(&mut self, cx: &mut Context<'_>) {
-        if self.drain.is_none() {
-            let Some(grace) = self.state.take_drain_request() else {
+        if self.core.drain.is_none() {
+            let Some(grace) = self.core.state.take_drain_request() else {
                 return;
             };
             // Closing the listening socket refuses new connections; one accepted but not yet
             // started is closed too.
-            self.incoming = None;
-            self.waiting = None;
+            self.core.incoming = None;
+            self.core.waiting = None;
             crate::measure::listener_drain_begun();
-            self.drain = Some(Drain {
+            self.core.drain = Some(Drain {
                 grace: Box::pin(tokio::time::sleep(grace)),
                 cut: false,
                 report: DrainReport::default(),
             });
         }
-        if let Some(drain) = &mut self.drain {
+        let core = &mut self.core;
+        if let Some(drain) = &mut core.drain {
             if !drain.cut && drain.grace.as_mut().poll(cx).is_ready() {
                 drain.cut = true;
-                drain.report.cut_off = self.registry.cut_all();
+                drain.report.cut_off = core.registry.cut_all();
                 crate::measure::listener_cut_off(drain.report.cut_off.len());
             }
         }
@@ -45,8 +46,8 @@ impl<I: Incoming, S> TlsListener<I, S> {
 
     /// The listener has nothing more to yield: tell the handles.
     pub(super) fn finish(&mut self) {
-        self.finished = true;
-        let report = self.drain.take().map(|d| d.report).unwrap_or_default();
-        self.finished_signal.send_replace(Some(report));
+        self.core.finished = true;
+        let report = self.core.drain.take().map(|d| d.report).unwrap_or_default();
+        self.core.finished_signal.send_replace(Some(report));
     }
 }

@@ -113,6 +113,14 @@ pub const ACCEPT_ERROR_BACKOFF: Duration = Duration::from_millis(50);
 /// # Ok(()) }
 /// ```
 pub struct TlsListener<I: Incoming, S = Spawn> {
+    core: ListenerCore<I>,
+    /// How handshakes are spawned; `fn() -> S` keeps the listener `Send` and `Unpin`.
+    spawn: PhantomData<fn() -> S>,
+}
+
+/// Everything a listener holds but how it spawns, so that
+/// [`spawn_local`](TlsListener::spawn_local) moves it whole.
+pub(super) struct ListenerCore<I: Incoming> {
     /// `None` once the connections ended or a drain began.
     incoming: Option<I>,
     /// Accepted, waiting for a slot.
@@ -135,16 +143,14 @@ pub struct TlsListener<I: Incoming, S = Spawn> {
     accept_error: Option<io::Error>,
     drain: Option<Drain<I::Addr>>,
     finished: bool,
-    /// How handshakes are spawned; `fn() -> S` keeps the listener `Send` and `Unpin`.
-    spawn: PhantomData<fn() -> S>,
 }
 
 impl<I: Incoming, S> fmt::Debug for TlsListener<I, S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TlsListener")
-            .field("in_flight", &self.state.live())
-            .field("max_in_flight", &self.max_in_flight)
-            .field("stats", &self.state.stats())
+            .field("in_flight", &self.core.state.live())
+            .field("max_in_flight", &self.core.max_in_flight)
+            .field("stats", &self.core.state.stats())
             .finish_non_exhaustive()
     }
 }
@@ -225,23 +231,25 @@ impl<I: Incoming> TlsListener<I> {
         // ("timers are disabled. Call `enable_time` ..."), not in every handshake.
         let backoff = Box::pin(tokio::time::sleep_until(Instant::now()));
         Self {
-            local_addr: incoming.local_addr().ok(),
-            incoming: Some(incoming),
-            waiting: None,
-            acceptor,
-            tasks: JoinSet::new(),
-            registry: HandshakeRegistry::default(),
-            state: ListenerState::new(),
-            finished_signal: Arc::new(tokio::sync::watch::Sender::new(None)),
-            evicting: None,
-            max_in_flight: DEFAULT_MAX_IN_FLIGHT,
-            max_ready: DEFAULT_MAX_READY,
-            accept_batch: DEFAULT_ACCEPT_BATCH,
-            backoff,
-            backing_off: false,
-            accept_error: None,
-            drain: None,
-            finished: false,
+            core: ListenerCore {
+                local_addr: incoming.local_addr().ok(),
+                incoming: Some(incoming),
+                waiting: None,
+                acceptor,
+                tasks: JoinSet::new(),
+                registry: HandshakeRegistry::default(),
+                state: ListenerState::new(),
+                finished_signal: Arc::new(tokio::sync::watch::Sender::new(None)),
+                evicting: None,
+                max_in_flight: DEFAULT_MAX_IN_FLIGHT,
+                max_ready: DEFAULT_MAX_READY,
+                accept_batch: DEFAULT_ACCEPT_BATCH,
+                backoff,
+                backing_off: false,
+                accept_error: None,
+                drain: None,
+                finished: false,
+            },
             spawn: PhantomData,
         }
     }
@@ -258,26 +266,10 @@ impl<I: Incoming> TlsListener<I> {
     /// # Panics
     ///
     /// The listener panics when it starts a handshake outside a `LocalSet`.
-    pub fn spawn_local(mut self) -> TlsListener<I, SpawnLocal> {
+    pub fn spawn_local(self) -> TlsListener<I, SpawnLocal> {
         // Nothing has been spawned yet unless the listener was polled; keep what there is.
         TlsListener {
-            incoming: self.incoming.take(),
-            waiting: self.waiting.take(),
-            local_addr: self.local_addr.take(),
-            acceptor: self.acceptor.clone(),
-            tasks: std::mem::take(&mut self.tasks),
-            registry: std::mem::take(&mut self.registry),
-            state: self.state.clone(),
-            finished_signal: self.finished_signal.clone(),
-            evicting: self.evicting.take(),
-            max_in_flight: self.max_in_flight,
-            max_ready: self.max_ready,
-            accept_batch: self.accept_batch,
-            backoff: Box::pin(tokio::time::sleep_until(Instant::now())),
-            backing_off: self.backing_off,
-            accept_error: self.accept_error.take(),
-            drain: self.drain.take(),
-            finished: std::mem::replace(&mut self.finished, true),
+            core: self.core,
             spawn: PhantomData,
         }
     }
@@ -287,36 +279,36 @@ impl<I: Incoming, S> TlsListener<I, S> {
     /// At most `max` handshakes in flight (at least 1); beyond that, a new connection sheds
     /// the slowest peer's handshake.
     pub fn with_max_in_flight(mut self, max: usize) -> Self {
-        self.max_in_flight = max.max(1);
+        self.core.max_in_flight = max.max(1);
         self
     }
 
     /// At most `max` finished handshakes waiting for [`accept`](TlsListener::accept) (at
     /// least 1); beyond that the listener stops accepting until the consumer catches up.
     pub fn with_max_ready(mut self, max: usize) -> Self {
-        self.max_ready = max.max(1);
+        self.core.max_ready = max.max(1);
         self
     }
 
     /// At most `batch` accepts per wake-up (at least 1).
     pub fn with_accept_batch(mut self, batch: usize) -> Self {
-        self.accept_batch = batch.max(1);
+        self.core.accept_batch = batch.max(1);
         self
     }
 
     /// Handshakes running now.
     pub fn in_flight(&self) -> usize {
-        self.state.live()
+        self.core.state.live()
     }
 
     /// What the listener has done so far.
     pub fn stats(&self) -> ListenerStats {
-        self.state.stats()
+        self.core.state.stats()
     }
 
     /// A cloneable handle for other tasks: stats, the in-flight count, and a graceful drain.
     pub fn handle(&self) -> ListenerHandle<I::Addr> {
-        ListenerHandle::new(self.state.clone(), self.finished_signal.clone())
+        ListenerHandle::new(self.core.state.clone(), self.core.finished_signal.clone())
     }
 
     /// The address connections come to (a `TcpListener`'s or `UnixListener`'s), also after a
@@ -326,7 +318,7 @@ impl<I: Incoming, S> TlsListener<I, S> {
     ///
     /// `Unsupported` for a source without one, such as a stream of connections.
     pub fn local_addr(&self) -> io::Result<I::Addr> {
-        self.local_addr.clone().ok_or_else(|| {
+        self.core.local_addr.clone().ok_or_else(|| {
             io::Error::new(
                 io::ErrorKind::Unsupported,
                 "this listener's connections come from a source without a local address",
@@ -354,27 +346,29 @@ impl<I: Incoming, S: SpawnHandshakes<I::Io>> Stream for TlsListener<I, S> {
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = self.get_mut();
-        if this.finished {
+        if this.core.finished {
             return Poll::Ready(None);
         }
-        this.state.register_listener(cx);
+        this.core.state.register_listener(cx);
         this.poll_drain(cx);
         // An accept error held back by the last poll goes first; then a finished handshake
         // goes before a new accept error, so a steady run of accept errors cannot starve
         // finished handshakes, nor they the errors.
-        if let Some(e) = this.accept_error.take() {
+        if let Some(e) = this.core.accept_error.take() {
             return Poll::Ready(Some(Err(ListenError::Accept(e))));
         }
         let (accept_error, more_waiting) = this.poll_accepts(cx);
         loop {
-            match this.tasks.poll_join_next_with_id(cx) {
+            match this.core.tasks.poll_join_next_with_id(cx) {
                 Poll::Ready(Some(joined)) => {
                     if let Some(item) = this.item_from(joined) {
-                        this.accept_error = accept_error;
+                        this.core.accept_error = accept_error;
                         return Poll::Ready(Some(item));
                     }
                 }
-                Poll::Ready(None) if this.incoming.is_none() && this.waiting.is_none() => {
+                Poll::Ready(None)
+                    if this.core.incoming.is_none() && this.core.waiting.is_none() =>
+                {
                     this.finish();
                     return Poll::Ready(None);
                 }
@@ -393,7 +387,7 @@ impl<I: Incoming, S: SpawnHandshakes<I::Io>> Stream for TlsListener<I, S> {
     }
 }
 
-impl<I: Incoming, S> Drop for TlsListener<I, S> {
+impl<I: Incoming> Drop for ListenerCore<I> {
     fn drop(&mut self) {
         if self.finished {
             return;

@@ -32,7 +32,7 @@ impl<I: Incoming, S> TlsListener<I, S> {
             Ok((id, outcome)) => (id, Ok(outcome)),
             Err(error) => (error.id(), Err(error)),
         };
-        let entry = self.registry.remove(id);
+        let entry = self.core.registry.remove(id);
         let client = |proxied: Option<std::net::SocketAddr>, transport: I::Addr| {
             proxied.and_then(I::Addr::from_proxied).unwrap_or(transport)
         };
@@ -52,7 +52,7 @@ impl<I: Incoming, S> TlsListener<I, S> {
                 let Some(entry) = &entry else {
                     debug_assert!(false, "a handshake task missing from the registry: {id}");
                     crate::trace::unbooked_task(&join_error);
-                    self.state.count_failed(false);
+                    self.core.state.count_failed(false);
                     return None;
                 };
                 let peer = entry.client();
@@ -69,16 +69,16 @@ impl<I: Incoming, S> TlsListener<I, S> {
             }
         };
         match &item {
-            Ok(_) => self.state.count_established(),
-            Err(ListenError::Evicted { .. }) => self.state.count_failed(true),
+            Ok(_) => self.core.state.count_established(),
+            Err(ListenError::Evicted { .. }) => self.core.state.count_failed(true),
             Err(
                 ListenError::Handshake { .. }
                 | ListenError::Drained { .. }
                 | ListenError::Panicked { .. },
-            ) => self.state.count_failed(false),
+            ) => self.core.state.count_failed(false),
             Err(ListenError::Accept(_)) => {}
         }
-        if let Some(drain) = &mut self.drain {
+        if let Some(drain) = &mut self.core.drain {
             if entry.is_none_or(|entry| entry.status != TaskStatus::CutOff) {
                 drain.report.completed += 1;
             }
