@@ -264,7 +264,7 @@
 //! are written and flushed. So `confirm` completes against this crate's server even when it never
 //! writes, a server that only reads still issues tickets, and none are left behind in
 //! `into_inner()`. The cost is one write per handshake when tickets are on: `strace -f -c
-//! target/release/examples/bench --only ours --tickets` counts 4 `writev` per handshake, the same
+//! target/release/bench --only ours --tickets` counts 4 `writev` per handshake, the same
 //! as `--only tokio-rustls --tickets` (3 each without tickets). If writing them fails (the client
 //! already left), the handshake still completes and the stream's first write or flush reports
 //! it. Over a transport with less room than the tickets, the client must read for the server's

@@ -1,7 +1,7 @@
 //! Load: 10,000 handshakes, 1,000 in flight, this crate's client against its server over
 //! loopback. Zero failures allowed on either side, every echo served, the whole run bounded
 //! in time; the peak heap per in-flight handshake pair is reported. Speed is the bench's
-//! business (`cargo run --release --example bench`), not this test's.
+//! business (`cargo run --release -p bench`), not this test's.
 //!
 //! Needs about 2,100 file descriptors (`.ci/run` raises the limit). `LOAD_HANDSHAKES` and
 //! `LOAD_IN_FLIGHT` change the size for a longer run.
