@@ -324,7 +324,7 @@ pub use client::roots;
 pub use server::acme;
 #[cfg(feature = "proxy-protocol")]
 pub use server::proxy;
-pub use server::{certificates, choose, listener, tickets};
+pub use server::{accept, certificates, listener, tickets};
 
 pub use rustls;
 

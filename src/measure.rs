@@ -37,12 +37,9 @@ mod on {
             .record(duration.as_secs_f64());
     }
 
-    /// A handshake the listener ended itself (evicted, drained, panicked).
-    pub(crate) fn handshake_ended_by_listener<IO, A>(
-        error: &crate::listener::ListenError<IO, A>,
-        duration: Duration,
-    ) {
-        let outcome = metrics::listener_outcome(error);
+    /// A handshake the listener ended itself (evicted, drained, panicked): `outcome` is its
+    /// label.
+    pub(crate) fn handshake_ended_by_listener(outcome: &'static str, duration: Duration) {
         let side = metrics::role(Role::Server);
         ::metrics::counter!(metrics::HANDSHAKES,
             "role" => side,
@@ -103,11 +100,7 @@ mod off {
     ) {
     }
     /// A handshake the listener ended itself.
-    pub(crate) fn handshake_ended_by_listener<IO, A>(
-        _error: &crate::listener::ListenError<IO, A>,
-        _duration: Duration,
-    ) {
-    }
+    pub(crate) fn handshake_ended_by_listener(_outcome: &'static str, _duration: Duration) {}
     pub(crate) fn listener_task_started() {}
     pub(crate) fn listener_task_ended() {}
     pub(crate) fn listener_evicted() {}

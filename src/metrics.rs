@@ -67,14 +67,7 @@ pub fn outcome(error: &HandshakeError) -> &'static str {
 /// The `outcome` label of a handshake the listener ended itself: `evicted`, `drained` or
 /// `panicked` (an accept error is none).
 pub fn listener_outcome<IO, A>(error: &crate::listener::ListenError<IO, A>) -> &'static str {
-    use crate::listener::ListenError;
-    match error {
-        ListenError::Handshake { error, .. } => outcome(error),
-        ListenError::Evicted { .. } => "evicted",
-        ListenError::Drained { .. } => "drained",
-        ListenError::Panicked { .. } => "panicked",
-        _ => "accept",
-    }
+    error.outcome()
 }
 
 /// The `version` label: `tls1.3`, `tls1.2`, `none` (not agreed) or `other`.

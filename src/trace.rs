@@ -162,12 +162,12 @@ impl Trace {
 
 /// A certificate file the store could not load; the last good version keeps serving.
 #[cfg(feature = "tracing")]
-pub(crate) fn certificate_not_loaded(error: &crate::certificates::CertificateError) {
-    tracing::warn!(path = %error.path.display(), error = %error, "tls certificate not loaded");
+pub(crate) fn certificate_not_loaded(path: &std::path::Path, error: &dyn std::fmt::Display) {
+    tracing::warn!(path = %path.display(), error = %error, "tls certificate not loaded");
 }
 
 #[cfg(not(feature = "tracing"))]
-pub(crate) fn certificate_not_loaded(_error: &crate::certificates::CertificateError) {}
+pub(crate) fn certificate_not_loaded(_path: &std::path::Path, _error: &dyn std::fmt::Display) {}
 
 /// The file watcher reported an error; the store reloads anyway.
 #[cfg(all(feature = "tracing", feature = "watch"))]

@@ -1,12 +1,9 @@
 //! Section 3, behind a load balancer and across a fleet (`-- --fleet`).
 
-use std::{io, pin::Pin, sync::Arc, task::Context, time::Instant};
+use std::{io, sync::Arc, time::Instant};
 
 use rustls::ClientConfig;
-use tokio::{
-    io::{AsyncRead, AsyncWrite},
-    net::TcpListener,
-};
+use tokio::net::TcpListener;
 
 use crate::common;
 use crate::listener::*;
@@ -133,60 +130,4 @@ pub(crate) async fn resumed_across(servers: &[&Setup], count: usize) -> io::Resu
         }
     }
     Ok(rate(count, start.elapsed()))
-}
-
-/// A client transport whose first write begins with `header` (a PROXY header, as a load
-/// balancer puts it in front of the client's bytes).
-pub(crate) struct HeaderFirst<IO> {
-    pub(crate) io: IO,
-    pub(crate) header: &'static [u8],
-}
-
-impl<IO: AsyncRead + Unpin> AsyncRead for HeaderFirst<IO> {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut tokio::io::ReadBuf<'_>,
-    ) -> std::task::Poll<io::Result<()>> {
-        Pin::new(&mut self.io).poll_read(cx, buf)
-    }
-}
-
-impl<IO: AsyncWrite + Unpin> AsyncWrite for HeaderFirst<IO> {
-    fn poll_write(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> std::task::Poll<io::Result<usize>> {
-        let me = &mut *self;
-        while !me.header.is_empty() {
-            let parts = [io::IoSlice::new(me.header), io::IoSlice::new(buf)];
-            let n = std::task::ready!(Pin::new(&mut me.io).poll_write_vectored(cx, &parts))?;
-            if n == 0 {
-                return std::task::Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
-            }
-            if n >= me.header.len() {
-                let data = n - me.header.len();
-                me.header = &[];
-                if data > 0 {
-                    return std::task::Poll::Ready(Ok(data));
-                }
-            } else {
-                me.header = &me.header[n..];
-            }
-        }
-        Pin::new(&mut me.io).poll_write(cx, buf)
-    }
-    fn poll_flush(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> std::task::Poll<io::Result<()>> {
-        Pin::new(&mut self.io).poll_flush(cx)
-    }
-    fn poll_shutdown(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> std::task::Poll<io::Result<()>> {
-        Pin::new(&mut self.io).poll_shutdown(cx)
-    }
 }

@@ -72,9 +72,9 @@ pub enum HandshakeError {
     #[cfg(feature = "proxy-protocol")]
     ProxyHeader(ProxyHeaderError),
     /// The server refused the ClientHello by policy before the handshake went on: a
-    /// [`ChooseConfig`](crate::choose::ChooseConfig) chose [`Choice::Refuse`](crate::choose::Choice::Refuse)
+    /// [`ChooseConfig`](crate::accept::ChooseConfig) chose [`Choice::Refuse`](crate::accept::Choice::Refuse)
     /// (a [`CertificateStore`](crate::certificates::CertificateStore) has no certificate for the name asked
-    /// for, say), or [`StartHandshake::refuse`](crate::choose::StartHandshake::refuse) was called.
+    /// for, say), or [`StartHandshake::refuse`](crate::accept::StartHandshake::refuse) was called.
     /// The alert goes out in the clear, as OpenSSL's servername callback sends one.
     Refused {
         /// The name the client asked for (SNI), if it asked for one.
@@ -83,7 +83,7 @@ pub enum HandshakeError {
         alert_sent: Option<AlertDescription>,
     },
     /// The connection was a challenge, not a client: the handshake completed with a
-    /// [`Choice::AnswerChallenge`](crate::choose::Choice::AnswerChallenge) configuration (an ACME
+    /// [`Choice::AnswerChallenge`](crate::accept::Choice::AnswerChallenge) configuration (an ACME
     /// server's TLS-ALPN-01 validation, RFC 8737), and the connection was closed. Nothing for
     /// the application to serve.
     ChallengeAnswered,

@@ -18,13 +18,10 @@ use tokio::{
 };
 
 use super::{
-    adapter::PollIo, choosing::ChoosingConfig, deadline::Deadline, recoverable::Recoverable,
-    sending_alert::SendingAlert,
+    adapter::PollIo, deadline::Deadline, recoverable::Recoverable, sending_alert::SendingAlert,
 };
 use crate::{
-    choose::LazyConfigAcceptor,
     engine::{alert::OutgoingAlert, Facts},
-    server::choose::Chooser,
     trace::Trace,
     Failed, Handshake, HandshakeError, HandshakeReport, HandshakeStats, Step, TlsConnection,
     TlsStream,
@@ -61,8 +58,8 @@ pub struct AsyncHandshake<IO, C> {
     state: State<IO, C>,
     deadline: Deadline,
     trace: Trace,
-    /// The connection only answers a challenge: closed once the handshake completes
-    /// ([`Choice::AnswerChallenge`](crate::choose::Choice::AnswerChallenge)).
+    /// The connection only answers a challenge: closed once the handshake completes, and
+    /// reported as [`HandshakeError::ChallengeAnswered`] (set by the server layer).
     answering_challenge: bool,
 }
 
@@ -72,15 +69,6 @@ pub struct AsyncHandshake<IO, C> {
     reason = "a handshake spends nearly all its life in Handshaking; boxing it would cost an allocation per handshake to save bytes in states that last a moment"
 )]
 enum State<IO, C> {
-    /// The ClientHello is read first, and a chooser decides how the handshake goes on.
-    ChoosingConfig(Box<ChoosingConfig<IO, C>>),
-    /// A PROXY protocol header is read first, in front of TLS, under the same deadline.
-    #[cfg(feature = "proxy-protocol")]
-    ReadingProxyHeader {
-        io: IO,
-        reader: crate::proxy::ProxyHeaderReader,
-        handshake: Handshake<C>,
-    },
     Handshaking {
         io: IO,
         handshake: Handshake<C>,
@@ -110,20 +98,6 @@ where
     /// one with a default).
     pub fn accept(config: Arc<ServerConfig>, io: IO) -> Self {
         Self::start(Handshake::accept(config), io)
-    }
-
-    /// Reads the ClientHello with `start`, then goes on as `chooser` decides.
-    pub(crate) fn choosing(
-        start: LazyConfigAcceptor<IO>,
-        chooser: Chooser,
-        config: Arc<ServerConfig>,
-    ) -> Self {
-        Self {
-            state: State::ChoosingConfig(Box::new(ChoosingConfig::new(start, chooser, config))),
-            deadline: Deadline::default(),
-            trace: Trace::default(),
-            answering_challenge: false,
-        }
     }
 
     /// Once the handshake completes, the connection is closed and the future resolves to
@@ -161,25 +135,19 @@ where
         }
     }
 
-    /// Reads a PROXY protocol header with `reader` before the handshake starts.
-    #[cfg(feature = "proxy-protocol")]
-    pub(crate) fn with_proxy_header(mut self, reader: crate::proxy::ProxyHeaderReader) -> Self {
-        self.state = match take(&mut self.state) {
-            State::Handshaking { io, handshake } => State::ReadingProxyHeader {
-                io,
-                reader,
-                handshake,
-            },
-            other => other,
-        };
-        self
+    /// The client's address, as a layer in front of TLS (a PROXY protocol header) told it.
+    pub(crate) fn proxy_source(&self) -> Option<SocketAddr> {
+        self.handshake().and_then(|h| h.engine().proxy_source())
     }
 
-    /// The client's address, once a PROXY protocol header gave it.
-    pub(crate) fn proxy_source(&self) -> Option<SocketAddr> {
-        match &self.state {
-            State::ChoosingConfig(choosing) => choosing.reader().proxy_source(),
-            _ => self.handshake().and_then(|h| h.engine().proxy_source()),
+    /// A handshake that failed before it started (in a layer in front of it), reported as
+    /// every outcome is, on its first poll.
+    pub(crate) fn from_failed(failed: Failed<IO>) -> Self {
+        Self {
+            state: State::Failed(failed),
+            deadline: Deadline::default(),
+            trace: Trace::default(),
+            answering_challenge: false,
         }
     }
 
@@ -238,8 +206,6 @@ where
     /// The handshake, before or while it runs.
     fn handshake(&self) -> Option<&Handshake<C>> {
         match &self.state {
-            #[cfg(feature = "proxy-protocol")]
-            State::ReadingProxyHeader { handshake, .. } => Some(handshake),
             State::Handshaking { handshake, .. } => Some(handshake),
             _ => None,
         }
@@ -247,8 +213,6 @@ where
 
     fn handshake_mut(&mut self) -> Option<&mut Handshake<C>> {
         match &mut self.state {
-            #[cfg(feature = "proxy-protocol")]
-            State::ReadingProxyHeader { handshake, .. } => Some(handshake),
             State::Handshaking { handshake, .. } => Some(handshake),
             _ => None,
         }
@@ -257,9 +221,6 @@ where
     /// The transport, unless the future has completed.
     pub fn get_ref(&self) -> Option<&IO> {
         match &self.state {
-            State::ChoosingConfig(choosing) => choosing.reader().get_ref(),
-            #[cfg(feature = "proxy-protocol")]
-            State::ReadingProxyHeader { io, .. } => Some(io),
             State::Handshaking { io, .. } => Some(io),
             State::SendingAlert(sending) => Some(&sending.io),
             State::Failed(failed) => Some(&failed.io),
@@ -270,28 +231,19 @@ where
     /// What the handshake has cost so far (bytes received show its progress), while it is
     /// still handshaking.
     pub fn stats(&self) -> Option<HandshakeStats> {
-        match &self.state {
-            State::ChoosingConfig(choosing) => Some(choosing.reader().stats()),
-            _ => self.handshake().map(Handshake::stats),
-        }
+        self.handshake().map(Handshake::stats)
     }
 
     /// Bytes of the peer's complete TLS records so far, while handshaking: the progress a
     /// listener weighs when it must shed a handshake.
     pub(crate) fn peer_record_bytes(&self) -> Option<u64> {
-        match &self.state {
-            State::ChoosingConfig(choosing) => Some(choosing.reader().peer_record_bytes()),
-            _ => self.handshake().map(Handshake::peer_record_bytes),
-        }
+        self.handshake().map(Handshake::peer_record_bytes)
     }
 
     /// The transport, mutably, unless the future has completed. Reading or writing it
     /// directly corrupts the handshake.
     pub fn get_mut(&mut self) -> Option<&mut IO> {
         match &mut self.state {
-            State::ChoosingConfig(choosing) => choosing.reader_mut().get_mut(),
-            #[cfg(feature = "proxy-protocol")]
-            State::ReadingProxyHeader { io, .. } => Some(io),
             State::Handshaking { io, .. } => Some(io),
             State::SendingAlert(sending) => Some(&mut sending.io),
             State::Failed(failed) => Some(&mut failed.io),
@@ -336,33 +288,6 @@ where
         let _entered = me.trace.enter(C::ROLE);
         loop {
             match &mut me.state {
-                State::ChoosingConfig(choosing) => match choosing.poll_chosen(cx) {
-                    Poll::Ready(Ok(next)) => {
-                        me.state = next.state;
-                        me.deadline = next.deadline;
-                        me.answering_challenge = next.answering_challenge;
-                    }
-                    Poll::Ready(Err(failed)) => me.state = State::Failed(failed),
-                    Poll::Pending => return Poll::Pending,
-                },
-                #[cfg(feature = "proxy-protocol")]
-                State::ReadingProxyHeader { io, reader, .. } => {
-                    match reader.read(&mut PollIo::new(io, cx)) {
-                        Ok(Some(header)) => {
-                            let State::ReadingProxyHeader { io, handshake, .. } =
-                                take(&mut me.state)
-                            else {
-                                unreachable!("matched above")
-                            };
-                            let mut handshake = handshake.with_received(header.received);
-                            handshake.set_proxy_source(header.source);
-                            me.state = State::Handshaking { io, handshake };
-                        }
-                        Ok(None) if !me.deadline.poll_expired(cx) => return Poll::Pending,
-                        Ok(None) => me.state = fail(take(&mut me.state), HandshakeError::TimedOut),
-                        Err(error) => me.state = fail(take(&mut me.state), error),
-                    }
-                }
                 State::Handshaking { io, handshake } => {
                     let step = handshake.do_handshake(&mut PollIo::new(io, cx));
                     match step {
@@ -442,10 +367,6 @@ fn after_error<IO, C: TlsConnection>(
     alert: Option<OutgoingAlert>,
 ) -> State<IO, C> {
     match state {
-        #[cfg(feature = "proxy-protocol")]
-        State::ReadingProxyHeader { io, handshake, .. } => {
-            failing(io, error, alert, Box::new(handshake.report()))
-        }
         State::Handshaking { io, handshake } => {
             failing(io, error, alert, Box::new(handshake.report()))
         }

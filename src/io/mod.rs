@@ -5,14 +5,12 @@
 //! - `adapter.rs`: `Poll::Pending` ↔ `WouldBlock`.
 //! - `deadline.rs`: the one deadline, its timer boxed on first use.
 //! - `handshake.rs`: `AsyncHandshake`; `recoverable.rs`: `Recoverable`, the same future
-//!   handing the transport back on failure; `choosing.rs`: a server handshake reading the
-//!   ClientHello first, so that the acceptor's chooser decides how it goes on.
+//!   handing the transport back on failure.
 //! - `sending_alert.rs`: a failed handshake's alert on its way out, bounded by the deadline.
 //! - `stream.rs`: `TlsStream`; `confirm.rs`: its `confirm`, a TLS 1.3 client waiting for the
 //!   server's reaction to its last flight.
 
 pub(crate) mod adapter;
-mod choosing;
 mod confirm;
 pub(crate) mod deadline;
 mod handshake;

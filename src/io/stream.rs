@@ -153,7 +153,7 @@ where
     }
 
     /// The connection only answered a challenge
-    /// ([`Choice::AnswerChallenge`](crate::choose::Choice::AnswerChallenge)): close_notify and the
+    /// ([`Choice::AnswerChallenge`](crate::accept::Choice::AnswerChallenge)): close_notify and the
     /// transport's shutdown go out if the transport takes them now (best effort: the
     /// challenger has what it came for), and the transport is handed back.
     pub(crate) fn close_after_challenge(mut self, cx: &mut Context<'_>) -> Failed<IO> {

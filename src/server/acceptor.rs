@@ -2,13 +2,14 @@
 
 use std::{net::IpAddr, sync::Arc, time::Duration};
 
-use rustls::{ServerConfig, ServerConnection};
+use rustls::ServerConfig;
 use tokio::io::{AsyncRead, AsyncWrite};
 
+use super::accept::Accept;
 use super::choose::Chooser;
 use crate::{
+    accept::{ChooseConfig, LazyConfigAcceptor},
     certificates::ReloadableConfig,
-    choose::{ChooseConfig, LazyConfigAcceptor},
     AsyncHandshake, Handshake,
 };
 
@@ -203,7 +204,7 @@ impl Acceptor {
     /// Polling the handshake panics on a Tokio runtime without the time driver
     /// (`enable_time`) while this acceptor has a deadline, as it does by default
     /// ([`Acceptor::DEFAULT_TIMEOUT`]); Tokio's message names `enable_time`.
-    pub fn accept<IO>(&self, io: IO) -> AsyncHandshake<IO, ServerConnection>
+    pub fn accept<IO>(&self, io: IO) -> Accept<IO>
     where
         IO: AsyncRead + AsyncWrite + Unpin,
     {
@@ -218,7 +219,7 @@ impl Acceptor {
     ///
     /// As [`accept`](Acceptor::accept).
     #[cfg(feature = "proxy-protocol")]
-    pub fn accept_from<IO, A>(&self, io: IO, peer: &A) -> AsyncHandshake<IO, ServerConnection>
+    pub fn accept_from<IO, A>(&self, io: IO, peer: &A) -> Accept<IO>
     where
         IO: AsyncRead + AsyncWrite + Unpin,
         A: crate::listener::PeerAddr,
@@ -228,32 +229,38 @@ impl Acceptor {
 
     /// Starts a server handshake over `io`, whose peer's IP address is `peer` if known.
     #[cfg_attr(not(feature = "proxy-protocol"), allow(unused_variables))]
-    pub(crate) fn accept_peer<IO>(
-        &self,
-        io: IO,
-        peer: Option<IpAddr>,
-    ) -> AsyncHandshake<IO, ServerConnection>
+    pub(crate) fn accept_peer<IO>(&self, io: IO, peer: Option<IpAddr>) -> Accept<IO>
     where
         IO: AsyncRead + AsyncWrite + Unpin,
     {
         if let Some(chooser) = &self.chooser {
             let start = self.start_peer(io, peer);
-            return AsyncHandshake::choosing(start, chooser.clone(), self.config());
+            return Accept::choosing(start, chooser.clone(), self.config());
         }
-        let handshake = AsyncHandshake::start(Handshake::accept(self.config()), io)
-            .with_defaults(self.timeout, self.send_alerts);
+        let deadline = self
+            .timeout
+            .and_then(|t| tokio::time::Instant::now().checked_add(t));
+        let handshake = Handshake::accept(self.config());
         #[cfg(feature = "proxy-protocol")]
-        if let Some(policy) = &self.proxy {
-            return handshake.with_proxy_header(policy.reader(peer));
-        }
-        handshake
+        let handshake = match (&self.proxy, handshake) {
+            (Some(policy), Ok(mut handshake)) => {
+                handshake.set_alerts(self.send_alerts);
+                return Accept::reading_proxy_header(io, policy.reader(peer), handshake, deadline);
+            }
+            (_, handshake) => handshake,
+        };
+        Accept::handshaking(
+            AsyncHandshake::start(handshake, io)
+                .set_deadline(deadline)
+                .with_alerts(self.send_alerts),
+        )
     }
 }
 
 impl Acceptor {
     /// Reads the client's ClientHello first, so the configuration can be chosen from it
     /// (certificate by SNI, ALPN, versions), then continue with
-    /// [`StartHandshake::into_stream`](crate::choose::StartHandshake::into_stream). This acceptor's
+    /// [`StartHandshake::into_stream`](crate::accept::StartHandshake::into_stream). This acceptor's
     /// deadline covers both steps, and the choice in between may await (a certificate store,
     /// say).
     ///

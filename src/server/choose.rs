@@ -1,46 +1,8 @@
 //! [`ChooseConfig`]: what an [`Acceptor`](crate::Acceptor) does with a ClientHello before the
 //! handshake goes on: serve it with a configuration, refuse it with an alert, or answer a
 //! challenge and close.
-//!
-//!
-//! # Guide
-//!
-//! **Choosing the configuration from the ClientHello** (a certificate per SNI name, ALPN,
-//! versions): `Acceptor::start(io)` is a `LazyConfigAcceptor` that reads the ClientHello and
-//! gives a `StartHandshake` exposing it (`server_name()`, `alpn()`, `cipher_suites()`,
-//! `signature_schemes()`); its `into_stream(config)` continues the handshake with the
-//! configuration chosen (tokio-rustls' names for the same roles). The acceptor's own
-//! configuration is not used; its deadline covers both steps, and the choice in between may
-//! await. For a choice made the same way on every connection (certificates by name, refusals),
-//! give the acceptor a chooser instead: `Acceptor::with_chooser(impl ChooseConfig)` runs on
-//! every `accept` and in a `TlsListener`, and answers each ClientHello with a configuration
-//! (`Choice::Serve`), a refusal with the alert of your choice (`Choice::Refuse`, in the clear;
-//! `HandshakeError::Refused`) or an ACME challenge (`Choice::AnswerChallenge`). A
-//! `CertificateStore` and an `Acme` client are choosers (see Certificates below), and so is a
-//! closure `|hello, config| -> Choice`.
-//!
-//! ```rust,no_run
-//! use std::sync::Arc;
-//! use tokio_tls_handshake::{Acceptor, ServerTlsStream};
-//!
-//! async fn route(
-//!     acceptor: &Acceptor,
-//!     tcp: tokio::net::TcpStream,
-//!     a: Arc<rustls::ServerConfig>,
-//!     b: Arc<rustls::ServerConfig>,
-//! ) -> std::io::Result<ServerTlsStream<tokio::net::TcpStream>> {
-//!     let hello = acceptor.start(tcp).await?;
-//!     let config = match hello.client_hello().server_name() {
-//!         Some("b.example") => b,
-//!         _ => a,
-//!     };
-//!     Ok(hello.into_stream(config).await?)
-//! }
-//! ```
 
 use std::{fmt, sync::Arc};
-
-pub use super::client_hello::{LazyConfigAcceptor, StartHandshake};
 
 use rustls::{server::ClientHello, AlertDescription, ServerConfig};
 
@@ -79,7 +41,7 @@ pub enum Choice {
 /// ```
 /// use std::sync::Arc;
 /// use rustls::{server::ClientHello, AlertDescription, ServerConfig};
-/// use tokio_tls_handshake::{Acceptor, choose::Choice};
+/// use tokio_tls_handshake::{accept::Choice, Acceptor};
 ///
 /// # fn run(config: Arc<ServerConfig>) {
 /// let acceptor = Acceptor::from(config).with_chooser(

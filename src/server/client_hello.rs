@@ -391,7 +391,7 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> StartHandshake<IO> {
     /// # Examples
     ///
     /// ```no_run
-    /// # async fn run(hello: tokio_tls_handshake::choose::StartHandshake<tokio::net::TcpStream>,
+    /// # async fn run(hello: tokio_tls_handshake::accept::StartHandshake<tokio::net::TcpStream>,
     /// #   config: std::sync::Arc<rustls::ServerConfig>) -> std::io::Result<()> {
     /// use rustls::AlertDescription;
     ///

@@ -14,13 +14,14 @@
 //! - `tickets/`: `TicketKeys`, session-ticket keys a fleet shares.
 //! - `axum.rs`: the `axum` feature.
 
+pub mod accept;
 mod acceptor;
 #[cfg(feature = "acme")]
 pub mod acme;
 #[cfg(feature = "axum")]
 mod axum;
 pub mod certificates;
-pub mod choose;
+mod choose;
 mod client_hello;
 pub mod listener;
 #[cfg(feature = "proxy-protocol")]

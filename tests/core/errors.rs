@@ -656,17 +656,31 @@ async fn with_alerts_false_sends_nothing_from_every_entry_point() {
     const GARBAGE: [u8; 9] = [22, 3, 1, 0, 4, 1, 0, 0, 0];
     let world = World::new();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
-    let quiet_server = |io| {
-        AsyncHandshake::accept(world.server().build(), io)
-            .with_alerts(false)
-            .with_deadline(deadline)
-    };
-    let servers: Vec<Box<dyn Fn(tokio::io::DuplexStream) -> _>> = vec![
-        Box::new(|io| {
-            Acceptor::from(world.server().build())
+    type Accepting = std::pin::Pin<
+        Box<
+            dyn std::future::Future<
+                Output = Result<
+                    tokio_tls_handshake::ServerTlsStream<tokio::io::DuplexStream>,
+                    HandshakeError,
+                >,
+            >,
+        >,
+    >;
+    let quiet_server = |io| -> Accepting {
+        Box::pin(
+            AsyncHandshake::accept(world.server().build(), io)
                 .with_alerts(false)
-                .with_timeout(Duration::from_secs(5))
-                .accept(io)
+                .with_deadline(deadline),
+        )
+    };
+    let servers: Vec<Box<dyn Fn(tokio::io::DuplexStream) -> Accepting + '_>> = vec![
+        Box::new(|io| {
+            Box::pin(
+                Acceptor::from(world.server().build())
+                    .with_alerts(false)
+                    .with_timeout(Duration::from_secs(5))
+                    .accept(io),
+            )
         }),
         Box::new(quiet_server),
     ];

@@ -23,7 +23,7 @@ use support::{
     World,
 };
 use tokio::io::{duplex, AsyncRead, AsyncWrite, AsyncWriteExt, DuplexStream, ReadBuf};
-use tokio_tls_handshake::{choose::Choice, Acceptor, Connector, HandshakeError};
+use tokio_tls_handshake::{accept::Choice, Acceptor, Connector, HandshakeError};
 
 /// A hang shows up as this bound expiring, not as a stuck test.
 const RUN_LIMIT: Duration = Duration::from_secs(10);

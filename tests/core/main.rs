@@ -13,6 +13,7 @@ mod faults;
 mod fuzz;
 mod hostile;
 mod interop;
+mod layers;
 mod openssl;
 mod report;
 mod sync_step;

@@ -27,7 +27,7 @@ use support::{
 };
 use tokio::{io::AsyncWriteExt, sync::mpsc};
 use tokio_tls_handshake::{
-    choose::Choice,
+    accept::Choice,
     listener::{ListenError, TlsListener},
     metrics::{
         HANDSHAKES, HANDSHAKE_DURATION, LISTENER_ACCEPT_ERRORS, LISTENER_DRAINS,

@@ -31,8 +31,8 @@ pub use self::{
     error::{AcmeError, AcmeSource},
 };
 use crate::{
+    accept::{Choice, ChooseConfig},
     certificates::{CertificateInfo, CertificateSource, CertificateStore},
-    choose::{Choice, ChooseConfig},
 };
 
 /// The longest [`Acme::run`] sleeps between checks, so that certificates changed behind its

@@ -91,7 +91,7 @@ impl CertificateStore {
                     next.insert(source, Arc::new(stored));
                 }
                 Err(error) => {
-                    crate::trace::certificate_not_loaded(&error);
+                    crate::trace::certificate_not_loaded(&error.path, &error);
                     errors.push(error);
                     if let Some(stored) = last_good {
                         next.insert(source, stored.clone());

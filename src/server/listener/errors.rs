@@ -49,6 +49,18 @@ pub enum ListenError<IO, A = SocketAddr> {
 }
 
 impl<IO, A> ListenError<IO, A> {
+    /// The `outcome` label of the `metrics` feature: `evicted`, `drained`, `panicked`, a
+    /// failed handshake's own, or `accept`.
+    pub(crate) fn outcome(&self) -> &'static str {
+        match self {
+            Self::Handshake { error, .. } => error.label(),
+            Self::Evicted { .. } => "evicted",
+            Self::Drained { .. } => "drained",
+            Self::Panicked { .. } => "panicked",
+            Self::Accept(_) => "accept",
+        }
+    }
+
     /// The peer of the handshake this is about; `None` for an accept error.
     pub fn peer(&self) -> Option<&A> {
         match self {

@@ -64,7 +64,10 @@ impl<I: Incoming, S> TlsListener<I, S> {
                     ListenError::Drained { peer }
                 };
                 // The task ended without its handshake's result: the listener reports it.
-                crate::measure::handshake_ended_by_listener(&error, entry.handshake_time());
+                crate::measure::handshake_ended_by_listener(
+                    error.outcome(),
+                    entry.handshake_time(),
+                );
                 Err(error)
             }
         };

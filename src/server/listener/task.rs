@@ -20,14 +20,13 @@ use std::{
 };
 
 use futures::task::AtomicWaker;
-use rustls::ServerConnection;
 use tokio::{
     io::{AsyncRead, AsyncWrite},
     task::{AbortHandle, JoinSet},
 };
 
 use super::state::ListenerState;
-use crate::{trace::ConnectionSpan, AsyncHandshake, Failed, ServerTlsStream};
+use crate::{accept::Accept, trace::ConnectionSpan, Failed, ServerTlsStream};
 
 /// What a handshake task ends with: its result, and the transport's peer it was started for
 /// (so a finished result never depends on the listener's registry to be reported).
@@ -157,7 +156,7 @@ impl Wake for PeerTurns {
     reason = "named by the sealed spawner trait; not reachable from outside the crate"
 )]
 pub struct HandshakeTask<IO, A> {
-    handshake: AsyncHandshake<IO, ServerConnection>,
+    handshake: Accept<IO>,
     progress: Arc<PeerTurns>,
     waker: Waker,
     span: ConnectionSpan,
@@ -166,11 +165,7 @@ pub struct HandshakeTask<IO, A> {
 }
 
 impl<IO, A: std::fmt::Debug> HandshakeTask<IO, A> {
-    pub(crate) fn new(
-        handshake: AsyncHandshake<IO, ServerConnection>,
-        progress: Arc<PeerTurns>,
-        peer: A,
-    ) -> Self {
+    pub(crate) fn new(handshake: Accept<IO>, progress: Arc<PeerTurns>, peer: A) -> Self {
         progress.state.task_started();
         let waker = Waker::from(progress.clone());
         Self {
@@ -196,7 +191,7 @@ impl<IO: AsyncRead + AsyncWrite + Unpin, A: Unpin> Future for HandshakeTask<IO, 
         me.progress.task.register(cx.waker());
         me.progress.poll_begins();
         let mut own = Context::from_waker(&me.waker);
-        let poll = Pin::new(&mut me.handshake).poll_handshake(&mut own);
+        let poll = Pin::new(&mut me.handshake).poll_accept(&mut own);
         if me.progress.proxy_source.get().is_none() {
             if let Some(source) = me.handshake.proxy_source() {
                 let _ = me.progress.proxy_source.set(source);

@@ -1,0 +1,127 @@
+//! The line between the layers, enforced: nothing in the core (the engine, the sync step,
+//! the futures and the stream, the errors) or in the instrumentation it calls names the
+//! server or client layer above it. The layers import the core, never the other way.
+//!
+//! Read from the source: every `crate::...` path outside comments, `use crate::{...}` groups
+//! included. A failure names the file, the line and the layer.
+
+use std::path::{Path, PathBuf};
+
+/// The modules of the layers above the core (the crate root re-exports them under these
+/// names; `server` and `client` are their folders).
+const LAYERS: [&str; 12] = [
+    "server",
+    "choose",
+    "client",
+    "listener",
+    "accept",
+    "proxy",
+    "certificates",
+    "acme",
+    "tickets",
+    "https",
+    "roots",
+    "metrics",
+];
+
+/// The core, and what may name which layer (the metrics events name the metrics module's
+/// labels: that is the one place the core's events meet them).
+fn core_files() -> Vec<(PathBuf, &'static [&'static str])> {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files: Vec<(PathBuf, &'static [&'static str])> = Vec::new();
+    for dir in ["engine", "io", "error"] {
+        let mut found: Vec<PathBuf> = std::fs::read_dir(src.join(dir))
+            .expect("a core folder")
+            .map(|entry| entry.expect("an entry").path())
+            .filter(|path| path.extension().is_some_and(|e| e == "rs"))
+            .collect();
+        found.sort();
+        files.extend(found.into_iter().map(|path| (path, &[][..])));
+    }
+    for file in ["step.rs", "trace.rs", "key_log.rs"] {
+        files.push((src.join(file), &[]));
+    }
+    files.push((src.join("measure.rs"), &["metrics"]));
+    files
+}
+
+/// The first path segment of every `crate::` path in `code`.
+fn crate_paths(code: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    let mut rest = code;
+    while let Some(at) = rest.find("crate::") {
+        rest = &rest[at + "crate::".len()..];
+        if let Some(group) = rest.strip_prefix('{') {
+            let mut depth = 1;
+            let end = group
+                .char_indices()
+                .find(|&(_, c)| {
+                    depth += match c {
+                        '{' => 1,
+                        '}' => -1,
+                        _ => 0,
+                    };
+                    depth == 0
+                })
+                .map_or(group.len(), |(i, _)| i);
+            let mut level = 0;
+            let mut item = String::new();
+            for c in group[..end].chars().chain([',']) {
+                match c {
+                    '{' => level += 1,
+                    '}' => level -= 1,
+                    ',' if level == 0 => {
+                        let segment = item.trim().split("::").next().unwrap_or("").to_string();
+                        found.push(segment);
+                        item.clear();
+                        continue;
+                    }
+                    _ => {}
+                }
+                item.push(c);
+            }
+        } else {
+            let segment: String = rest
+                .chars()
+                .take_while(|c| c.is_alphanumeric() || *c == '_')
+                .collect();
+            found.push(segment);
+        }
+    }
+    found
+}
+
+#[test]
+fn the_core_names_no_layer_above_it() {
+    let mut crossings = Vec::new();
+    let files = core_files();
+    assert!(
+        files.len() > 20,
+        "the core's files were found: {}",
+        files.len()
+    );
+    for (path, allowed) in files {
+        let text = std::fs::read_to_string(&path).expect("a source file");
+        // Code only: comments (docs included) may mention the layers.
+        let code: String = text
+            .lines()
+            .map(|line| match line.find("//") {
+                Some(at) => &line[..at],
+                None => line,
+            })
+            .collect::<Vec<_>>()
+            .join("\n");
+        for segment in crate_paths(&code) {
+            if LAYERS.contains(&segment.as_str()) && !allowed.contains(&segment.as_str()) {
+                crossings.push(format!("{} names `crate::{segment}`", path.display()));
+            }
+        }
+    }
+    assert!(crossings.is_empty(), "{}", crossings.join("\n"));
+}
+
+#[test]
+fn the_check_sees_a_crossing() {
+    let found = crate_paths("use crate::{engine::Engine, listener::{ListenError, TlsListener}};\nlet x = crate::accept::Accept::new();");
+    assert_eq!(found, ["engine", "listener", "accept"]);
+}
