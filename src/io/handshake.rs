@@ -36,8 +36,9 @@ use crate::{
 /// the transport has registered the waker, and the future returns `Pending`. It never wakes
 /// itself.
 ///
-/// Made by [`Connector::connect`](crate::Connector::connect),
-/// [`Acceptor::accept`](crate::Acceptor::accept) or the constructors here.
+/// Made by [`Connector::connect`](crate::Connector::connect) or the constructors here; an
+/// [`Acceptor`](crate::Acceptor)'s handshake is driven by the server layer's
+/// [`Accept`](crate::accept::Accept), which reads what comes before TLS first.
 ///
 /// It is `Unpin` (the deadline's timer is boxed on first use), so `tokio::select!` can poll
 /// `&mut handshake` in a loop, as with tokio-rustls' `Accept` and `Connect`.
