@@ -142,7 +142,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
                 }
             }
             Err(ListenError::Handshake {
-                error: HandshakeError::ChallengeAnswered,
+                error: HandshakeError::Answered { .. },
                 peer,
                 ..
             }) => println!("{peer}: answered an acme-tls/1 challenge"),

@@ -36,7 +36,7 @@
 //! | `Config(rustls::Error)` | the configuration cannot start a handshake | none | `InvalidInput` |
 //! | `ProxyHeader(Missing \| Malformed \| TooLong \| Untrusted)` | the server reads a PROXY protocol header first (feature `proxy-protocol`) and this one was absent, bad, too long, or from a peer that is not a trusted balancer | none | `InvalidData` |
 //! | `Refused { server_name, alert_sent }` | the server's chooser (`Acceptor::with_chooser`) refused the ClientHello, for example a name the `CertificateStore` has no certificate for; or `StartHandshake::refuse` | the one chosen (`unrecognized_name` for an unknown name), in the clear, flushed best effort within the deadline | `ConnectionRefused` |
-//! | `ChallengeAnswered` | the connection was an ACME server's TLS-ALPN-01 validation: it got the challenge certificate and was closed; nothing for the application | none | `ConnectionAborted` |
+//! | `Answered { by }` | a layer above the core answered the connection itself after the handshake and closed it, nothing for the application: `by` is `accept::CHALLENGE` for an ACME server's TLS-ALPN-01 validation (`Choice::AnswerChallenge`), which got the challenge certificate | none (close_notify) | `ConnectionAborted` |
 //!
 //! `io::Error::from(HandshakeError)` keeps the `HandshakeError` as its inner error
 //! (`err.get_ref()?.downcast_ref::<HandshakeError>()`), so `?` works in `io::Result` code. After

@@ -14,7 +14,7 @@ mod on {
 
     use rustls::ProtocolVersion;
 
-    use crate::{metrics, HandshakeError, Role};
+    use crate::{engine::Role, error::HandshakeError, metrics};
 
     /// A handshake ended: `error` if it failed; what it agreed (none if it failed before) and
     /// how long it took.
@@ -88,7 +88,7 @@ mod off {
 
     use rustls::ProtocolVersion;
 
-    use crate::{HandshakeError, Role};
+    use crate::{engine::Role, error::HandshakeError};
 
     /// A handshake ended.
     pub(crate) fn handshake_ended(

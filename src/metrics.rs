@@ -17,7 +17,7 @@
 //!
 //! | metric | type | unit | labels |
 //! |---|---|---|---|
-//! | `tls_handshakes_total` | counter | handshakes | `role` (`client`, `server`), `outcome` (`done`, `peer_closed`, `protocol`, `transport`, `timed_out`, `not_tls`, `config`, `evicted`, `panicked`, `drained`, `proxy_header`, `refused`, `challenge_answered`), `version` (`tls1.3`, `tls1.2`, `none`, `other`), `alpn` (`h2`, `http/1.1`, `acme-tls/1`, `none`, `other`) |
+//! | `tls_handshakes_total` | counter | handshakes | `role` (`client`, `server`), `outcome` (`done`, `peer_closed`, `protocol`, `transport`, `timed_out`, `not_tls`, `config`, `evicted`, `panicked`, `drained`, `proxy_header`, `refused`; an answered ACME challenge completed its handshake: `done`, with `alpn` `acme-tls/1`), `version` (`tls1.3`, `tls1.2`, `none`, `other`), `alpn` (`h2`, `http/1.1`, `acme-tls/1`, `none`, `other`) |
 //! | `tls_handshake_duration_seconds` | histogram | seconds | `role`, `outcome` |
 //! | `tls_listener_handshakes_in_flight` | gauge | handshakes | none (all listeners of the process) |
 //! | `tls_listener_evictions_total` | counter | handshakes | none |
@@ -42,7 +42,7 @@
 
 use rustls::ProtocolVersion;
 
-use crate::{HandshakeError, Role};
+use crate::{engine::Role, error::HandshakeError};
 
 /// Counter: handshakes ended, by `role`, `outcome`, `version` and `alpn`.
 pub const HANDSHAKES: &str = "tls_handshakes_total";
@@ -62,12 +62,6 @@ pub const LISTENER_ACCEPT_ERRORS: &str = "tls_listener_accept_errors_total";
 /// The `outcome` label of a handshake that failed with `error`.
 pub fn outcome(error: &HandshakeError) -> &'static str {
     error.label()
-}
-
-/// The `outcome` label of a handshake the listener ended itself: `evicted`, `drained` or
-/// `panicked` (an accept error is none).
-pub fn listener_outcome<IO, A>(error: &crate::listener::ListenError<IO, A>) -> &'static str {
-    error.outcome()
 }
 
 /// The `version` label: `tls1.3`, `tls1.2`, `none` (not agreed) or `other`.

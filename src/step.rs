@@ -17,8 +17,12 @@ use rustls::{
 };
 
 use crate::{
+    engine::HandshakeReport,
+    engine::HandshakeStats,
+    engine::Role,
+    engine::TlsConnection,
     engine::{Engine, Flush, Phase, ReadOutcome},
-    HandshakeError, HandshakeReport, HandshakeStats, Role, TlsConnection,
+    error::HandshakeError,
 };
 
 /// What a handshake step achieved, and what the caller MUST do next.
@@ -175,8 +179,8 @@ impl<C: TlsConnection> Handshake<C> {
 
     /// The client's address as a layer in front of TLS gave it, for the report.
     #[cfg(feature = "proxy-protocol")]
-    pub(crate) fn set_proxy_source(&mut self, source: Option<std::net::SocketAddr>) {
-        self.engine.set_proxy_source(source);
+    pub(crate) fn set_forwarded_for(&mut self, source: Option<std::net::SocketAddr>) {
+        self.engine.set_forwarded_for(source);
     }
 
     /// The role chosen at construction.

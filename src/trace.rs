@@ -2,7 +2,7 @@
 //! completes and one when it fails. Without the feature every call here compiles to nothing.
 //! Nothing secret is recorded, and nothing of the peer's beyond what the report holds.
 
-use crate::{HandshakeError, HandshakeReport, Role};
+use crate::{engine::HandshakeReport, engine::Role, error::HandshakeError};
 
 #[derive(Debug, Default)]
 pub(crate) struct Trace {

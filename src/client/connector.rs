@@ -5,7 +5,7 @@ use std::{sync::Arc, time::Duration};
 use rustls::{pki_types::ServerName, ClientConfig, ClientConnection};
 use tokio::io::{AsyncRead, AsyncWrite};
 
-use crate::{AsyncHandshake, Handshake, HandshakeError};
+use crate::{error::HandshakeError, io::AsyncHandshake, step::Handshake};
 
 /// Starts client handshakes with one configuration.
 ///

@@ -17,7 +17,7 @@ use super::{
     records::{ALERT, APPLICATION_DATA, HEADER_LEN},
     wire::{write_out, TlsOutput},
 };
-use crate::HandshakeError;
+use crate::error::HandshakeError;
 
 /// Length of a TLS 1.3 record holding an encrypted alert: the alert, its inner content type
 /// and the 16-byte AEAD tag (rustls adds no padding).

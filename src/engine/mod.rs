@@ -11,14 +11,17 @@
 //! - `alert.rs`: the fatal alert on its way out.
 //! - `early_data.rs`: a client's early data, sent early or after the handshake.
 //! - `report.rs`: `HandshakeReport`, built in one place.
+//! - `client_hello.rs`: a server's first phase when it chooses its configuration from the
+//!   ClientHello: the same engine over rustls' `Acceptor`, then over the connection.
 //! - `side.rs`: the two roles behind one sealed trait.
 //! - `ticket_budget.rs`: how many tickets one flight may make the server try to open.
 
 pub(crate) mod alert;
+mod client_hello;
 mod early_data;
 mod phase;
 mod read;
-pub(crate) mod records;
+mod records;
 mod report;
 mod side;
 mod stats;
@@ -40,7 +43,7 @@ pub use self::{
     side::{Role, TlsConnection},
     stats::HandshakeStats,
 };
-use crate::HandshakeError;
+use crate::error::HandshakeError;
 
 /// A TLS connection and everything the crate keeps about it, from the first byte to the last.
 pub(crate) struct Engine<C> {
@@ -80,9 +83,9 @@ pub(crate) struct Engine<C> {
     /// Whether early data was accepted (the client's by the server, or on a server, there to
     /// read), as the handshake completed.
     early_data_accepted: bool,
-    /// The client's address as a layer in front of TLS gave it (a PROXY protocol header), for
+    /// The address the connection was forwarded for, as a layer in front of TLS read it, for
     /// the report.
-    proxy_source: Option<Box<SocketAddr>>,
+    forwarded_for: Option<Box<SocketAddr>>,
 }
 
 /// Where the connection is and what it cost; never the bytes it carries (early data, the
@@ -99,8 +102,11 @@ impl<C> std::fmt::Debug for Engine<C> {
     }
 }
 
-impl<C: TlsConnection> Engine<C> {
-    pub(crate) fn new(conn: C) -> Self {
+/// What holds for an engine whatever its connection: a rustls connection, or on a server
+/// choosing its configuration, rustls' ClientHello `Acceptor` (`client_hello.rs`).
+impl<C> Engine<C> {
+    /// An engine over `conn`, before its first step.
+    fn fresh(conn: C) -> Self {
         Self {
             conn,
             phase: Phase::Handshaking {
@@ -121,30 +127,41 @@ impl<C: TlsConnection> Engine<C> {
             server_name: None,
             early_data: EarlyData::None,
             early_data_accepted: false,
-            proxy_source: None,
+            forwarded_for: None,
         }
     }
 
-    /// An engine continuing a server handshake whose ClientHello was read by the ClientHello
-    /// reader: what reading it cost, and the records that came with it, processed now (an
-    /// error among them is held for the first step).
-    pub(crate) fn after_client_hello(
-        conn: C,
-        watcher: PeerRecords,
-        stats: HandshakeStats,
-        started: Option<Instant>,
-        earlier: Vec<u8>,
-    ) -> Self {
-        let mut engine = Self {
-            watcher,
-            stats,
-            started,
-            earlier,
-            last_moved_was_read: true,
-            ..Self::new(conn)
-        };
-        engine.process();
-        engine
+    /// The same engine over the connection `conn` (the server's, once the ClientHello chose
+    /// its configuration): everything it counted, watched and read so far goes on.
+    fn with_conn<D>(self, conn: D) -> Engine<D> {
+        Engine {
+            conn,
+            phase: self.phase,
+            watcher: self.watcher,
+            records_at_handshake: self.records_at_handshake,
+            stats: self.stats,
+            started: self.started,
+            unflushed: self.unflushed,
+            last_moved_was_read: self.last_moved_was_read,
+            earlier: self.earlier,
+            peer_eof: self.peer_eof,
+            held: self.held,
+            deferred_write: self.deferred_write,
+            alert: self.alert,
+            send_alerts: self.send_alerts,
+            server_name: self.server_name,
+            early_data: self.early_data,
+            early_data_accepted: self.early_data_accepted,
+            forwarded_for: self.forwarded_for,
+        }
+    }
+
+    /// The peer ended the connection before the handshake completed.
+    fn peer_closed(&self, close_notify: bool) -> HandshakeError {
+        HandshakeError::PeerClosed {
+            close_notify,
+            received: self.watcher.received(),
+        }
     }
 
     pub(crate) fn conn(&self) -> &C {
@@ -175,12 +192,30 @@ impl<C: TlsConnection> Engine<C> {
         self.send_alerts = send;
     }
 
-    pub(crate) fn set_proxy_source(&mut self, source: Option<SocketAddr>) {
-        self.proxy_source = source.map(Box::new);
+    /// Whether fatal alerts go to the peer.
+    pub(crate) fn sends_alerts(&self) -> bool {
+        self.send_alerts
     }
 
-    pub(crate) fn proxy_source(&self) -> Option<SocketAddr> {
-        self.proxy_source.as_deref().copied()
+    /// `alert` is to go out, if alerts are sent.
+    fn queue_alert(&mut self, alert: Option<OutgoingAlert>) {
+        self.alert = alert.filter(|_| self.send_alerts).map(Box::new);
+    }
+
+    /// The address the connection was forwarded for, as a layer in front of TLS read it.
+    #[cfg_attr(
+        not(feature = "proxy-protocol"),
+        allow(
+            dead_code,
+            reason = "no layer in front of TLS reads one without the feature"
+        )
+    )]
+    pub(crate) fn set_forwarded_for(&mut self, source: Option<SocketAddr>) {
+        self.forwarded_for = source.map(Box::new);
+    }
+
+    pub(crate) fn forwarded_for(&self) -> Option<SocketAddr> {
+        self.forwarded_for.as_deref().copied()
     }
 
     /// Bytes already read off the transport, to be read before it.
@@ -195,14 +230,6 @@ impl<C: TlsConnection> Engine<C> {
     /// The clock starts at the first step.
     pub(crate) fn start_clock(&mut self) -> Instant {
         *self.started.get_or_insert_with(Instant::now)
-    }
-
-    /// The handshake has completed (`Step::Done`): counting stops, and the stats keep what
-    /// it cost.
-    pub(crate) fn establish(&mut self) {
-        self.stats = self.stats();
-        self.early_data_accepted = self.conn.early_data_was_accepted();
-        self.phase = Phase::Established;
     }
 
     /// Whether early data was accepted, as the handshake completed.
@@ -252,30 +279,6 @@ impl<C: TlsConnection> Engine<C> {
         self.watcher.received()
     }
 
-    /// What the handshake negotiated and cost, built here and nowhere else.
-    pub(crate) fn report(&self) -> HandshakeReport {
-        let name = self.server_name.as_ref().map(ServerName::to_str);
-        HandshakeReport::build(
-            Some(&self.conn),
-            Facts {
-                role: C::ROLE,
-                server_name: name.as_deref(),
-                early_data_offered: self.early_data.was_offered(),
-                early_data_accepted: self.early_data_accepted,
-                proxy_source: self.proxy_source(),
-                stats: self.stats(),
-            },
-        )
-    }
-
-    /// A fatal error from rustls: its alert taken out to be sent (if alerts are sent), and
-    /// the typed error.
-    pub(crate) fn protocol_error(&mut self, error: rustls::Error) -> HandshakeError {
-        let alert = OutgoingAlert::take(&mut *self.conn, &error);
-        self.alert = alert.filter(|_| self.send_alerts).map(Box::new);
-        HandshakeError::protocol(error, None)
-    }
-
     /// The fatal alert waiting to go out, if any.
     pub(crate) fn pending_alert(&self) -> Option<rustls::AlertDescription> {
         self.alert.as_ref().map(|alert| alert.description())
@@ -317,5 +320,43 @@ impl<C: TlsConnection> Engine<C> {
     /// Whether a client's early data is still to be handed to rustls.
     pub(crate) fn early_data_pending(&self) -> bool {
         self.early_data.is_pending()
+    }
+}
+
+impl<C: TlsConnection> Engine<C> {
+    pub(crate) fn new(conn: C) -> Self {
+        Self::fresh(conn)
+    }
+
+    /// The handshake has completed (`Step::Done`): counting stops, and the stats keep what
+    /// it cost.
+    pub(crate) fn establish(&mut self) {
+        self.stats = self.stats();
+        self.early_data_accepted = self.conn.early_data_was_accepted();
+        self.phase = Phase::Established;
+    }
+
+    /// What the handshake negotiated and cost, built here and nowhere else.
+    pub(crate) fn report(&self) -> HandshakeReport {
+        let name = self.server_name.as_ref().map(ServerName::to_str);
+        HandshakeReport::build(
+            Some(&self.conn),
+            Facts {
+                role: C::ROLE,
+                server_name: name.as_deref(),
+                early_data_offered: self.early_data.was_offered(),
+                early_data_accepted: self.early_data_accepted,
+                forwarded_for: self.forwarded_for(),
+                stats: self.stats(),
+            },
+        )
+    }
+
+    /// A fatal error from rustls: its alert taken out to be sent (if alerts are sent), and
+    /// the typed error.
+    pub(crate) fn protocol_error(&mut self, error: rustls::Error) -> HandshakeError {
+        let alert = OutgoingAlert::take(&mut *self.conn, &error);
+        self.queue_alert(alert);
+        HandshakeError::protocol(error, None)
     }
 }

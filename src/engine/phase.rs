@@ -1,7 +1,7 @@
 //! [`Phase`]: where a connection is, as one value. Every combination of the engine's state
 //! that can exist is a variant; none that cannot.
 
-use crate::HandshakeError;
+use crate::error::HandshakeError;
 
 /// Where a connection is.
 #[derive(Debug)]

@@ -11,7 +11,7 @@ use super::{
     wire::{self, count, Received, Tracking},
     Engine, Phase, TlsConnection,
 };
-use crate::{HandshakeError, Role};
+use crate::{engine::Role, error::HandshakeError};
 
 /// What one read gave, when it did not end the connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -160,12 +160,5 @@ impl<C: TlsConnection> Engine<C> {
             && self.conn.protocol_version() == Some(rustls::ProtocolVersion::TLSv1_3)
             && self.records_at_handshake.is_some()
             && !self.peer_reacted()
-    }
-
-    fn peer_closed(&self, close_notify: bool) -> HandshakeError {
-        HandshakeError::PeerClosed {
-            close_notify,
-            received: self.watcher.received(),
-        }
     }
 }

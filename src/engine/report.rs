@@ -42,9 +42,10 @@ pub struct HandshakeReport {
     /// Whether TLS 1.3 early data (0-RTT) was accepted: the client's by the server, or on a
     /// server, the client's early data is there to read (`TlsStream::take_early_data`).
     pub early_data_accepted: bool,
-    /// Server behind a load balancer: the client's address, as the PROXY protocol header in
-    /// front of the TLS bytes gave it (the `proxy-protocol` feature).
-    pub proxy_source: Option<SocketAddr>,
+    /// Server behind a proxy: the address the connection was forwarded for, as a layer in
+    /// front of TLS read it (a PROXY protocol header, with the `proxy-protocol` feature).
+    /// `None` when nothing in front said.
+    pub forwarded_for: Option<SocketAddr>,
     /// Bytes, transport calls, flights and duration.
     pub stats: HandshakeStats,
 }
@@ -56,7 +57,7 @@ pub(crate) struct Facts<'a> {
     pub(crate) server_name: Option<&'a str>,
     pub(crate) early_data_offered: bool,
     pub(crate) early_data_accepted: bool,
-    pub(crate) proxy_source: Option<SocketAddr>,
+    pub(crate) forwarded_for: Option<SocketAddr>,
     pub(crate) stats: HandshakeStats,
 }
 
@@ -68,7 +69,7 @@ impl Facts<'_> {
             server_name: None,
             early_data_offered: false,
             early_data_accepted: false,
-            proxy_source: None,
+            forwarded_for: None,
             stats: HandshakeStats::default(),
         }
     }
@@ -100,7 +101,7 @@ impl HandshakeReport {
                 .and_then(|leaf| subject(leaf)),
             early_data_offered: facts.early_data_offered,
             early_data_accepted: facts.early_data_accepted,
-            proxy_source: facts.proxy_source,
+            forwarded_for: facts.forwarded_for,
             stats: facts.stats,
         }
     }
@@ -153,8 +154,8 @@ impl fmt::Display for HandshakeReport {
         if let Some(subject) = &self.peer_subject {
             write!(f, " peer={subject:?}")?;
         }
-        if let Some(source) = &self.proxy_source {
-            write!(f, " proxy_source={source}")?;
+        if let Some(source) = &self.forwarded_for {
+            write!(f, " forwarded_for={source}")?;
         }
         match (self.early_data_offered, self.early_data_accepted) {
             (_, true) => f.write_str(" early_data=accepted")?,

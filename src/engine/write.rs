@@ -10,7 +10,7 @@ use super::{
     wire::{self, CountingTransport, Tracking},
     Engine, TlsConnection,
 };
-use crate::HandshakeError;
+use crate::error::HandshakeError;
 
 /// Whether a write also flushes the transport.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -82,11 +82,16 @@ pub enum HandshakeError {
         /// The fatal alert written to the client and flushed, if it was.
         alert_sent: Option<AlertDescription>,
     },
-    /// The connection was a challenge, not a client: the handshake completed with a
-    /// [`Choice::AnswerChallenge`](crate::accept::Choice::AnswerChallenge) configuration (an ACME
-    /// server's TLS-ALPN-01 validation, RFC 8737), and the connection was closed. Nothing for
-    /// the application to serve.
-    ChallengeAnswered,
+    /// The handshake completed, and a layer above the core answered the connection itself
+    /// and closed it: nothing for the application to serve. `by` names what answered:
+    /// [`accept::CHALLENGE`](crate::accept::CHALLENGE) for a
+    /// [`Choice::AnswerChallenge`](crate::accept::Choice::AnswerChallenge) (an ACME server's
+    /// TLS-ALPN-01 validation, RFC 8737). The core never produces it; it carries it, so a new
+    /// kind of answer does not change this type.
+    Answered {
+        /// What answered the connection.
+        by: &'static str,
+    },
 }
 
 /// What was wrong with a PROXY protocol header ([`HandshakeError::ProxyHeader`]).
@@ -219,7 +224,7 @@ impl HandshakeError {
             #[cfg(feature = "proxy-protocol")]
             Self::ProxyHeader(_) => (InvalidData, "proxy_header"),
             Self::Refused { .. } => (ConnectionRefused, "refused"),
-            Self::ChallengeAnswered => (ConnectionAborted, "challenge_answered"),
+            Self::Answered { .. } => (ConnectionAborted, "answered"),
         }
     }
 }
@@ -283,8 +288,11 @@ impl fmt::Display for HandshakeError {
                 }
                 Ok(())
             }
-            Self::ChallengeAnswered => {
-                f.write_str("tls challenge answered (acme-tls/1 validation); connection closed")
+            Self::Answered { by } => {
+                write!(
+                    f,
+                    "tls connection answered by the server ({by}), then closed"
+                )
             }
         }
     }
@@ -345,7 +353,7 @@ impl fmt::Debug for HandshakeError {
                 .field("server_name", server_name)
                 .field("alert_sent", alert_sent)
                 .finish(),
-            Self::ChallengeAnswered => f.write_str("ChallengeAnswered"),
+            Self::Answered { by } => f.debug_struct("Answered").field("by", by).finish(),
         }
     }
 }

@@ -32,6 +32,11 @@ fn every_variant() -> Vec<HandshakeError> {
             prefix: b"GET / HTTP/1.1\r\n".to_vec(),
         },
         HandshakeError::Config(rustls::Error::General("no versions".into())),
+        HandshakeError::Refused {
+            server_name: Some("unknown.example".into()),
+            alert_sent: Some(AlertDescription::UnrecognisedName),
+        },
+        HandshakeError::Answered { by: "challenge" },
         #[cfg(feature = "proxy-protocol")]
         HandshakeError::ProxyHeader(ProxyHeaderError::TooLong { len: 5000 }),
         #[cfg(feature = "proxy-protocol")]
@@ -80,6 +85,8 @@ fn io_error_kinds_fit_and_keep_the_source() {
         TimedOut,
         InvalidData,
         InvalidInput,
+        ConnectionRefused,
+        ConnectionAborted,
     ];
     // The PROXY header's variant exists only with its feature.
     if cfg!(feature = "proxy-protocol") {

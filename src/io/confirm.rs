@@ -7,8 +7,10 @@ use tokio::io::{AsyncRead, AsyncWrite};
 
 use super::{adapter::PollIo, TlsStream};
 use crate::{
+    engine::Role,
+    engine::TlsConnection,
     engine::{Phase, ReadOutcome},
-    HandshakeError, Role, TlsConnection,
+    error::HandshakeError,
 };
 
 impl<IO, C> TlsStream<IO, C>

@@ -21,10 +21,16 @@ use super::{
     adapter::PollIo, deadline::Deadline, recoverable::Recoverable, sending_alert::SendingAlert,
 };
 use crate::{
+    engine::HandshakeReport,
+    engine::HandshakeStats,
+    engine::TlsConnection,
     engine::{alert::OutgoingAlert, Facts},
+    error::Failed,
+    error::HandshakeError,
+    io::TlsStream,
+    step::Handshake,
+    step::Step,
     trace::Trace,
-    Failed, Handshake, HandshakeError, HandshakeReport, HandshakeStats, Step, TlsConnection,
-    TlsStream,
 };
 
 /// A TLS handshake in progress on the transport `IO`, for the role of `C`
@@ -59,9 +65,6 @@ pub struct AsyncHandshake<IO, C> {
     state: State<IO, C>,
     deadline: Deadline,
     trace: Trace,
-    /// The connection only answers a challenge: closed once the handshake completes, and
-    /// reported as [`HandshakeError::ChallengeAnswered`] (set by the server layer).
-    answering_challenge: bool,
 }
 
 #[derive(Debug)]
@@ -100,13 +103,6 @@ where
     pub fn accept(config: Arc<ServerConfig>, io: IO) -> Self {
         Self::start(Handshake::accept(config), io)
     }
-
-    /// Once the handshake completes, the connection is closed and the future resolves to
-    /// [`HandshakeError::ChallengeAnswered`].
-    pub(crate) fn answering_challenge(mut self) -> Self {
-        self.answering_challenge = true;
-        self
-    }
 }
 
 impl<IO, C> AsyncHandshake<IO, C>
@@ -132,13 +128,12 @@ where
             state,
             deadline: Deadline::default(),
             trace: Trace::default(),
-            answering_challenge: false,
         }
     }
 
     /// The client's address, as a layer in front of TLS (a PROXY protocol header) told it.
-    pub(crate) fn proxy_source(&self) -> Option<SocketAddr> {
-        self.handshake().and_then(|h| h.engine().proxy_source())
+    pub(crate) fn forwarded_for(&self) -> Option<SocketAddr> {
+        self.handshake().and_then(|h| h.engine().forwarded_for())
     }
 
     /// A handshake that failed before it started (in a layer in front of it), reported as
@@ -148,7 +143,6 @@ where
             state: State::Failed(failed),
             deadline: Deadline::default(),
             trace: Trace::default(),
-            answering_challenge: false,
         }
     }
 
@@ -186,7 +180,6 @@ where
             state: failing(io, error, alert, Box::new(report)),
             deadline: Deadline::default(),
             trace: Trace::default(),
-            answering_challenge: false,
         }
     }
 
@@ -299,10 +292,6 @@ where
                             let stream = TlsStream::new(io, handshake.into_engine());
                             if me.trace.is_enabled() {
                                 me.trace.completed(&stream.report());
-                            }
-                            if me.answering_challenge {
-                                me.state = State::Failed(stream.close_after_challenge(cx));
-                                continue;
                             }
                             crate::measure::handshake_ended(
                                 C::ROLE,

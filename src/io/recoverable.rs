@@ -10,7 +10,7 @@ use std::{
 use tokio::io::{AsyncRead, AsyncWrite};
 
 use super::{AsyncHandshake, TlsStream};
-use crate::{Failed, TlsConnection};
+use crate::{engine::TlsConnection, error::Failed};
 
 /// [`AsyncHandshake`] resolving to `Result<TlsStream, Failed<IO>>`, from
 /// [`AsyncHandshake::recoverable`]. `Unpin`, like the handshake.

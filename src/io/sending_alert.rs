@@ -6,7 +6,9 @@ use std::task::{Context, Poll};
 use tokio::io::AsyncWrite;
 
 use super::{adapter::PollIo, deadline::Deadline};
-use crate::{engine::alert::OutgoingAlert, Failed, HandshakeError, HandshakeReport};
+use crate::{
+    engine::alert::OutgoingAlert, engine::HandshakeReport, error::Failed, error::HandshakeError,
+};
 
 /// A failed handshake whose fatal alert is still going out: best effort, bounded by the
 /// deadline, and never replacing the error. Used by every future that fails with an alert.

@@ -13,8 +13,11 @@ use tokio::io::{AsyncBufRead, AsyncRead, AsyncWrite, ReadBuf};
 
 use super::adapter::PollIo;
 use crate::{
+    engine::HandshakeReport,
+    engine::HandshakeStats,
+    engine::TlsConnection,
     engine::{Engine, Flush, Phase, ReadOutcome},
-    Failed, HandshakeError, HandshakeReport, HandshakeStats, TlsConnection,
+    error::HandshakeError,
 };
 
 /// An established TLS connection over the transport `IO`.
@@ -94,10 +97,11 @@ impl<IO, C: TlsConnection> TlsStream<IO, C> {
         }
     }
 
-    /// Server behind a load balancer: the client's address, as the PROXY protocol header in
-    /// front of the TLS bytes gave it (see `Acceptor::with_proxy_protocol`).
-    pub fn proxy_source(&self) -> Option<SocketAddr> {
-        self.engine.proxy_source()
+    /// Server behind a proxy: the address the connection was forwarded for, as a layer in
+    /// front of TLS read it (a PROXY protocol header: `Acceptor::with_proxy_protocol`, with the
+    /// `proxy-protocol` feature). `None` when nothing in front said.
+    pub fn forwarded_for(&self) -> Option<SocketAddr> {
+        self.engine.forwarded_for()
     }
 
     /// The transport and the rustls connection, as tokio-rustls' `get_ref` gives them.
@@ -149,22 +153,6 @@ where
         match self.engine.phase() {
             Phase::Failed(error) => Some(HandshakeError::clone(error).into()),
             _ => None,
-        }
-    }
-
-    /// The connection only answered a challenge
-    /// ([`Choice::AnswerChallenge`](crate::accept::Choice::AnswerChallenge)): close_notify and the
-    /// transport's shutdown go out if the transport takes them now (best effort: the
-    /// challenger has what it came for), and the transport is handed back.
-    pub(crate) fn close_after_challenge(mut self, cx: &mut Context<'_>) -> Failed<IO> {
-        if let Poll::Ready(Err(e)) = Pin::new(&mut self).poll_shutdown(cx) {
-            crate::trace::alert_not_sent(&e);
-        }
-        let report = Box::new(self.report());
-        Failed {
-            error: HandshakeError::ChallengeAnswered,
-            io: self.io,
-            report,
         }
     }
 

@@ -59,7 +59,10 @@ pub use super::{
     choose::{Choice, ChooseConfig},
     client_hello::{LazyConfigAcceptor, StartHandshake},
 };
-use crate::{AsyncHandshake, Failed, HandshakeError, HandshakeStats, ServerTlsStream};
+use crate::{
+    engine::HandshakeStats, error::Failed, error::HandshakeError, io::AsyncHandshake,
+    io::ServerTlsStream,
+};
 
 /// A server handshake in progress on the transport `IO`, as an
 /// [`Acceptor`](crate::Acceptor) set it up: its PROXY header and ClientHello steps, if any,
@@ -88,7 +91,14 @@ enum State<IO> {
     /// The ClientHello is read first, and a chooser decides how the handshake goes on.
     Choosing(Box<Choosing<IO>>),
     Handshaking(AsyncHandshake<IO, ServerConnection>),
+    /// The chooser chose to answer a challenge: once the handshake completes, the connection
+    /// is closed and the future resolves to [`HandshakeError::Answered`].
+    Answering(AsyncHandshake<IO, ServerConnection>),
 }
+
+/// What answered a connection that a [`ChooseConfig`] gave
+/// [`Choice::AnswerChallenge`]: [`HandshakeError::Answered`]'s `by`.
+pub const CHALLENGE: &str = "challenge";
 
 struct Choosing<IO> {
     start: LazyConfigAcceptor<IO>,
@@ -103,6 +113,7 @@ impl<IO> fmt::Debug for Accept<IO> {
             State::ReadingProxyHeader(_) => "reading the proxy header",
             State::Choosing(_) => "reading the client hello",
             State::Handshaking(_) => "handshaking",
+            State::Answering(_) => "answering a challenge",
         };
         f.debug_struct("Accept")
             .field("state", &state)
@@ -137,8 +148,8 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Accept<IO> {
     #[cfg(feature = "proxy-protocol")]
     pub(crate) fn reading_proxy_header(
         io: IO,
-        reader: crate::proxy::ProxyHeaderReader,
-        handshake: crate::Handshake<ServerConnection>,
+        reader: crate::server::proxy::ProxyHeaderReader,
+        handshake: crate::step::Handshake<ServerConnection>,
         deadline: Option<tokio::time::Instant>,
     ) -> Self {
         Self {
@@ -154,7 +165,7 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Accept<IO> {
             #[cfg(feature = "proxy-protocol")]
             State::ReadingProxyHeader(reading) => Some(reading.get_ref()),
             State::Choosing(choosing) => choosing.start.get_ref(),
-            State::Handshaking(handshake) => handshake.get_ref(),
+            State::Handshaking(handshake) | State::Answering(handshake) => handshake.get_ref(),
         }
     }
 
@@ -165,7 +176,7 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Accept<IO> {
             #[cfg(feature = "proxy-protocol")]
             State::ReadingProxyHeader(reading) => Some(reading.get_mut()),
             State::Choosing(choosing) => choosing.start.get_mut(),
-            State::Handshaking(handshake) => handshake.get_mut(),
+            State::Handshaking(handshake) | State::Answering(handshake) => handshake.get_mut(),
         }
     }
 
@@ -175,17 +186,19 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Accept<IO> {
             #[cfg(feature = "proxy-protocol")]
             State::ReadingProxyHeader(reading) => Some(reading.stats()),
             State::Choosing(choosing) => Some(choosing.start.stats()),
-            State::Handshaking(handshake) => handshake.stats(),
+            State::Handshaking(handshake) | State::Answering(handshake) => handshake.stats(),
         }
     }
 
     /// The client's address, once a PROXY protocol header gave it.
-    pub fn proxy_source(&self) -> Option<SocketAddr> {
+    pub fn forwarded_for(&self) -> Option<SocketAddr> {
         match &self.state {
             #[cfg(feature = "proxy-protocol")]
             State::ReadingProxyHeader(_) => None,
-            State::Choosing(choosing) => choosing.start.proxy_source(),
-            State::Handshaking(handshake) => handshake.proxy_source(),
+            State::Choosing(choosing) => choosing.start.forwarded_for(),
+            State::Handshaking(handshake) | State::Answering(handshake) => {
+                handshake.forwarded_for()
+            }
         }
     }
 
@@ -196,7 +209,9 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Accept<IO> {
             #[cfg(feature = "proxy-protocol")]
             State::ReadingProxyHeader(reading) => Some(reading.peer_record_bytes()),
             State::Choosing(choosing) => Some(choosing.start.peer_record_bytes()),
-            State::Handshaking(handshake) => handshake.peer_record_bytes(),
+            State::Handshaking(handshake) | State::Answering(handshake) => {
+                handshake.peer_record_bytes()
+            }
         }
     }
 
@@ -233,19 +248,24 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Accept<IO> {
         cx: &mut Context<'_>,
     ) -> Poll<Result<ServerTlsStream<IO>, Failed<IO>>> {
         loop {
-            let next = match &mut self.state {
+            self.state = match &mut self.state {
                 #[cfg(feature = "proxy-protocol")]
-                State::ReadingProxyHeader(reading) => ready!(reading.poll_read(cx)),
+                State::ReadingProxyHeader(reading) => {
+                    State::Handshaking(ready!(reading.poll_read(cx)))
+                }
                 State::Choosing(choosing) => {
                     match ready!(Pin::new(&mut choosing.start).poll(cx)) {
                         Ok(hello) => as_chosen(hello, &choosing.chooser, &choosing.config),
                         // Reported by the core, as every outcome is.
-                        Err(failed) => AsyncHandshake::from_failed(failed),
+                        Err(failed) => State::Handshaking(AsyncHandshake::from_failed(failed)),
                     }
                 }
                 State::Handshaking(handshake) => return Pin::new(handshake).poll_handshake(cx),
+                State::Answering(handshake) => {
+                    let stream = ready!(Pin::new(handshake).poll_handshake(cx))?;
+                    return Poll::Ready(Err(close_answered(stream, cx)));
+                }
             };
-            self.state = State::Handshaking(next);
         }
     }
 }
@@ -255,11 +275,30 @@ fn as_chosen<IO: AsyncRead + AsyncWrite + Unpin>(
     hello: StartHandshake<IO>,
     chooser: &Chooser,
     config: &Arc<ServerConfig>,
-) -> AsyncHandshake<IO, ServerConnection> {
+) -> State<IO> {
     match chooser.0.choose(&hello.client_hello(), config) {
-        Choice::Serve(config) => hello.into_stream(config),
-        Choice::Refuse(alert) => hello.refuse(alert),
-        Choice::AnswerChallenge(config) => hello.into_stream(config).answering_challenge(),
+        Choice::Serve(config) => State::Handshaking(hello.into_stream(config)),
+        Choice::Refuse(alert) => State::Handshaking(hello.refuse(alert)),
+        Choice::AnswerChallenge(config) => State::Answering(hello.into_stream(config)),
+    }
+}
+
+/// The connection only answered a challenge: close_notify and the transport's shutdown go out
+/// if the transport takes them now (best effort: the challenger has what it came for), and
+/// the transport is handed back.
+fn close_answered<IO: AsyncRead + AsyncWrite + Unpin>(
+    mut stream: ServerTlsStream<IO>,
+    cx: &mut Context<'_>,
+) -> Failed<IO> {
+    if let Poll::Ready(Err(e)) = Pin::new(&mut stream).poll_shutdown(cx) {
+        crate::trace::alert_not_sent(&e);
+    }
+    let report = Box::new(stream.report());
+    let (io, _) = stream.into_inner();
+    Failed {
+        error: HandshakeError::Answered { by: CHALLENGE },
+        io,
+        report,
     }
 }
 
@@ -305,9 +344,12 @@ mod proxy {
     };
 
     use crate::{
+        engine::HandshakeStats,
+        error::HandshakeError,
+        io::AsyncHandshake,
         io::{adapter::PollIo, deadline::Deadline},
-        proxy::ProxyHeaderReader,
-        AsyncHandshake, Handshake, HandshakeError, HandshakeStats,
+        server::proxy::ProxyHeaderReader,
+        step::Handshake,
     };
 
     pub(super) struct Reading<IO> {
@@ -379,7 +421,7 @@ mod proxy {
             Poll::Ready(match outcome {
                 Ok(header) => {
                     let mut handshake = handshake.with_received(header.received);
-                    handshake.set_proxy_source(header.source);
+                    handshake.set_forwarded_for(header.source);
                     AsyncHandshake::new(handshake, io).set_deadline(self.at)
                 }
                 Err(error) => {

@@ -8,9 +8,10 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use super::accept::Accept;
 use super::choose::Chooser;
 use crate::{
-    accept::{ChooseConfig, LazyConfigAcceptor},
-    certificates::ReloadableConfig,
-    AsyncHandshake, Handshake,
+    io::AsyncHandshake,
+    server::accept::{ChooseConfig, LazyConfigAcceptor},
+    server::certificates::ReloadableConfig,
+    step::Handshake,
 };
 
 /// Accepts server handshakes with one configuration, fixed (`Acceptor::from(Arc<ServerConfig>)`)
@@ -133,8 +134,8 @@ impl Acceptor {
     /// Reads a PROXY protocol header (HAProxy's v1 or v2, as load balancers send it) before
     /// the TLS bytes of every connection, from the balancers `trusted` lists only, under the
     /// same deadline as the handshake. Its client address becomes the peer a
-    /// [`TlsListener`](crate::listener::TlsListener) reports, [`TlsStream::proxy_source`] and the
-    /// report's `proxy_source`. The header is read by a layer in front of TLS and never
+    /// [`TlsListener`](crate::listener::TlsListener) reports, [`TlsStream::forwarded_for`] and the
+    /// report's `forwarded_for`. The header is read by a layer in front of TLS and never
     /// reaches rustls; TLS bytes that came with it are kept.
     ///
     /// Trust is decided by the transport's peer address, which a `TlsListener` knows; call
@@ -143,7 +144,7 @@ impl Acceptor {
     /// its peer only under [`TrustedProxies::any`](crate::proxy::TrustedProxies::any). See
     /// [`ProxyProtocol`](crate::proxy::ProxyProtocol) for what each mode does with untrusted peers.
     ///
-    /// [`TlsStream::proxy_source`]: crate::TlsStream::proxy_source
+    /// [`TlsStream::forwarded_for`]: crate::TlsStream::forwarded_for
     ///
     /// # Examples
     ///
@@ -166,8 +167,8 @@ impl Acceptor {
     #[cfg(feature = "proxy-protocol")]
     pub fn with_proxy_protocol(
         mut self,
-        mode: crate::proxy::ProxyProtocol,
-        trusted: crate::proxy::TrustedProxies,
+        mode: crate::server::proxy::ProxyProtocol,
+        trusted: crate::server::proxy::TrustedProxies,
     ) -> Self {
         self.proxy = Some(super::proxy::ProxyPolicy { mode, trusted });
         self
@@ -222,7 +223,7 @@ impl Acceptor {
     pub fn accept_from<IO, A>(&self, io: IO, peer: &A) -> Accept<IO>
     where
         IO: AsyncRead + AsyncWrite + Unpin,
-        A: crate::listener::PeerAddr,
+        A: crate::server::listener::PeerAddr,
     {
         self.accept_peer(io, peer.ip())
     }
@@ -305,7 +306,7 @@ impl Acceptor {
     pub fn start_from<IO, A>(&self, io: IO, peer: &A) -> LazyConfigAcceptor<IO>
     where
         IO: AsyncRead + AsyncWrite + Unpin,
-        A: crate::listener::PeerAddr,
+        A: crate::server::listener::PeerAddr,
     {
         self.start_peer(io, peer.ip())
     }

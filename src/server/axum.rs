@@ -7,8 +7,9 @@ use std::{io, net::SocketAddr};
 use axum::{extract::connect_info::Connected, serve::IncomingStream};
 
 use crate::{
-    listener::{Incoming, ListenError, Spawn, TlsListener},
-    HandshakeReport, ServerTlsStream,
+    engine::HandshakeReport,
+    io::ServerTlsStream,
+    server::listener::{Incoming, ListenError, Spawn, TlsListener},
 };
 
 /// `axum::serve(listener, router)` over TLS. A failed handshake or accept error never ends

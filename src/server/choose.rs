@@ -20,8 +20,9 @@ pub enum Choice {
     /// Complete the handshake with this configuration, then close the connection: it exists
     /// only to see the certificate, as an ACME server's TLS-ALPN-01 validation does (RFC
     /// 8737). The handshake resolves to
-    /// [`HandshakeError::ChallengeAnswered`](crate::HandshakeError::ChallengeAnswered), so
-    /// the connection never reaches the application.
+    /// [`HandshakeError::Answered`](crate::HandshakeError::Answered) with `by:`
+    /// [`CHALLENGE`](crate::accept::CHALLENGE), so the connection never reaches the
+    /// application.
     AnswerChallenge(Arc<ServerConfig>),
 }
 

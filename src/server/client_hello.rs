@@ -7,7 +7,6 @@
 
 use std::{
     future::Future,
-    io::{Read, Write},
     net::SocketAddr,
     pin::Pin,
     sync::Arc,
@@ -15,7 +14,7 @@ use std::{
 };
 
 use rustls::{
-    server::{Accepted, ClientHello},
+    server::{Accepted, Acceptor, ClientHello},
     AlertDescription, ServerConfig, ServerConnection,
 };
 use tokio::{
@@ -24,114 +23,14 @@ use tokio::{
 };
 
 use crate::{
-    engine::alert::OutgoingAlert,
-    engine::{
-        records::{PeerRecords, Verdict},
-        wire::{self, Received, Tracking},
-        Engine, Facts,
-    },
+    engine::Engine,
+    engine::HandshakeStats,
+    error::Failed,
+    error::HandshakeError,
+    io::AsyncHandshake,
     io::{adapter::PollIo, deadline::Deadline, sending_alert::SendingAlert},
-    AsyncHandshake, Failed, Handshake, HandshakeError, HandshakeReport, HandshakeStats, Role,
+    step::Handshake,
 };
-
-/// The sync part: rustls' `Acceptor` fed through the same transport rule as the engine's
-/// reads (`wire::receive`: counted, watched, earlier bytes first), so plaintext peers, EOF and
-/// limits end the same way.
-struct HelloReader {
-    acceptor: rustls::server::Acceptor,
-    watcher: PeerRecords,
-    stats: HandshakeStats,
-    started: Option<Instant>,
-    /// TLS bytes read off the transport before the hello reader began (by a layer in front of
-    /// TLS), read before the transport.
-    earlier: Vec<u8>,
-}
-
-impl std::fmt::Debug for HelloReader {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("HelloReader")
-            .field("received", &self.watcher.received())
-            .finish_non_exhaustive()
-    }
-}
-
-impl HelloReader {
-    /// What reading the hello cost so far.
-    fn stats(&self) -> HandshakeStats {
-        let mut stats = self.stats;
-        stats.bytes_read = self.watcher.received();
-        if let Some(started) = self.started {
-            stats.duration = started.elapsed();
-        }
-        stats
-    }
-
-    fn new() -> Self {
-        Self {
-            acceptor: rustls::server::Acceptor::default(),
-            watcher: PeerRecords::new(),
-            stats: HandshakeStats::default(),
-            started: None,
-            earlier: Vec::new(),
-        }
-    }
-
-    fn peer_closed(&self, close_notify: bool) -> HandshakeError {
-        HandshakeError::PeerClosed {
-            close_notify,
-            received: self.watcher.received(),
-        }
-    }
-
-    /// `Ok(None)`: the transport has nothing more now.
-    fn read<IO: Read + Write + ?Sized>(
-        &mut self,
-        io: &mut IO,
-    ) -> Result<Option<Accepted>, (HandshakeError, Option<OutgoingAlert>)> {
-        self.started.get_or_insert_with(Instant::now);
-        loop {
-            let acceptor = &mut self.acceptor;
-            let tracking = Tracking {
-                stats: Some(&mut self.stats),
-                watcher: Some(&mut self.watcher),
-            };
-            let received =
-                wire::receive(io, &mut self.earlier, tracking, |rd| acceptor.read_tls(rd));
-            match received.map_err(|e| (HandshakeError::transport(e), None))? {
-                Received::Bytes => self.stats.flights_received = 1,
-                Received::WouldBlock => return Ok(None),
-                Received::Eof => {
-                    let error = self.peer_closed(self.watcher.saw_close_notify());
-                    return Err((error, None));
-                }
-                Received::Refused(e) => {
-                    let error = rustls::Error::General(e.to_string());
-                    return Err((HandshakeError::protocol(error, None), None));
-                }
-            }
-            if self.watcher.verdict() == Verdict::NotTls {
-                let prefix = self.watcher.take_not_tls_prefix();
-                return Err((HandshakeError::NotTls { prefix }, None));
-            }
-            // A plaintext close_notify before the hello: the peer ended the connection
-            // (`SSL_do_handshake` returning 0), whatever rustls makes of it.
-            if self.watcher.saw_close_notify() {
-                return Err((self.peer_closed(true), None));
-            }
-            match self.acceptor.accept() {
-                Ok(None) => {}
-                Ok(Some(accepted)) => return Ok(Some(accepted)),
-                Err((rustls::Error::AlertReceived(AlertDescription::CloseNotify), _)) => {
-                    return Err((self.peer_closed(true), None));
-                }
-                Err((error, alert)) => {
-                    let alert = OutgoingAlert::from_accepted(alert, &error);
-                    return Err((HandshakeError::protocol(error, None), alert));
-                }
-            }
-        }
-    }
-}
 
 /// Reads a client's ClientHello, so a server can choose its configuration (certificate,
 /// ALPN, versions) from it; made by [`Acceptor::start`](crate::Acceptor::start). The role of
@@ -149,53 +48,41 @@ pub struct LazyConfigAcceptor<IO> {
     io: Option<IO>,
     /// The PROXY protocol header still to read, in front of the hello.
     #[cfg(feature = "proxy-protocol")]
-    proxy: Option<crate::proxy::ProxyHeaderReader>,
-    /// The client's address, as a PROXY protocol header gave it.
-    proxy_source: Option<SocketAddr>,
-    reader: HelloReader,
+    proxy: Option<crate::server::proxy::ProxyHeaderReader>,
+    /// The engine in its first phase, reading the hello.
+    engine: Engine<Acceptor>,
     deadline: Deadline,
-    send_alerts: bool,
     /// The hello was refused; its alert is going out.
     sending: Option<SendingAlert<IO>>,
 }
 
 impl<IO> LazyConfigAcceptor<IO> {
     pub(crate) fn new(io: IO, deadline: Option<Instant>, send_alerts: bool) -> Self {
+        let mut engine = Engine::reading_client_hello();
+        engine.set_send_alerts(send_alerts);
         Self {
             io: Some(io),
             #[cfg(feature = "proxy-protocol")]
             proxy: None,
-            proxy_source: None,
-            reader: HelloReader::new(),
+            engine,
             deadline: Deadline::new(deadline),
-            send_alerts,
             sending: None,
         }
     }
 
-    /// What reading the hello cost, with the client's address from a PROXY header: nothing is
-    /// negotiated yet.
-    fn report(&self) -> HandshakeReport {
-        HandshakeReport::without_connection(Facts {
-            proxy_source: self.proxy_source,
-            stats: self.reader.stats(),
-            ..Facts::none(Role::Server)
-        })
-    }
-
     /// The client's address, once a PROXY protocol header gave it.
-    pub(crate) fn proxy_source(&self) -> Option<SocketAddr> {
-        self.proxy_source
+    pub(crate) fn forwarded_for(&self) -> Option<SocketAddr> {
+        self.engine.forwarded_for()
     }
 
     /// What reading the hello cost so far.
     pub(crate) fn stats(&self) -> HandshakeStats {
-        self.reader.stats()
+        self.engine.stats()
     }
 
     /// Bytes of the peer's complete TLS records so far.
     pub(crate) fn peer_record_bytes(&self) -> u64 {
-        self.reader.watcher.complete_bytes()
+        self.engine.peer_record_bytes()
     }
 
     /// The transport, unless the future has completed.
@@ -218,7 +105,7 @@ impl<IO> LazyConfigAcceptor<IO> {
     #[cfg(feature = "proxy-protocol")]
     pub(crate) fn with_proxy_header(
         mut self,
-        reader: Option<crate::proxy::ProxyHeaderReader>,
+        reader: Option<crate::server::proxy::ProxyHeaderReader>,
     ) -> Self {
         self.proxy = reader;
         self
@@ -235,8 +122,8 @@ impl<IO> LazyConfigAcceptor<IO> {
             return Ok(false);
         };
         self.proxy = None;
-        self.proxy_source = header.source;
-        self.reader.earlier = header.received;
+        self.engine.set_forwarded_for(header.source);
+        self.engine.add_earlier(header.received);
         Ok(true)
     }
 }
@@ -263,23 +150,18 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Future for LazyConfigAcceptor<IO> {
         #[cfg(not(feature = "proxy-protocol"))]
         let header = Ok(true);
         let outcome = match header {
-            Ok(true) => me.reader.read(&mut PollIo::new(&mut io, cx)),
+            Ok(true) => me.engine.read_client_hello(&mut PollIo::new(&mut io, cx)),
             Ok(false) => Ok(None),
-            Err(error) => Err((error, None)),
+            Err(error) => Err(error),
         };
         let error = match outcome {
             Ok(Some(accepted)) => {
-                let reader = std::mem::replace(&mut me.reader, HelloReader::new());
+                let engine = std::mem::replace(&mut me.engine, Engine::reading_client_hello());
                 return Poll::Ready(Ok(StartHandshake {
                     io,
                     accepted,
-                    watcher: reader.watcher,
-                    stats: reader.stats,
-                    started: reader.started,
+                    engine,
                     deadline: me.deadline.instant(),
-                    send_alerts: me.send_alerts,
-                    earlier: reader.earlier,
-                    proxy_source: me.proxy_source,
                 }));
             }
             Ok(None) if !me.deadline.poll_expired(cx) => {
@@ -287,15 +169,14 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Future for LazyConfigAcceptor<IO> {
                 return Poll::Pending;
             }
             Ok(None) => HandshakeError::TimedOut,
-            Err((error, Some(alert))) if me.send_alerts => {
-                // The alert goes out as the handshake's would: bounded by the deadline.
-                let report = Box::new(me.report());
-                me.sending = Some(SendingAlert::new(io, alert, error, report));
-                return Pin::new(me).poll(cx);
-            }
-            Err((error, _)) => error,
+            Err(error) => error,
         };
-        let report = Box::new(me.report());
+        let report = Box::new(me.engine.hello_report(None));
+        if let Some(alert) = me.engine.take_alert() {
+            // The alert goes out as the handshake's would: bounded by the deadline.
+            me.sending = Some(SendingAlert::new(io, alert, error, report));
+            return Pin::new(me).poll(cx);
+        }
         Poll::Ready(Err(Failed { error, io, report }))
     }
 }
@@ -307,21 +188,15 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Future for LazyConfigAcceptor<IO> {
 pub struct StartHandshake<IO> {
     io: IO,
     accepted: Accepted,
-    watcher: PeerRecords,
-    stats: HandshakeStats,
-    started: Option<Instant>,
+    /// The engine that read the hello: what it cost, and any TLS bytes that came with it.
+    engine: Engine<Acceptor>,
     deadline: Option<Instant>,
-    send_alerts: bool,
-    /// TLS bytes read in front of the hello and not yet given to rustls.
-    earlier: Vec<u8>,
-    /// The client's address, as a PROXY protocol header gave it.
-    proxy_source: Option<SocketAddr>,
 }
 
 impl<IO: AsyncRead + AsyncWrite + Unpin> StartHandshake<IO> {
     /// The client's address, as a PROXY protocol header in front of the hello gave it.
-    pub fn proxy_source(&self) -> Option<SocketAddr> {
-        self.proxy_source
+    pub fn forwarded_for(&self) -> Option<SocketAddr> {
+        self.engine.forwarded_for()
     }
 
     /// What the client offered: SNI, ALPN, cipher suites, signature schemes.
@@ -350,33 +225,17 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> StartHandshake<IO> {
         let Self {
             io,
             accepted,
-            watcher,
-            mut stats,
-            started,
+            engine,
             deadline,
-            send_alerts,
-            earlier,
-            proxy_source,
         } = self;
-        // rustls reads the ClientHello's tickets here, before the engine's first process.
-        match crate::engine::ticket_budget::bounded(|| accepted.into_connection(config)) {
-            Ok(conn) => {
-                let mut engine = Engine::after_client_hello(conn, watcher, stats, started, earlier);
-                engine.set_proxy_source(proxy_source);
-                engine.set_send_alerts(send_alerts);
-                AsyncHandshake::start(Ok(Handshake::from_engine(engine)), io)
-                    .set_deadline(deadline)
-                    .with_alerts(send_alerts)
-            }
-            Err((error, alert)) => {
-                let alert = OutgoingAlert::from_accepted(alert, &error).filter(|_| send_alerts);
-                stats.bytes_read = watcher.received();
-                let report = HandshakeReport::without_connection(Facts {
-                    proxy_source,
-                    stats,
-                    ..Facts::none(Role::Server)
-                });
-                AsyncHandshake::failed(io, HandshakeError::protocol(error, None), alert, report)
+        let send_alerts = engine.sends_alerts();
+        match engine.into_server(accepted, config) {
+            Ok(engine) => AsyncHandshake::new(Handshake::from_engine(engine), io)
+                .set_deadline(deadline)
+                .with_alerts(send_alerts),
+            Err((mut engine, error)) => {
+                let report = engine.hello_report(None);
+                AsyncHandshake::failed(io, error, engine.take_alert(), report)
                     .set_deadline(deadline)
             }
         }
@@ -407,26 +266,13 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> StartHandshake<IO> {
         let server_name = self.client_hello().server_name().map(str::to_owned);
         let Self {
             io,
-            watcher,
-            mut stats,
+            mut engine,
             deadline,
-            send_alerts,
-            proxy_source,
             ..
         } = self;
-        stats.bytes_read = watcher.received();
-        let report = HandshakeReport::without_connection(Facts {
-            proxy_source,
-            stats,
-            server_name: server_name.as_deref(),
-            ..Facts::none(Role::Server)
-        });
-        let error = HandshakeError::Refused {
-            server_name,
-            alert_sent: None,
-        };
-        let alert = send_alerts.then(|| OutgoingAlert::plaintext(alert));
-        AsyncHandshake::failed(io, error, alert, report).set_deadline(deadline)
+        let report = engine.hello_report(server_name.as_deref());
+        let error = engine.refuse(server_name, alert);
+        AsyncHandshake::failed(io, error, engine.take_alert(), report).set_deadline(deadline)
     }
 
     /// Gives up on the client (for example an unknown server name) and returns the

@@ -29,6 +29,7 @@ use tokio::{
     task::JoinHandle,
 };
 use tokio_tls_handshake::{
+    accept,
     acme::{Acme, AcmeConfig, AcmeError},
     certificates::CertificateStore,
     listener::{ListenError, TlsListener},
@@ -78,7 +79,10 @@ impl Server {
                         });
                     }
                     Err(ListenError::Handshake {
-                        error: HandshakeError::ChallengeAnswered,
+                        error:
+                            HandshakeError::Answered {
+                                by: accept::CHALLENGE,
+                            },
                         ..
                     }) => {
                         answered.fetch_add(1, Ordering::SeqCst);

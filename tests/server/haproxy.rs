@@ -42,7 +42,7 @@ async fn through_haproxy_the_server_sees_the_real_client() {
             client_addr,
             "{options}: the transport's peer is HAProxy"
         );
-        assert_eq!(tls.report().proxy_source, Some(client_addr));
+        assert_eq!(tls.report().forwarded_for, Some(client_addr));
         echo_ping(&mut tls).await;
         bounded(client)
             .await
@@ -115,7 +115,7 @@ async fn through_haproxy_to_a_unix_socket_the_server_sees_the_real_client() {
                 "{peer:?}"
             );
             assert_eq!(peer.to_string(), client_addr.to_string());
-            assert_eq!(tls.proxy_source(), Some(client_addr));
+            assert_eq!(tls.forwarded_for(), Some(client_addr));
             echo_ping(&mut tls).await;
             bounded(client)
                 .await

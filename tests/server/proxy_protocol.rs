@@ -80,12 +80,12 @@ async fn the_listener_reports_the_client_behind_the_header_v1_and_v2() {
             client_addr(),
             "the balancer's client, not the transport's peer"
         );
-        assert_eq!(tls.proxy_source(), Some(client_addr()));
-        assert_eq!(tls.report().proxy_source, Some(client_addr()));
+        assert_eq!(tls.forwarded_for(), Some(client_addr()));
+        assert_eq!(tls.report().forwarded_for, Some(client_addr()));
         assert!(tls
             .report()
             .to_string()
-            .contains("proxy_source=198.51.100.7:41000"));
+            .contains("forwarded_for=198.51.100.7:41000"));
         echo_ping(&mut tls).await;
         bounded(client).await.expect("client");
     }
@@ -132,8 +132,8 @@ async fn ipv6_clients_are_reported_and_a_local_header_keeps_the_transport_addres
             .expect("an item")
             .unwrap_or_else(|e| panic!("{label}: {e:?}"));
         assert_eq!(peer, expected.unwrap_or(peer_addr(2)), "{label}");
-        assert_eq!(tls.proxy_source(), expected, "{label}");
-        assert_eq!(tls.report().proxy_source, expected, "{label}");
+        assert_eq!(tls.forwarded_for(), expected, "{label}");
+        assert_eq!(tls.report().forwarded_for, expected, "{label}");
         echo_ping(&mut tls).await;
         bounded(client).await.expect("client");
     }
@@ -154,7 +154,7 @@ async fn tls_bytes_read_with_the_header_are_kept_and_start_sees_the_source() {
         let hello = bounded(acceptor.start_from(io, &peer_addr(1)))
             .await
             .expect("the hello came through");
-        assert_eq!(hello.proxy_source(), Some(client_addr()));
+        assert_eq!(hello.forwarded_for(), Some(client_addr()));
         assert_eq!(hello.client_hello().server_name(), Some("localhost"));
     }
 }
@@ -219,7 +219,7 @@ async fn a_failure_after_the_header_names_the_client() {
             ..
         }) => {
             assert_eq!(peer, client_addr());
-            assert_eq!(report.proxy_source, Some(client_addr()));
+            assert_eq!(report.forwarded_for, Some(client_addr()));
             assert!(prefix.starts_with(b"GET /"), "the header is not part of it");
         }
         other => panic!("expected NotTls, got {:?}", other.map(|(_, p)| p)),
@@ -255,7 +255,7 @@ async fn a_header_from_a_peer_that_is_not_a_trusted_balancer_is_refused() {
             }) => {
                 assert!(untrusted(&error), "{mode:?}: {error:?}");
                 assert_eq!(peer, stranger, "{mode:?}: the claim is not believed");
-                assert_eq!(report.proxy_source, None, "{mode:?}");
+                assert_eq!(report.forwarded_for, None, "{mode:?}");
             }
             other => panic!(
                 "{mode:?}: expected Untrusted, got {:?}",
@@ -298,7 +298,7 @@ async fn a_header_from_a_peer_that_is_not_a_trusted_balancer_is_refused() {
         .await
         .expect("an item")
         .expect("established");
-    assert_eq!((peer, tls.proxy_source()), (stranger, None));
+    assert_eq!((peer, tls.forwarded_for()), (stranger, None));
     echo_ping(&mut tls).await;
     bounded(client).await.expect("client");
 }
@@ -542,7 +542,7 @@ async fn hostile_headers_end_in_typed_errors_within_the_deadline() {
         "{:?}",
         failed.error
     );
-    assert_eq!(failed.report.proxy_source, Some(client_addr()));
+    assert_eq!(failed.report.forwarded_for, Some(client_addr()));
 }
 
 /// The attacks an unauthenticated peer tries on a PROXY server, over loopback TCP, each

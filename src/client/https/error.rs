@@ -3,7 +3,7 @@
 
 use std::{error::Error as StdError, fmt};
 
-use crate::HandshakeError;
+use crate::error::HandshakeError;
 
 /// The error an inner connector (hyper-util's `HttpConnector`, say) failed with.
 pub type BoxError = Box<dyn StdError + Send + Sync + 'static>;

@@ -30,7 +30,7 @@ pub use self::{
     error::{BoxError, ConnectError},
     stream::MaybeHttpsStream,
 };
-use crate::Connector;
+use crate::client::Connector;
 
 /// How long a connection may take, from the start of the TCP connect to the end of the TLS
 /// handshake, by default.

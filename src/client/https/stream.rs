@@ -13,7 +13,7 @@ use hyper_util::{
     rt::TokioIo,
 };
 
-use crate::ClientTlsStream;
+use crate::io::ClientTlsStream;
 
 /// A connection an [`HttpsConnector`](crate::https::HttpsConnector) made: plain (an `http://` URI,
 /// when allowed) or TLS over the inner connector's connection.

@@ -110,7 +110,7 @@ mod tests {
 
     fn expiring_in(now: SystemTime, after: Duration) -> CertificateInfo {
         CertificateInfo {
-            source: crate::certificates::CertificateSource::Inserted("t".into()),
+            source: crate::server::certificates::CertificateSource::Inserted("t".into()),
             names: vec!["a.test".into()],
             not_before: now - Duration::from_secs(86_400),
             not_after: now + after,

@@ -2,7 +2,7 @@
 
 use std::{fmt, io, path::PathBuf, sync::Arc};
 
-use crate::certificates::CertificateError;
+use crate::server::certificates::CertificateError;
 
 /// The error underneath, shared so that an [`AcmeError`] can be both returned and kept in
 /// the client's status, and so that `instant-acme`'s types stay out of this crate's API.

@@ -31,8 +31,8 @@ pub use self::{
     error::{AcmeError, AcmeSource},
 };
 use crate::{
-    accept::{Choice, ChooseConfig},
-    certificates::{CertificateInfo, CertificateSource, CertificateStore},
+    server::accept::{Choice, ChooseConfig},
+    server::certificates::{CertificateInfo, CertificateSource, CertificateStore},
 };
 
 /// The longest [`Acme::run`] sleeps between checks, so that certificates changed behind its
@@ -49,7 +49,8 @@ const LONGEST_SLEEP: Duration = Duration::from_secs(12 * 3600);
 /// - Make it the acceptor's chooser ([`Acceptor::with_chooser`](crate::Acceptor::with_chooser)):
 ///   a ClientHello offering only `acme-tls/1` for a name being validated gets the challenge
 ///   certificate and is closed
-///   ([`HandshakeError::ChallengeAnswered`](crate::HandshakeError::ChallengeAnswered)); every
+///   ([`HandshakeError::Answered`](crate::HandshakeError::Answered), by
+///   [`accept::CHALLENGE`](crate::accept::CHALLENGE)); every
 ///   other ClientHello goes to the store's choice (unknown names refused with
 ///   `unrecognized_name`).
 /// - Spawn [`run`](Self::run): it orders what is missing, renews at two thirds of a

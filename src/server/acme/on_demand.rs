@@ -4,7 +4,7 @@
 use std::time::{Duration, Instant};
 
 use super::{orderable, Acme, Attempts};
-use crate::certificates::CertificateSource;
+use crate::server::certificates::CertificateSource;
 
 /// The window of [`AcmeConfig::on_demand_orders_per_hour`](super::AcmeConfig::on_demand_orders_per_hour).
 const HOUR: Duration = Duration::from_secs(3600);

@@ -39,7 +39,7 @@ use self::{
     file::{Stamp, Stored},
     set::CertificateSet,
 };
-use crate::accept::{Choice, ChooseConfig};
+use crate::server::accept::{Choice, ChooseConfig};
 
 /// What a [`CertificateStore`] serves a client that asks for no name (no SNI, as a client
 /// connecting by IP address) or for a name it has no certificate for.

@@ -122,8 +122,8 @@ impl ReloadableConfig {
     /// then stays in use.
     pub fn reload_ticket_keys(
         &self,
-        keys: &crate::tickets::TicketKeys,
-    ) -> Result<(), crate::tickets::TicketKeyError> {
+        keys: &crate::server::tickets::TicketKeys,
+    ) -> Result<(), crate::server::tickets::TicketKeyError> {
         let ticketer = keys.ticketer_for(&self.current())?;
         self.update(|next| next.ticketer = ticketer);
         Ok(())

@@ -3,7 +3,7 @@
 
 use std::{fmt, io, net::SocketAddr};
 
-use crate::{HandshakeError, HandshakeReport};
+use crate::{engine::HandshakeReport, error::HandshakeError};
 
 /// Why the listener produced no established stream this time. Neither ends the listener.
 #[derive(Debug)]
@@ -49,9 +49,10 @@ pub enum ListenError<IO, A = SocketAddr> {
 }
 
 impl<IO, A> ListenError<IO, A> {
-    /// The `outcome` label of the `metrics` feature: `evicted`, `drained`, `panicked`, a
-    /// failed handshake's own, or `accept`.
-    pub(crate) fn outcome(&self) -> &'static str {
+    /// The `outcome` label under which the `metrics` feature counts this: `evicted`,
+    /// `drained`, `panicked`, a failed handshake's own
+    /// (`metrics::outcome`, with that feature), or `accept`.
+    pub fn outcome(&self) -> &'static str {
         match self {
             Self::Handshake { error, .. } => error.label(),
             Self::Evicted { .. } => "evicted",

@@ -47,7 +47,7 @@ pub use self::{
 };
 #[cfg(feature = "axum")]
 pub use super::axum::TlsConnectInfo;
-use crate::Acceptor;
+use crate::server::Acceptor;
 
 /// How many handshakes may be in flight at once by default.
 pub const DEFAULT_MAX_IN_FLIGHT: usize = 1024;

@@ -7,7 +7,7 @@ use rustls::ServerConnection;
 use tokio::task::{Id, JoinError};
 
 use super::{registry::TaskStatus, task::Outcome, Incoming, ListenError, PeerAddr, TlsListener};
-use crate::{Failed, TlsStream};
+use crate::{error::Failed, io::TlsStream};
 
 /// What one finished handshake yields: the stream and the peer's address.
 pub type Established<IO, A = SocketAddr> = (TlsStream<IO, ServerConnection>, A);
@@ -39,11 +39,11 @@ impl<I: Incoming, S> TlsListener<I, S> {
         let item = match outcome {
             // A finished task hands its peer back with its result: nothing depends on the registry.
             Ok((Ok(tls), transport)) => {
-                let peer = client(tls.proxy_source(), transport);
+                let peer = client(tls.forwarded_for(), transport);
                 Ok((tls, peer))
             }
             Ok((Err(Failed { error, io, report }), transport)) => Err(ListenError::Handshake {
-                peer: client(report.proxy_source, transport),
+                peer: client(report.forwarded_for, transport),
                 error,
                 io,
                 report,

@@ -36,7 +36,7 @@ impl<A: PeerAddr> Registered<A> {
     /// read (where the address type can hold it), else the transport's.
     pub(crate) fn client(&self) -> A {
         self.progress
-            .proxy_source()
+            .forwarded_for()
             .and_then(A::from_proxied)
             .unwrap_or_else(|| self.peer.clone())
     }

@@ -26,7 +26,7 @@ use tokio::{
 };
 
 use super::state::ListenerState;
-use crate::{accept::Accept, trace::ConnectionSpan, Failed, ServerTlsStream};
+use crate::{error::Failed, io::ServerTlsStream, server::accept::Accept, trace::ConnectionSpan};
 
 /// What a handshake task ends with: its result, and the transport's peer it was started for
 /// (so a finished result never depends on the listener's registry to be reported).
@@ -51,7 +51,7 @@ pub(crate) struct PeerTurns {
     task: AtomicWaker,
     /// The client's address, once a PROXY protocol header gave it: the peer to report should
     /// the task be aborted (evicted, cut off by a drain) or panic.
-    proxy_source: OnceLock<SocketAddr>,
+    forwarded_for: OnceLock<SocketAddr>,
 }
 
 /// How a waiting handshake compares when the listener must shed one.
@@ -73,13 +73,13 @@ impl PeerTurns {
             woken: AtomicBool::new(false),
             ended: AtomicBool::new(false),
             task: AtomicWaker::new(),
-            proxy_source: OnceLock::new(),
+            forwarded_for: OnceLock::new(),
         }
     }
 
     /// The client's address a PROXY protocol header gave, once it did.
-    pub(crate) fn proxy_source(&self) -> Option<SocketAddr> {
-        self.proxy_source.get().copied()
+    pub(crate) fn forwarded_for(&self) -> Option<SocketAddr> {
+        self.forwarded_for.get().copied()
     }
 
     pub(crate) fn has_ended(&self) -> bool {
@@ -192,9 +192,9 @@ impl<IO: AsyncRead + AsyncWrite + Unpin, A: Unpin> Future for HandshakeTask<IO, 
         me.progress.poll_begins();
         let mut own = Context::from_waker(&me.waker);
         let poll = Pin::new(&mut me.handshake).poll_accept(&mut own);
-        if me.progress.proxy_source.get().is_none() {
-            if let Some(source) = me.handshake.proxy_source() {
-                let _ = me.progress.proxy_source.set(source);
+        if me.progress.forwarded_for.get().is_none() {
+            if let Some(source) = me.handshake.forwarded_for() {
+                let _ = me.progress.forwarded_for.set(source);
             }
         }
         match poll {
@@ -243,7 +243,7 @@ pub struct SpawnLocal;
 
 pub(crate) mod sealed {
     use super::*;
-    use crate::listener::PeerAddr;
+    use crate::server::listener::PeerAddr;
 
     #[allow(
         unreachable_pub,

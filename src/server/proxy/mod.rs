@@ -71,7 +71,7 @@
 //!   line ending past 107 bytes, a v1 signature with no line end, a v2 length over 4096).
 //! - **The client's address** becomes the peer the `TlsListener` yields, and the peer of every
 //!   failure it reports (evictions and drain cut-offs included, once the header was read), with
-//!   `TlsStream::proxy_source()` and the report's `proxy_source`. A Unix listener yields
+//!   `TlsStream::forwarded_for()` and the report's `forwarded_for`. A Unix listener yields
 //!   `UnixPeer::Proxied(addr)` then (HAProxy in front of a Unix socket), `UnixPeer::Socket` else.
 //! - Without the feature configured, a header is `NotTls`, as any non-TLS bytes; a LOCAL header
 //!   (the balancer's own health check) keeps the transport's address.

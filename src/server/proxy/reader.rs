@@ -9,7 +9,7 @@ use std::{
 use proxy_header::{ParseConfig, ProxyHeader as Parsed};
 
 use super::{ProxyProtocol, TrustedProxies};
-use crate::{engine::wire::read_once, proxy::ProxyHeaderError, HandshakeError};
+use crate::{engine::wire::read_once, error::HandshakeError, server::proxy::ProxyHeaderError};
 
 /// The longest PROXY v2 header accepted, TLVs included: far above what load balancers send
 /// (HAProxy's SSL details, AWS's endpoint id), and a bound on what a peer can make a server
