@@ -273,7 +273,7 @@
 //! **Key logs for Wireshark**: `Connector::with_key_log_from_env()` /
 //! `Acceptor::with_key_log_from_env()` log TLS secrets to the file named by `SSLKEYLOGFILE`
 //! through rustls' `KeyLogFile`, and do nothing when it is unset; the demo uses it
-//! (`SSLKEYLOGFILE=keys.log cargo run -p demo`). Debugging only.
+//! (`SSLKEYLOGFILE=keys.log cargo run --example demo`). Debugging only.
 //!
 //! [`TlsListener`]: listener::TlsListener
 //! [`TlsListener::from_unix`]: listener::TlsListener::from_unix

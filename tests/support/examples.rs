@@ -19,24 +19,17 @@ pub fn example(name: &str) -> PathBuf {
         .parent()
         .and_then(|deps| deps.parent())
         .expect("target directory");
-    // The demo is a crate of its own (`cargo run -p demo`), the others the library's examples.
+    // The demo is a crate of its own, built by the README's command (`--example demo` finds it
+    // among the workspace's default members); the others are the library's examples.
     let is_demo = name == "demo";
-    let path = if is_demo {
-        dir.join(name)
-    } else {
-        dir.join("examples").join(name)
-    };
+    let path = dir.join("examples").join(name);
     let mut built = BUILT.lock().unwrap_or_else(|e| e.into_inner());
     if built.iter().any(|b| b == name) {
         return path;
     }
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut build = Command::new(cargo);
-    if is_demo {
-        build.args(["build", "--quiet", "-p", "demo"]);
-    } else {
-        build.args(["build", "--quiet", "--example", name]);
-    }
+    build.args(["build", "--quiet", "--example", name]);
     if dir.file_name().is_some_and(|profile| profile == "release") {
         build.arg("--release");
     }
