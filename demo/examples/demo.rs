@@ -8,7 +8,7 @@
 //! - with `SSLKEYLOGFILE=path` set, logs the TLS secrets there for Wireshark;
 //! - echoes one message and shuts down cleanly with close_notify.
 //!
-//! Run with `cargo run --example demo` (or `cargo run -p demo`). A crate of its own, so that it
+//! Run with `cargo run --example demo`. An example of a crate of its own, so that it
 //! compiles only what it needs.
 
 use std::{error::Error, sync::Arc};
