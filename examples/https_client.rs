@@ -77,9 +77,9 @@ async fn main() -> Result<ExitCode, Box<dyn Error>> {
 /// Mozilla's roots (feature `webpki-roots`), else the platform's (feature `native-roots`).
 fn default_roots() -> Result<RootCertStore, Box<dyn Error>> {
     #[cfg(feature = "webpki-roots")]
-    return Ok(tokio_tls_handshake::roots::webpki());
+    return Ok(tokio_tls_handshake::Connector::webpki_roots());
     #[cfg(all(feature = "native-roots", not(feature = "webpki-roots")))]
-    return Ok(tokio_tls_handshake::roots::native()?);
+    return Ok(tokio_tls_handshake::Connector::native_roots()?);
     #[cfg(not(any(feature = "webpki-roots", feature = "native-roots")))]
     return Err(
         "no roots: pass --ca FILE, or build with --features webpki-roots or native-roots".into(),

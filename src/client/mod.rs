@@ -8,6 +8,6 @@ mod connector;
 #[cfg(feature = "hyper")]
 pub mod https;
 #[cfg(any(feature = "webpki-roots", feature = "native-roots"))]
-pub mod roots;
+mod roots;
 
 pub use self::connector::Connector;

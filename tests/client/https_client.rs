@@ -406,7 +406,7 @@ async fn http2_only_refuses_a_server_that_agrees_to_no_protocol() {
 #[cfg(feature = "webpki-roots")]
 #[test]
 fn mozillas_roots_are_there() {
-    let roots = tokio_tls_handshake::roots::webpki();
+    let roots = tokio_tls_handshake::Connector::webpki_roots();
     assert!(roots.len() > 100, "{} roots", roots.len());
 }
 
@@ -414,6 +414,6 @@ fn mozillas_roots_are_there() {
 #[cfg(feature = "native-roots")]
 #[test]
 fn the_platforms_roots_load() {
-    let roots = tokio_tls_handshake::roots::native().expect("the platform's roots");
+    let roots = tokio_tls_handshake::Connector::native_roots().expect("the platform's roots");
     assert!(roots.len() > 100, "{} roots", roots.len());
 }
