@@ -318,13 +318,11 @@ pub use step::{Handshake, Step};
 // The layers above it, as modules.
 #[cfg(feature = "hyper")]
 pub use client::https;
-#[cfg(any(feature = "webpki-roots", feature = "native-roots"))]
-pub use client::roots;
 #[cfg(feature = "acme")]
 pub use server::acme;
 #[cfg(feature = "proxy-protocol")]
 pub use server::proxy;
-pub use server::{accept, certificates, listener, tickets};
+pub use server::{accept, certificates, listener, storage, tickets};
 
 pub use rustls;
 

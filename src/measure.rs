@@ -80,6 +80,11 @@ mod on {
         };
         ::metrics::counter!(metrics::LISTENER_ACCEPT_ERRORS, "kind" => kind).increment(1);
     }
+
+    /// A round of fleet work found the storage failing: `kind` is the error's label.
+    pub(crate) fn storage_failed(kind: &'static str) {
+        ::metrics::counter!(metrics::STORAGE_ERRORS, "kind" => kind).increment(1);
+    }
 }
 
 #[cfg(not(feature = "metrics"))]
@@ -107,4 +112,5 @@ mod off {
     pub(crate) fn listener_drain_begun() {}
     pub(crate) fn listener_cut_off(_count: usize) {}
     pub(crate) fn listener_accept_error(_resource_exhaustion: bool) {}
+    pub(crate) fn storage_failed(_kind: &'static str) {}
 }

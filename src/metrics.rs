@@ -24,6 +24,7 @@
 //! | `tls_listener_drains_total` | counter | drains | none |
 //! | `tls_listener_drain_cut_offs_total` | counter | handshakes | none |
 //! | `tls_listener_accept_errors_total` | counter | errors | `kind` (`resource_exhaustion`, `connection`) |
+//! | `tls_storage_errors_total` | counter | errors | `kind` (`unavailable`, `invalid_key`, `corrupt`): a round of fleet work (ticket keys) that found the shared storage failing |
 //!
 //! Every handshake a future runs (`Connector::connect`, `Acceptor::accept`, a `TlsListener`, the
 //! `HttpsConnector`) is counted once when it ends: completed, failed, or (in a listener)
@@ -58,6 +59,9 @@ pub const LISTENER_DRAINS: &str = "tls_listener_drains_total";
 pub const LISTENER_DRAIN_CUT_OFFS: &str = "tls_listener_drain_cut_offs_total";
 /// Counter: accept errors, by `kind` (`resource_exhaustion` or `connection`).
 pub const LISTENER_ACCEPT_ERRORS: &str = "tls_listener_accept_errors_total";
+/// Counter: rounds of fleet work (ticket-key rotation) that found the shared storage failing,
+/// by `kind` (`unavailable`, `invalid_key`, `corrupt`).
+pub const STORAGE_ERRORS: &str = "tls_storage_errors_total";
 
 /// The `outcome` label of a handshake that failed with `error`.
 pub fn outcome(error: &HandshakeError) -> &'static str {
@@ -126,5 +130,10 @@ pub fn describe() {
         LISTENER_ACCEPT_ERRORS,
         Unit::Count,
         "Accept errors, by kind (resource_exhaustion, connection)"
+    );
+    describe_counter!(
+        STORAGE_ERRORS,
+        Unit::Count,
+        "Rounds of fleet work that found the shared storage failing, by kind"
     );
 }

@@ -117,6 +117,16 @@ pub(crate) fn unbooked_task(error: &tokio::task::JoinError) {
 #[cfg(not(feature = "tracing"))]
 pub(crate) fn unbooked_task(_error: &tokio::task::JoinError) {}
 
+/// The fleet's storage failed `what` (the ticket keys' round, say): what was loaded keeps
+/// serving, and the next round retries.
+#[cfg(feature = "tracing")]
+pub(crate) fn storage_failed(what: &str, error: &dyn std::error::Error) {
+    tracing::warn!(what, error = %error, "fleet storage failed; serving what was loaded");
+}
+
+#[cfg(not(feature = "tracing"))]
+pub(crate) fn storage_failed(_what: &str, _error: &dyn std::error::Error) {}
+
 /// A listener's `tls_connection{peer}` span around each handshake it runs, so the handshake's
 /// span and events say which peer they are about.
 #[derive(Debug)]

@@ -11,6 +11,7 @@
 //!   (feature `acme`).
 //! - `proxy/`: the PROXY protocol, a layer in front of TLS (feature `proxy-protocol`).
 //! - `reload.rs`: `ReloadableConfig`, a configuration replaced while serving.
+//! - `storage/`: `Storage`, what a fleet shares (`FileStorage`, `RedisStorage`), and leases.
 //! - `tickets/`: `TicketKeys`, session-ticket keys a fleet shares.
 //! - `axum.rs`: the `axum` feature.
 
@@ -26,6 +27,7 @@ mod client_hello;
 pub mod listener;
 #[cfg(feature = "proxy-protocol")]
 pub mod proxy;
+pub mod storage;
 pub mod tickets;
 
 pub use self::acceptor::Acceptor;

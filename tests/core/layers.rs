@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 
 /// The modules of the layers above the core (the crate root re-exports them under these
 /// names; `server` and `client` are their folders).
-const LAYERS: [&str; 12] = [
+const LAYERS: [&str; 13] = [
     "server",
     "choose",
     "client",
@@ -23,6 +23,7 @@ const LAYERS: [&str; 12] = [
     "certificates",
     "acme",
     "tickets",
+    "storage",
     "https",
     "roots",
     "metrics",

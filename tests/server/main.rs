@@ -15,4 +15,5 @@ mod listener_cap;
 mod metrics;
 mod proxy_protocol;
 mod reload;
+mod storage;
 mod tickets;

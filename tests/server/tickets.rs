@@ -19,7 +19,8 @@ use rustls::{pki_types::UnixTime, time_provider::TimeProvider};
 use support::{bounded, handshake_storing_tickets, name, openssl::Files, tcp_pair, Version, World};
 use tokio_tls_handshake::{
     certificates::ReloadableConfig,
-    tickets::{TicketKeyError, TicketKeys},
+    storage::{FileStorage, Storage, StorageError},
+    tickets::{FleetTicketKeys, Refreshed, TicketKeyError, TicketKeys, KEY_SET_KEY},
     Acceptor, Connector,
 };
 
@@ -361,6 +362,264 @@ mod fuzz {
             let mut longer = ticket.clone();
             longer.push(0);
             prop_assert_eq!(ticketer.decrypt(&longer), None);
+        }
+    }
+}
+
+/// Three instances of a fleet, each with its own configuration and its own handle on the
+/// shared storage, serving tickets with `FleetTicketKeys`; one clock for their rotations.
+struct Fleet {
+    instances: Vec<(Arc<rustls::ServerConfig>, FleetTicketKeys)>,
+    clock: Arc<MovableClock>,
+}
+
+/// A rotation of one hour, kept apart from the tickets' own lifetime (the servers' clock).
+const ROTATION: Duration = Duration::from_secs(3600);
+
+impl Fleet {
+    fn new(world: &World, storages: Vec<Arc<dyn Storage>>) -> Self {
+        let clock = Arc::new(MovableClock::default());
+        let instances = storages
+            .into_iter()
+            .map(|storage| {
+                let keys = FleetTicketKeys::new(storage)
+                    .with_rotation(ROTATION)
+                    .with_time_provider(clock.clone());
+                let mut config = (*world.server().version(Version::Tls13).build()).clone();
+                keys.install(&mut config).expect("install");
+                (Arc::new(config), keys)
+            })
+            .collect();
+        Self { instances, clock }
+    }
+
+    /// One refresh round on every instance, in order: what each did.
+    async fn refresh(&self) -> Vec<Result<Refreshed, StorageError>> {
+        let mut done = Vec::new();
+        for (_, keys) in &self.instances {
+            done.push(bounded(keys.refresh()).await);
+        }
+        done
+    }
+
+    fn server(&self, i: usize) -> &Arc<rustls::ServerConfig> {
+        &self.instances[i].0
+    }
+}
+
+/// A session from one instance resumes on the other two, before and after a rotation, and
+/// the fleet rotates once per interval, whichever instance finds it due.
+async fn a_fleet_resumes_everywhere_and_rotates_once(world: &World, fleet: &Fleet) {
+    let client = world.client().version(Version::Tls13).build();
+    let (before, _) = handshake_storing_tickets(&client, fleet.server(0)).await;
+    assert!(
+        !before.is_resumed(),
+        "no keys loaded yet: no ticket, a full handshake"
+    );
+    let first = fleet.refresh().await;
+    assert_eq!(
+        first
+            .iter()
+            .filter(|r| matches!(r, Ok(Refreshed::Rotated)))
+            .count(),
+        1,
+        "one instance writes the first set: {first:?}"
+    );
+    assert!(first.iter().all(Result::is_ok), "{first:?}");
+    let (full, _) = handshake_storing_tickets(&client, fleet.server(0)).await;
+    assert!(!full.is_resumed());
+    for i in [1, 2] {
+        let (on_other, server_side) = handshake_storing_tickets(&client, fleet.server(i)).await;
+        assert!(
+            on_other.is_resumed() && server_side.is_resumed(),
+            "instance {i}: {on_other}"
+        );
+    }
+    // A ticket sealed before the rotation, by instance 2, still in the client's cache.
+    fleet
+        .clock
+        .ahead_secs
+        .store(ROTATION.as_secs(), Ordering::SeqCst);
+    let rotated = fleet.refresh().await;
+    assert_eq!(
+        rotated
+            .iter()
+            .filter(|r| matches!(r, Ok(Refreshed::Rotated)))
+            .count(),
+        1,
+        "one rotation for the fleet: {rotated:?}"
+    );
+    for i in [0, 1] {
+        let (after, _) = handshake_storing_tickets(&client, fleet.server(i)).await;
+        assert!(
+            after.is_resumed(),
+            "instance {i}, after the rotation: {after}"
+        );
+    }
+    let (newest, _) = handshake_storing_tickets(&client, fleet.server(2)).await;
+    assert!(
+        newest.is_resumed(),
+        "a ticket sealed with the new key resumes too: {newest}"
+    );
+}
+
+#[tokio::test]
+async fn a_fleet_on_file_storage_resumes_everywhere_and_rotates_once() {
+    let world = World::new();
+    let dir = Files::new();
+    let root = dir.path("fleet");
+    let storages: Vec<Arc<dyn Storage>> = (0..3)
+        .map(|_| Arc::new(FileStorage::new(&root)) as Arc<dyn Storage>)
+        .collect();
+    let fleet = Fleet::new(&world, storages);
+    a_fleet_resumes_everywhere_and_rotates_once(&world, &fleet).await;
+}
+
+/// The attack: a hostile or broken store hands back a key set that does not parse. It is
+/// refused with a typed error, the last good keys keep serving, and the instance that finds
+/// it writes the last good set back.
+#[tokio::test]
+async fn a_corrupt_key_set_is_refused_and_the_last_good_one_serves() {
+    let world = World::new();
+    let dir = Files::new();
+    let storage: Arc<dyn Storage> = Arc::new(FileStorage::new(dir.path("fleet")));
+    let fleet = Fleet::new(&world, vec![storage.clone(), storage.clone()]);
+    let client = world.client().version(Version::Tls13).build();
+    assert!(fleet.refresh().await.iter().all(Result::is_ok));
+    handshake_storing_tickets(&client, fleet.server(0)).await;
+    let good = storage
+        .load(KEY_SET_KEY)
+        .await
+        .expect("load")
+        .expect("a set");
+    let cut = &good[..good.len() / 2];
+    for bad in [&b"not a key set"[..], cut, b"\xff\xfe\xfd"] {
+        storage.store(KEY_SET_KEY, bad).await.expect("store");
+        let refused = fleet.refresh().await;
+        assert!(
+            matches!(refused[0], Err(StorageError::Corrupt { .. })),
+            "the first instance to read it reports it: {refused:?}"
+        );
+        assert_eq!(
+            storage.load(KEY_SET_KEY).await.expect("load").as_deref(),
+            Some(&good[..]),
+            "and writes the last good set back"
+        );
+        let (resumed, _) = handshake_storing_tickets(&client, fleet.server(1)).await;
+        assert!(resumed.is_resumed(), "the last good keys serve: {resumed}");
+    }
+    // Bad while a rotation is due: the last good set, rotated, goes back.
+    storage.store(KEY_SET_KEY, b"garbage").await.expect("store");
+    fleet
+        .clock
+        .ahead_secs
+        .store(ROTATION.as_secs(), Ordering::SeqCst);
+    let healed = fleet.refresh().await;
+    assert!(
+        matches!(healed[0], Err(StorageError::Corrupt { .. })),
+        "{healed:?}"
+    );
+    let stored = storage
+        .load(KEY_SET_KEY)
+        .await
+        .expect("load")
+        .expect("a set");
+    assert!(stored.starts_with(b"tokio-tls-handshake ticket key set v1\n") && stored != good);
+    assert_eq!(
+        fleet.refresh().await.iter().filter(|r| r.is_err()).count(),
+        0
+    );
+    let (resumed, _) = handshake_storing_tickets(&client, fleet.server(0)).await;
+    assert!(
+        resumed.is_resumed(),
+        "the rotation continued the last good set: {resumed}"
+    );
+}
+
+#[cfg(feature = "redis")]
+mod fleet_on_redis {
+    use super::*;
+    use support::redis::Redis;
+    use tokio_tls_handshake::storage::RedisStorage;
+
+    fn handles(redis: &Redis) -> Vec<Arc<dyn Storage>> {
+        (0..3)
+            .map(|_| {
+                let storage = RedisStorage::connect(&redis.url())
+                    .expect("url")
+                    .with_timeout(Duration::from_millis(500));
+                Arc::new(storage) as Arc<dyn Storage>
+            })
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn a_fleet_on_redis_resumes_everywhere_and_rotates_once() {
+        if !support::redis::available() {
+            return;
+        }
+        let redis = Redis::start().await;
+        let world = World::new();
+        let fleet = Fleet::new(&world, handles(&redis));
+        a_fleet_resumes_everywhere_and_rotates_once(&world, &fleet).await;
+    }
+
+    /// Redis is down for longer than a rotation interval: every instance keeps serving and
+    /// resuming with the keys it has, each round fails with a typed error, and once Redis is
+    /// back (empty: it was killed) the fleet rotates from its last good set, so sessions
+    /// from before still resume.
+    #[tokio::test]
+    async fn redis_down_for_longer_than_a_rotation_stops_nothing() {
+        if !support::redis::available() {
+            return;
+        }
+        let mut redis = Redis::start().await;
+        let world = World::new();
+        let fleet = Fleet::new(&world, handles(&redis));
+        let client = world.client().version(Version::Tls13).build();
+        assert!(fleet.refresh().await.iter().all(Result::is_ok));
+        handshake_storing_tickets(&client, fleet.server(0)).await;
+
+        redis.stop().await;
+        fleet
+            .clock
+            .ahead_secs
+            .store(2 * ROTATION.as_secs(), Ordering::SeqCst);
+        let down = fleet.refresh().await;
+        assert!(
+            down.iter()
+                .all(|r| matches!(r, Err(StorageError::Unavailable { .. }))),
+            "{down:?}"
+        );
+        for i in [1, 2, 0] {
+            let (resumed, _) = handshake_storing_tickets(&client, fleet.server(i)).await;
+            assert!(
+                resumed.is_resumed(),
+                "instance {i} while Redis is down: {resumed}"
+            );
+        }
+
+        redis.restart().await;
+        let back = bounded(async {
+            loop {
+                let round = fleet.refresh().await;
+                if round.iter().all(Result::is_ok) {
+                    return round;
+                }
+                tokio::task::yield_now().await;
+            }
+        })
+        .await;
+        assert!(
+            back.iter().any(|r| matches!(r, Ok(Refreshed::Rotated))),
+            "{back:?}"
+        );
+        for i in [0, 1, 2] {
+            let (resumed, _) = handshake_storing_tickets(&client, fleet.server(i)).await;
+            assert!(
+                resumed.is_resumed(),
+                "instance {i} after Redis is back: {resumed}"
+            );
         }
     }
 }

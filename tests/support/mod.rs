@@ -16,6 +16,8 @@ pub mod haproxy;
 pub mod openssl;
 pub mod pebble;
 pub mod pki;
+#[cfg(feature = "redis")]
+pub mod redis;
 pub mod tools;
 pub mod transports;
 

@@ -19,6 +19,8 @@ pub enum Tool {
     Pebble,
     /// GnuTLS' `gnutls-cli`, a TLS peer on another library than OpenSSL and rustls.
     Gnutls,
+    /// `redis-server`, the fleet's shared storage.
+    RedisServer,
 }
 
 impl Tool {
@@ -30,6 +32,7 @@ impl Tool {
             Tool::Kill => "kill",
             Tool::Pebble => "pebble",
             Tool::Gnutls => "gnutls-cli",
+            Tool::RedisServer => "redis-server",
         }
     }
 
@@ -42,6 +45,7 @@ impl Tool {
             Tool::Kill => &["kill", "/usr/bin/kill", "/bin/kill"],
             Tool::Pebble => &["pebble"],
             Tool::Gnutls => &["gnutls-cli"],
+            Tool::RedisServer => &["redis-server", "/usr/bin/redis-server"],
         }
     }
 
@@ -51,7 +55,7 @@ impl Tool {
             Tool::Openssl => "version",
             Tool::Haproxy => "-v",
             Tool::Pebble => "-h",
-            Tool::Curl | Tool::Kill | Tool::Gnutls => "--version",
+            Tool::Curl | Tool::Kill | Tool::Gnutls | Tool::RedisServer => "--version",
         }
     }
 

@@ -7,6 +7,8 @@
 
 mod context;
 mod error;
+mod fleet;
+mod keyset;
 mod seal;
 mod ticketer;
 
@@ -19,7 +21,10 @@ use rustls::{
     ServerConfig,
 };
 
-pub use self::error::TicketKeyError;
+pub use self::{
+    error::TicketKeyError,
+    fleet::{FleetTicketKeys, Refreshed, KEY_SET_KEY},
+};
 use self::{
     seal::Algorithms,
     ticketer::{Keys, SharedTicketer},
