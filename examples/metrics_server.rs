@@ -16,7 +16,7 @@ use std::{convert::Infallible, error::Error, sync::Arc};
 use http_body_util::Full;
 use hyper::{body::Bytes, service::service_fn, Request, Response};
 use hyper_util::rt::TokioIo;
-use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use tokio::net::TcpListener;
 use tokio_tls_handshake::{
     listener::{ListenError, TlsListener},
@@ -38,8 +38,14 @@ async fn main() -> Result<(), Box<dyn Error>> {
         }
     }
 
-    // The recorder first: metrics recorded before it is installed go nowhere.
-    let prometheus = PrometheusBuilder::new().install_recorder()?;
+    // The recorder first: metrics recorded before it is installed go nowhere. Durations as
+    // histogram buckets, which a fleet's instances add up (quantiles cannot be).
+    let prometheus = PrometheusBuilder::new()
+        .set_buckets_for_metric(
+            Matcher::Full(tokio_tls_handshake::metrics::HANDSHAKE_DURATION.into()),
+            &tokio_tls_handshake::metrics::HANDSHAKE_DURATION_BUCKETS,
+        )?
+        .install_recorder()?;
     tokio_tls_handshake::metrics::describe();
 
     let metrics = TcpListener::bind(&metrics_addr).await?;

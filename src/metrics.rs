@@ -18,7 +18,7 @@
 //! | metric | type | unit | labels |
 //! |---|---|---|---|
 //! | `tls_handshakes_total` | counter | handshakes | `role` (`client`, `server`), `outcome` (`done`, `peer_closed`, `protocol`, `transport`, `timed_out`, `not_tls`, `config`, `evicted`, `panicked`, `drained`, `proxy_header`, `refused`; an answered ACME challenge completed its handshake: `done`, with `alpn` `acme-tls/1`), `version` (`tls1.3`, `tls1.2`, `none`, `other`), `alpn` (`h2`, `http/1.1`, `acme-tls/1`, `none`, `other`) |
-//! | `tls_handshake_duration_seconds` | histogram | seconds | `role`, `outcome` |
+//! | `tls_handshake_duration_seconds` | histogram | seconds | `role`, `outcome`; buckets [`HANDSHAKE_DURATION_BUCKETS`] (1 ms to 30 s), which add up across a fleet |
 //! | `tls_listener_handshakes_in_flight` | gauge | handshakes | none (all listeners of the process) |
 //! | `tls_listener_evictions_total` | counter | handshakes | none |
 //! | `tls_listener_drains_total` | counter | drains | none |
@@ -49,6 +49,17 @@ use crate::{engine::Role, error::HandshakeError};
 pub const HANDSHAKES: &str = "tls_handshakes_total";
 /// Histogram, seconds: how long handshakes took, by `role` and `outcome`.
 pub const HANDSHAKE_DURATION: &str = "tls_handshake_duration_seconds";
+
+/// The buckets (upper bounds, seconds) to give [`HANDSHAKE_DURATION`] when an exporter
+/// renders histograms as buckets: 1 ms (a handshake over loopback) to 30 s (past the
+/// server's default deadline of 10 s), about 2.5x apart. Buckets add up across instances, so
+/// a fleet's percentiles come from the sum of every instance's counts; a summary's quantiles
+/// (`metrics-exporter-prometheus`' default rendering) cannot be combined. With that exporter:
+/// `PrometheusBuilder::new().set_buckets_for_metric(Matcher::Full(HANDSHAKE_DURATION.into()),
+/// &HANDSHAKE_DURATION_BUCKETS)`.
+pub const HANDSHAKE_DURATION_BUCKETS: [f64; 14] = [
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+];
 /// Gauge: handshakes running in `TlsListener`s now.
 pub const LISTENER_IN_FLIGHT: &str = "tls_listener_handshakes_in_flight";
 /// Counter: handshakes a `TlsListener` shed to make room for a new connection.

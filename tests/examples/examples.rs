@@ -529,7 +529,9 @@ async fn metrics_server_is_scraped_with_curl() {
     for line in [
         r#"tls_handshakes_total{role="server",outcome="done",version="tls1.3",alpn="http/1.1"} 1"#,
         r#"tls_handshakes_total{role="server",outcome="not_tls",version="none",alpn="none"} 1"#,
-        "# TYPE tls_handshake_duration_seconds summary",
+        // Buckets, which a fleet's instances add up (a summary's quantiles cannot be).
+        "# TYPE tls_handshake_duration_seconds histogram",
+        r#"tls_handshake_duration_seconds_bucket{role="server",outcome="done",le="30"} 1"#,
         "tls_listener_handshakes_in_flight 0",
     ] {
         assert!(scraped.contains(line), "{line} in:\n{scraped}");
