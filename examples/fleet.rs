@@ -13,6 +13,11 @@
 //!   demo/ticket.keys --proxy-protocol required` serves echo; a second instance on :9002.
 //!   Only the balancers `--proxy-from` lists (CIDR ranges or addresses, comma-separated;
 //!   127.0.0.1 by default) may send a header: anyone else could claim any client address.
+//! - `... -- --redis redis://:PASSWORD@127.0.0.1:6379/` (built with `--features
+//!   proxy-protocol,redis`) instead of `--ticket-keys`: the ticket keys live in Redis, shared
+//!   by every instance given the same server, and the fleet rotates them itself every
+//!   `--rotation-secs N` (12 hours by default). An instance that starts while Redis is down
+//!   says so, serves without tickets, and picks the keys up once Redis is back.
 //! - `haproxy -f demo/haproxy.cfg` in front of both.
 //! - each connection is logged as `connection from ADDR: REPORT` (full or resumed);
 //! - SIGHUP reloads the certificate and the ticket keys (rotation), keeping the old ones if a
@@ -45,6 +50,8 @@ struct Args {
     force: bool,
     max_open: Option<usize>,
     idle_timeout: Option<Duration>,
+    redis: Option<String>,
+    rotation: Option<Duration>,
 }
 
 fn args() -> Result<Args, Box<dyn Error>> {
@@ -62,6 +69,8 @@ fn args() -> Result<Args, Box<dyn Error>> {
             "--cert" => args.cert = Some(value),
             "--key" => args.key = Some(value),
             "--ticket-keys" => args.ticket_keys = Some(value),
+            "--redis" => args.redis = Some(value),
+            "--rotation-secs" => args.rotation = Some(Duration::from_secs(value.parse()?)),
             "--proxy-from" => args.proxy_from = Some(value),
             "--max-open" => args.max_open = Some(value.parse()?),
             "--idle-timeout-ms" => args.idle_timeout = Some(Duration::from_millis(value.parse()?)),
@@ -174,6 +183,38 @@ fn server_config(args: &Args) -> Result<rustls::ServerConfig, Box<dyn Error>> {
     Ok(config)
 }
 
+/// `--redis URL`: the fleet's ticket keys, kept in Redis and rotated by the fleet, installed
+/// in `config`; the first set loaded before serving, and kept fresh by a task.
+#[cfg(feature = "redis")]
+async fn fleet_ticket_keys(
+    config: &mut rustls::ServerConfig,
+    url: &str,
+    rotation: Option<Duration>,
+) -> Result<(), Box<dyn Error>> {
+    use tokio_tls_handshake::{storage::RedisStorage, tickets::FleetTicketKeys};
+    let storage = Arc::new(RedisStorage::connect(url)?);
+    let mut keys = FleetTicketKeys::new(storage);
+    if let Some(rotation) = rotation {
+        keys = keys.with_rotation(rotation);
+    }
+    keys.install(config)?;
+    match keys.refresh().await {
+        Ok(done) => println!("ticket keys: the fleet's, from redis ({done:?})"),
+        Err(e) => println!("ticket keys: redis unavailable ({e}); no tickets until it is back"),
+    }
+    tokio::spawn(keys.run());
+    Ok(())
+}
+
+#[cfg(not(feature = "redis"))]
+async fn fleet_ticket_keys(
+    _: &mut rustls::ServerConfig,
+    _: &str,
+    _: Option<Duration>,
+) -> Result<(), Box<dyn Error>> {
+    Err("--redis needs the redis feature (cargo run --example fleet --features proxy-protocol,redis)".into())
+}
+
 /// Reads the certificate and the ticket keys again on each SIGHUP.
 #[cfg(unix)]
 async fn reload_on_hangup(
@@ -209,7 +250,14 @@ async fn main() -> Result<(), Box<dyn Error>> {
     if let Some(dir) = &args.init {
         return init(Path::new(dir), args.force);
     }
-    let config = ReloadableConfig::new(Arc::new(server_config(&args)?));
+    let mut config = server_config(&args)?;
+    if let Some(url) = &args.redis {
+        if args.ticket_keys.is_some() {
+            return Err("--redis and --ticket-keys: one source of ticket keys".into());
+        }
+        fleet_ticket_keys(&mut config, url, args.rotation).await?;
+    }
+    let config = ReloadableConfig::new(Arc::new(config));
     if let (Some(cert), Some(key)) = (args.cert.clone(), args.key.clone()) {
         tokio::spawn(reload_on_hangup(
             config.clone(),

@@ -270,3 +270,144 @@ async fn two_fleet_instances_behind_haproxy_resume_each_others_tickets() {
     assert!(third.contains(" full "), "{third}");
     assert!(fourth.contains(" resumed "), "{fourth}");
 }
+
+/// The fleet example with `--redis`: three instances (separate processes) share their ticket
+/// keys through a real Redis server, behind HAProxy round robin. The first connection is a
+/// full handshake on one instance; the next two resume on the other two.
+#[cfg(feature = "redis")]
+#[tokio::test]
+async fn three_fleet_instances_share_ticket_keys_through_redis() {
+    use support::{examples::Running, redis::Redis};
+    if !haproxy::available() || !support::redis::available() {
+        return;
+    }
+    let redis = Redis::start().await;
+    let files = support::openssl::Files::new();
+    let dir = files.dir.join("demo");
+    let dir = dir.to_string_lossy().into_owned();
+    let mut init = Running::start("fleet", &["--init", &dir]);
+    init.line_after("wrote ").await;
+    assert!(init.exits().await, "--init exits 0");
+    let (cert, key, url) = (format!("{dir}/cert.pem"), format!("{dir}/key.pem"), redis.url());
+    let args = [
+        "--addr", "127.0.0.1:0", "--cert", &cert, "--key", &key, "--redis", &url,
+        "--proxy-protocol", "required",
+    ];
+    let mut instances = vec![
+        Running::start("fleet", &args),
+        Running::start("fleet", &args),
+        Running::start("fleet", &args),
+    ];
+    let mut addrs = Vec::new();
+    for instance in &mut instances {
+        let keys = instance.line_after("ticket keys: ").await;
+        assert!(keys.starts_with("the fleet's, from redis"), "{keys}");
+        let line = instance.line_after("listening on ").await;
+        addrs.push(line.parse::<std::net::SocketAddr>().expect("address"));
+    }
+    let balancer = haproxy::HaProxy::start(&addrs, "send-proxy-v2").await;
+
+    let pem = std::fs::read(format!("{dir}/ca.pem")).expect("CA");
+    let mut roots = rustls::RootCertStore::empty();
+    use rustls::pki_types::{pem::PemObject, CertificateDer};
+    roots
+        .add(CertificateDer::from_pem_slice(&pem).expect("CA PEM"))
+        .expect("root");
+    let client = std::sync::Arc::new(
+        rustls::ClientConfig::builder_with_provider(support::provider())
+            .with_safe_default_protocol_versions()
+            .expect("versions")
+            .with_root_certificates(roots)
+            .with_no_client_auth(),
+    );
+    let mut resumed = Vec::new();
+    for _ in 0..3 {
+        let tcp = TcpStream::connect(balancer.addr).await.expect("connect");
+        let mut tls = bounded(Connector::from(client.clone()).connect(name("localhost"), tcp))
+            .await
+            .expect("handshake");
+        ping(&mut tls).await;
+        resumed.push(tls.report().is_resumed());
+    }
+    assert_eq!(resumed, [false, true, true], "full on one instance, resumed on the other two");
+    // Round robin: each instance served one connection, and logged how.
+    let mut kinds = Vec::new();
+    for instance in &mut instances {
+        let line = instance.line_after("connection from ").await;
+        kinds.push(if line.contains(" resumed ") { "resumed" } else { "full" });
+    }
+    kinds.sort_unstable();
+    assert_eq!(kinds, ["full", "resumed", "resumed"]);
+    let stored = redis.admin(&["EXISTS", "tokio-tls-handshake:tickets/keys"]).await;
+    assert_eq!(stored, redis::Value::Int(1), "the key set is in Redis");
+}
+
+/// An instance of the fleet example started while Redis is down says so and serves (full
+/// handshakes, no tickets); once Redis is up, it picks the fleet's keys up by itself, and a
+/// session from it resumes on another instance.
+#[cfg(feature = "redis")]
+#[tokio::test]
+async fn a_fleet_instance_started_while_redis_is_down_serves_and_picks_the_keys_up() {
+    use support::{examples::Running, redis::Redis};
+    if !support::redis::available() {
+        return;
+    }
+    let mut redis = Redis::start().await;
+    redis.stop().await;
+    let files = support::openssl::Files::new();
+    let dir = files.dir.join("demo");
+    let dir = dir.to_string_lossy().into_owned();
+    let mut init = Running::start("fleet", &["--init", &dir]);
+    init.line_after("wrote ").await;
+    assert!(init.exits().await, "--init exits 0");
+    let (cert, key, url) = (format!("{dir}/cert.pem"), format!("{dir}/key.pem"), redis.url());
+    let args = ["--addr", "127.0.0.1:0", "--cert", &cert, "--key", &key, "--redis", &url];
+    let mut a = Running::start("fleet", &args);
+    let said = a.line_after("ticket keys: ").await;
+    assert!(said.starts_with("redis unavailable"), "{said}");
+    let a_addr: std::net::SocketAddr = a.line_after("listening on ").await.parse().expect("address");
+
+    let pem = std::fs::read(format!("{dir}/ca.pem")).expect("CA");
+    let mut roots = rustls::RootCertStore::empty();
+    use rustls::pki_types::{pem::PemObject, CertificateDer};
+    roots
+        .add(CertificateDer::from_pem_slice(&pem).expect("CA PEM"))
+        .expect("root");
+    let client = || {
+        std::sync::Arc::new(
+            rustls::ClientConfig::builder_with_provider(support::provider())
+                .with_safe_default_protocol_versions()
+                .expect("versions")
+                .with_root_certificates(roots.clone())
+                .with_no_client_auth(),
+        )
+    };
+    let visit = |client: std::sync::Arc<rustls::ClientConfig>, addr| async move {
+        let tcp = TcpStream::connect(addr).await.expect("connect");
+        let mut tls = bounded(Connector::from(client).connect(name("localhost"), tcp))
+            .await
+            .expect("handshake");
+        ping(&mut tls).await;
+        tls.report().is_resumed()
+    };
+    assert!(!visit(client(), a_addr).await, "served while Redis is down");
+
+    redis.restart().await;
+    let mut b = Running::start("fleet", &args);
+    let said = b.line_after("ticket keys: ").await;
+    assert!(said.starts_with("the fleet's, from redis"), "{said}");
+    let b_addr: std::net::SocketAddr = b.line_after("listening on ").await.parse().expect("address");
+    // A retries every second while it has no keys: a session from A resumes on B once it has
+    // them. Each attempt is a new client, so only the shared keys can resume it.
+    bounded(async {
+        loop {
+            let fresh = client();
+            visit(fresh.clone(), a_addr).await;
+            if visit(fresh, b_addr).await {
+                return;
+            }
+            tokio::task::yield_now().await;
+        }
+    })
+    .await;
+}

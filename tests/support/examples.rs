@@ -43,6 +43,7 @@ pub fn example(name: &str) -> PathBuf {
         ("axum", cfg!(feature = "axum")),
         ("proxy-protocol", cfg!(feature = "proxy-protocol")),
         ("tracing", cfg!(feature = "tracing")),
+        ("redis", cfg!(feature = "redis")),
     ]
     .into_iter()
     .filter_map(|(name, on)| on.then_some(name))

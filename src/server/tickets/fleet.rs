@@ -23,6 +23,10 @@ pub const KEY_SET_KEY: &str = "tickets/keys";
 const ROTATION_LEASE: &str = "tickets/rotation";
 /// How long the rotation lease lasts: one load, one store.
 const LEASE_TTL: Duration = Duration::from_secs(30);
+/// How often an instance looks for the first set while another writes it.
+const FIRST_SET_POLL: Duration = Duration::from_millis(100);
+/// How soon [`FleetTicketKeys::run`] tries again while it has no set at all.
+const RETRY_WITHOUT_KEYS: Duration = Duration::from_secs(1);
 
 /// Session-ticket keys that a fleet keeps in its [`Storage`] and rotates itself, as Caddy's
 /// distributed ticket keys do: every instance given the same storage seals and opens with the
@@ -272,7 +276,14 @@ impl FleetTicketKeys {
                     self.serve(set);
                     Ok(Refreshed::RotatingElsewhere)
                 }
-                Ok(None) => Ok(Refreshed::RotatingElsewhere),
+                // Another instance is writing the first set (instances started together):
+                // it is waited for, so that this one does not serve without tickets.
+                Ok(None) => {
+                    if let Some(set) = self.wait_for_first_set().await? {
+                        self.serve(set);
+                    }
+                    Ok(Refreshed::RotatingElsewhere)
+                }
                 Err(error) => Err(error),
             };
         };
@@ -309,6 +320,19 @@ impl FleetTicketKeys {
         Ok(set)
     }
 
+    /// The first set, while another instance holds the lease to write it: loaded again every
+    /// 100 ms for at most the lease's time; `None` if it did not come.
+    async fn wait_for_first_set(&self) -> Result<Option<KeySet>, StorageError> {
+        let deadline = tokio::time::Instant::now() + LEASE_TTL;
+        while tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(FIRST_SET_POLL).await;
+            if let Some(set) = self.load().await? {
+                return Ok(Some(set));
+            }
+        }
+        Ok(None)
+    }
+
     async fn load(&self) -> Result<Option<KeySet>, StorageError> {
         let Some(bytes) = self.inner.storage.load(KEY_SET_KEY).await? else {
             return Ok(None);
@@ -341,14 +365,21 @@ impl FleetTicketKeys {
 
     /// Refreshes every [`reload_interval`](Self::reload_interval), for ever: spawn it. A
     /// failed round is reported (tracing, metrics) and retried at the next; what was loaded
-    /// keeps serving meanwhile.
+    /// keeps serving meanwhile. While no set was ever loaded (the store was down at start), it
+    /// tries every second.
     pub async fn run(self) {
         loop {
             if let Err(error) = self.refresh().await {
                 crate::trace::storage_failed("ticket keys", &error);
                 crate::measure::storage_failed(error.label());
             }
-            tokio::time::sleep(self.reload_interval()).await;
+            // Without keys (the store was down at start) the server issues no tickets: soon
+            // again, until it has them.
+            let next = match self.last() {
+                Some(_) => self.reload_interval(),
+                None => RETRY_WITHOUT_KEYS,
+            };
+            tokio::time::sleep(next).await;
         }
     }
 }
