@@ -1,6 +1,6 @@
 //! Side-by-side benchmark: this crate against tokio-rustls, in one process and one run, with
 //! identical configurations (TLS 1.3, rustls' default groups with aws-lc-rs (X25519MLKEM768
-//! preferred), one ECDSA P-256 leaf unless said otherwise). Seven sections, each printing a Markdown table of medians over interleaved repetitions:
+//! preferred), one ECDSA P-256 leaf unless said otherwise). Eight sections, each printing a Markdown table of medians over interleaved repetitions:
 //!
 //! 1. **Handshakes and streams**, both crates as client and server over loopback:
 //!    - full handshakes without session tickets, one at a time (also ours without the server
@@ -32,6 +32,11 @@
 //! 7. **Ticket cost** (`-- --ticket-cost` alone): nanoseconds per ticket `decrypt` for a
 //!    ticket naming no key held, a forged one naming a key held, and a genuine one,
 //!    `TicketKeys` beside rustls' own ticketer.
+//! 8. **Fleet storage** (`-- --storage` alone; the `redis` feature, on by default, and
+//!    `redis-server` on PATH for its Redis rows): resumed handshakes across two acceptors
+//!    with `FleetTicketKeys` on a `FileStorage` and on Redis against local `TicketKeys`, and
+//!    one instance's idle load on Redis (commands per refresh round, from `INFO
+//!    commandstats`, and per second at the default reload interval).
 //!
 //! Run with `cargo run --release -p bench` (`-- --quick`
 //! for a short run). `-- --only ours|ours-without-deadline|tokio-rustls [--tickets]` runs 1000
@@ -54,6 +59,8 @@ mod https;
 mod key_exchange;
 mod listener;
 mod setup;
+#[cfg(feature = "redis")]
+mod storage;
 mod streams;
 mod tickets;
 mod unbuffered;
@@ -64,6 +71,8 @@ use https::*;
 use key_exchange::*;
 use listener::*;
 use setup::*;
+#[cfg(feature = "redis")]
+use storage::*;
 use streams::*;
 use tickets::*;
 use unbuffered::*;
@@ -113,6 +122,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     if args.iter().any(|a| a == "--ticket-cost") {
         return ticket_cost();
+    }
+    #[cfg(feature = "redis")]
+    if args.iter().any(|a| a == "--storage") {
+        return storage_section(quick);
     }
     if args.iter().any(|a| a == "--key-exchange") {
         return key_exchange_section(quick);
@@ -288,7 +301,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!();
     key_exchange_section(quick)?;
     println!();
-    ticket_cost()
+    ticket_cost()?;
+    #[cfg(feature = "redis")]
+    {
+        println!();
+        storage_section(quick)?;
+    }
+    Ok(())
 }
 
 /// `--only ours|ours-without-deadline|tokio-rustls [--tickets]`: 1000 full handshakes one at
