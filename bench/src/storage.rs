@@ -52,7 +52,14 @@ async fn redis_server() -> Option<(tokio::process::Child, String, u16)> {
     let password = format!("bench-{port}");
     let mut child = tokio::process::Command::new("redis-server")
         .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-        .args(["--requirepass", &password, "--save", "", "--appendonly", "no"])
+        .args([
+            "--requirepass",
+            &password,
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ])
         .args(["--logfile", ""])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -72,7 +79,11 @@ async fn redis_server() -> Option<(tokio::process::Child, String, u16)> {
         return None;
     }
     tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-    Some((child, format!("redis://:{password}@127.0.0.1:{port}/"), port))
+    Some((
+        child,
+        format!("redis://:{password}@127.0.0.1:{port}/"),
+        port,
+    ))
 }
 
 /// The calls Redis counted since the last `CONFIG RESETSTAT`, from `INFO commandstats`.
@@ -89,7 +100,14 @@ async fn commands_counted(url: &str) -> Result<u64, Box<dyn std::error::Error>> 
         .lines()
         .filter(|line| line.starts_with("cmdstat_") && !line.starts_with("cmdstat_info"))
         .filter(|line| !line.starts_with("cmdstat_config"))
-        .filter_map(|line| line.split("calls=").nth(1)?.split(',').next()?.parse::<u64>().ok())
+        .filter_map(|line| {
+            line.split("calls=")
+                .nth(1)?
+                .split(',')
+                .next()?
+                .parse::<u64>()
+                .ok()
+        })
         .sum())
 }
 

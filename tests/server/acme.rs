@@ -33,6 +33,7 @@ use tokio_tls_handshake::{
     acme::{Acme, AcmeConfig, AcmeError},
     certificates::CertificateStore,
     listener::{ListenError, TlsListener},
+    storage::{FileStorage, Storage, StorageError},
     Acceptor, ClientTlsStream, Connector, HandshakeError,
 };
 
@@ -740,4 +741,339 @@ async fn a_restart_keeps_the_backoff_and_the_names_taken_on_demand() {
             "{name}: not due at once after the restart"
         );
     }
+}
+
+#[cfg(feature = "redis")]
+use tokio_tls_handshake::storage::RedisStorage;
+
+/// A fleet: three instances, each with its own cache, store and ACME client, sharing one
+/// storage, behind HAProxy (round robin), which is the port Pebble validates on.
+struct Fleet {
+    pebble: Pebble,
+    _balancer: support::haproxy::HaProxy,
+    instances: Vec<Instance>,
+    roots: RootCertStore,
+}
+
+struct Instance {
+    acme: Acme,
+    server: Server,
+    _cache: Files,
+    running: Option<JoinHandle<()>>,
+}
+
+impl Fleet {
+    /// The fleet for `names`, none of its clients running yet; `None` if a tool is missing.
+    async fn new(storage: &Arc<dyn Storage>, names: &[&str], lease: Duration) -> Option<Self> {
+        if !support::pebble::available() || !support::haproxy::available() {
+            return None;
+        }
+        let mut listeners = Vec::new();
+        for _ in 0..3 {
+            listeners.push(TcpListener::bind("127.0.0.1:0").await.expect("bind"));
+        }
+        let addrs: Vec<SocketAddr> = listeners
+            .iter()
+            .map(|l| l.local_addr().expect("addr"))
+            .collect();
+        // A dead instance is taken out of the rotation by HAProxy's check, as in production.
+        let balancer =
+            support::haproxy::HaProxy::start(&addrs, "check inter 100ms fall 1 rise 1").await;
+        let pebble = Pebble::start(balancer.addr.port(), &[]).await;
+        let mut instances = Vec::new();
+        for tcp in listeners {
+            let cache = Files::new();
+            let store = CertificateStore::new();
+            let mut config = config(&pebble, &cache.dir)
+                .storage(storage.clone())
+                .fleet_poll(Duration::from_millis(200))
+                .order_lease(lease);
+            for name in names {
+                config = config.name(*name);
+            }
+            let acme = Acme::new(config, store.clone()).expect("acme");
+            let server = Server::start(tcp, &store, &acme);
+            instances.push(Instance {
+                acme,
+                server,
+                _cache: cache,
+                running: None,
+            });
+        }
+        let roots = pebble.issuing_roots().await;
+        Some(Self {
+            pebble,
+            _balancer: balancer,
+            instances,
+            roots,
+        })
+    }
+
+    fn run(&mut self, i: usize) {
+        let acme = self.instances[i].acme.clone();
+        self.instances[i].running = Some(tokio::spawn(acme.run()));
+    }
+
+    /// Waits until instance `i` serves `host`, and returns the leaf it serves.
+    async fn served_by(&self, i: usize, host: &str) -> CertificateDer<'static> {
+        bounded(async {
+            loop {
+                if let Ok(tls) = self.instances[i].server.visit(&self.roots, host).await {
+                    return leaf(&tls);
+                }
+                tokio::task::yield_now().await;
+            }
+        })
+        .await
+    }
+
+    /// Certificates Pebble issued, from its log.
+    fn issued(&mut self) -> usize {
+        self.pebble
+            .log()
+            .matches("Issued certificate serial")
+            .count()
+    }
+}
+
+/// The fleet's promise: each name is ordered once for the whole fleet, whichever instance
+/// the validation reaches answers it, and every instance serves every certificate.
+async fn a_fleet_orders_each_name_once(storage: Arc<dyn Storage>) {
+    let names = ["a.test", "b.test", "c.test"];
+    let Some(mut fleet) = Fleet::new(&storage, &names, Duration::from_secs(30)).await else {
+        return;
+    };
+    for i in 0..3 {
+        fleet.run(i);
+    }
+    for name in names {
+        let leaves = [
+            fleet.served_by(0, name).await,
+            fleet.served_by(1, name).await,
+            fleet.served_by(2, name).await,
+        ];
+        assert!(
+            leaves[0] == leaves[1] && leaves[1] == leaves[2],
+            "{name}: one certificate"
+        );
+    }
+    assert_eq!(
+        fleet.issued(),
+        names.len(),
+        "one certificate per name: {}",
+        fleet.pebble.log()
+    );
+    let answered: Vec<usize> = fleet
+        .instances
+        .iter()
+        .map(|i| i.server.challenges_answered.load(Ordering::SeqCst))
+        .collect();
+    // Pebble connects more than once per validation (three times here); round robin spreads
+    // the connections over every instance, and every validation succeeded (each name was
+    // issued), so each instance answered challenges it did not order.
+    assert!(
+        answered.iter().sum::<usize>() >= names.len(),
+        "{answered:?}"
+    );
+    assert!(
+        answered.iter().all(|&n| n >= 1),
+        "round robin: every instance answered a validation: {answered:?}"
+    );
+    let stored = storage.load("certificates/a.test.pem").await.expect("load");
+    assert!(stored.is_some(), "the certificate is in the storage");
+}
+
+#[tokio::test]
+async fn a_fleet_on_file_storage_orders_each_name_once() {
+    let dir = Files::new();
+    a_fleet_orders_each_name_once(Arc::new(FileStorage::new(dir.dir.join("fleet")))).await;
+}
+
+#[cfg(feature = "redis")]
+#[tokio::test]
+async fn a_fleet_on_redis_orders_each_name_once() {
+    if !support::redis::available() {
+        return;
+    }
+    let redis = support::redis::Redis::start().await;
+    let storage = RedisStorage::connect(&redis.url()).expect("url");
+    a_fleet_orders_each_name_once(Arc::new(storage)).await;
+}
+
+/// The instance holding a name's lease dies in the middle of the order (its process gone:
+/// its client stopped, its port closed). Another instance completes the order once the
+/// lease expires, and the fleet still has one certificate.
+#[tokio::test]
+async fn a_fleet_takes_over_an_order_whose_instance_died() {
+    let dir = Files::new();
+    let storage: Arc<dyn Storage> = Arc::new(FileStorage::new(dir.dir.join("fleet")));
+    let lease = Duration::from_secs(3);
+    let Some(mut fleet) = Fleet::new(&storage, &["a.test"], lease).await else {
+        return;
+    };
+    fleet.run(0);
+    // Mid-order: its challenge is in the storage, the ACME server not yet told.
+    bounded(async {
+        loop {
+            let index = storage.load("acme/challenges").await.expect("load");
+            if index.is_some_and(|i| i.starts_with(b"a.test ")) {
+                return;
+            }
+            tokio::task::yield_now().await;
+        }
+    })
+    .await;
+    let dead = fleet.instances.remove(0);
+    if let Some(running) = &dead.running {
+        running.abort();
+    }
+    drop(dead);
+    fleet.run(0);
+    fleet.run(1);
+    let taken_over = tokio::time::Instant::now();
+    let leaves = [
+        fleet.served_by(0, "a.test").await,
+        fleet.served_by(1, "a.test").await,
+    ];
+    assert_eq!(leaves[0], leaves[1]);
+    assert!(
+        taken_over.elapsed() >= lease / 2,
+        "not before the dead instance's lease ran out: {:?}",
+        taken_over.elapsed()
+    );
+    assert_eq!(
+        fleet.issued(),
+        1,
+        "the dead instance's order was never finalized"
+    );
+}
+
+/// The attack: a hostile or broken store offers a certificate that does not parse, one cut
+/// short, one whose key is not its own, and one for another name, each announced as newer.
+/// Each is refused with a typed error, and the certificate served before keeps serving.
+#[tokio::test]
+async fn a_hostile_store_cannot_replace_a_served_certificate() {
+    let Some((tcp, pebble)) = pebble_for_a_new_server(&[]).await else {
+        return;
+    };
+    let dir = Files::new();
+    let storage: Arc<dyn Storage> = Arc::new(FileStorage::new(dir.dir.join("fleet")));
+    let cache = Files::new();
+    let store = CertificateStore::new();
+    let config = config(&pebble, &cache.dir)
+        .name("a.test")
+        .storage(storage.clone())
+        .fleet_poll(Duration::from_millis(200));
+    let acme = Acme::new(config, store.clone()).expect("acme");
+    let server = Server::start(tcp, &store, &acme);
+    let roots = pebble.issuing_roots().await;
+    bounded(acme.renew("a.test")).await.expect("a certificate");
+    let served = leaf(&server.visit(&roots, "a.test").await.expect("served"));
+    let good = storage
+        .load("certificates/a.test.pem")
+        .await
+        .expect("load")
+        .expect("shared");
+
+    let other = Ca::new("hostile CA");
+    let stranger = other.issue(&["a.test"], Leaf::Server);
+    let elsewhere = other.issue(&["b.test"], Leaf::Server);
+    let good_text = String::from_utf8(good.clone()).expect("PEM");
+    let chain_only = &good_text[..good_text.find("-----BEGIN PRIVATE KEY").expect("the key")];
+    let offers: [(&str, Vec<u8>); 4] = [
+        ("garbage", b"not a certificate".to_vec()),
+        ("cut short", good[..good.len() / 2].to_vec()),
+        (
+            "a key that is not its own",
+            format!("{chain_only}{}", stranger.key_pem).into_bytes(),
+        ),
+        (
+            "another name's certificate",
+            format!("{}{}", elsewhere.chain_pem, elsewhere.key_pem).into_bytes(),
+        ),
+    ];
+    for (what, offer) in offers {
+        storage
+            .store("certificates/a.test.pem", &offer)
+            .await
+            .expect("store");
+        storage
+            .store("acme/certificates", b"a.test 99999999999\n")
+            .await
+            .expect("store");
+        let refused = bounded(acme.refresh()).await;
+        assert!(
+            matches!(&refused, Err(AcmeError::Storage(e)) if matches!(**e, StorageError::Corrupt { .. })),
+            "{what}: {refused:?}"
+        );
+        let still = leaf(&server.visit(&roots, "a.test").await.expect("served"));
+        assert_eq!(
+            still, served,
+            "{what}: the certificate served before keeps serving"
+        );
+    }
+}
+
+/// The fleet's Redis goes away: the certificate served keeps serving, picking up fails with a
+/// typed error, and a renewal is a failure with backoff (its error in the status), not a
+/// duplicate order; once Redis is back, the renewal goes through.
+#[cfg(feature = "redis")]
+#[tokio::test]
+async fn a_fleet_instance_keeps_serving_while_redis_is_down() {
+    if !support::redis::available() {
+        return;
+    }
+    let Some((tcp, mut pebble)) = pebble_for_a_new_server(&[]).await else {
+        return;
+    };
+    let mut redis = support::redis::Redis::start().await;
+    let storage = RedisStorage::connect(&redis.url())
+        .expect("url")
+        .with_timeout(Duration::from_millis(500));
+    let cache = Files::new();
+    let store = CertificateStore::new();
+    let config = config(&pebble, &cache.dir)
+        .name("a.test")
+        .storage(Arc::new(storage));
+    let acme = Acme::new(config, store.clone()).expect("acme");
+    let server = Server::start(tcp, &store, &acme);
+    let roots = pebble.issuing_roots().await;
+    bounded(acme.renew("a.test")).await.expect("a certificate");
+    let served = leaf(&server.visit(&roots, "a.test").await.expect("served"));
+
+    redis.stop().await;
+    let down = bounded(acme.refresh()).await;
+    assert!(
+        matches!(&down, Err(AcmeError::Storage(e)) if matches!(**e, StorageError::Unavailable { .. })),
+        "{down:?}"
+    );
+    let renewal = bounded(acme.renew("a.test")).await;
+    assert!(matches!(renewal, Err(AcmeError::Storage(_))), "{renewal:?}");
+    let status = acme.status();
+    assert_eq!(status[0].failures, 1, "a failure, with backoff");
+    assert!(status[0].retry_at.is_some());
+    assert_eq!(
+        leaf(&server.visit(&roots, "a.test").await.expect("served")),
+        served,
+        "the certificate keeps serving"
+    );
+    assert_eq!(
+        pebble.log().matches("Issued certificate serial").count(),
+        1,
+        "no order without the lease"
+    );
+
+    redis.restart().await;
+    let renewed = bounded(async {
+        loop {
+            match acme.renew("a.test").await {
+                Ok(info) => return info,
+                Err(AcmeError::Storage(_)) => tokio::task::yield_now().await,
+                Err(other) => panic!("{other}"),
+            }
+        }
+    })
+    .await;
+    assert!(renewed.not_after >= std::time::SystemTime::now());
+    assert_eq!(pebble.log().matches("Issued certificate serial").count(), 2);
 }

@@ -288,10 +288,22 @@ async fn three_fleet_instances_share_ticket_keys_through_redis() {
     let mut init = Running::start("fleet", &["--init", &dir]);
     init.line_after("wrote ").await;
     assert!(init.exits().await, "--init exits 0");
-    let (cert, key, url) = (format!("{dir}/cert.pem"), format!("{dir}/key.pem"), redis.url());
+    let (cert, key, url) = (
+        format!("{dir}/cert.pem"),
+        format!("{dir}/key.pem"),
+        redis.url(),
+    );
     let args = [
-        "--addr", "127.0.0.1:0", "--cert", &cert, "--key", &key, "--redis", &url,
-        "--proxy-protocol", "required",
+        "--addr",
+        "127.0.0.1:0",
+        "--cert",
+        &cert,
+        "--key",
+        &key,
+        "--redis",
+        &url,
+        "--proxy-protocol",
+        "required",
     ];
     let mut instances = vec![
         Running::start("fleet", &args),
@@ -329,16 +341,26 @@ async fn three_fleet_instances_share_ticket_keys_through_redis() {
         ping(&mut tls).await;
         resumed.push(tls.report().is_resumed());
     }
-    assert_eq!(resumed, [false, true, true], "full on one instance, resumed on the other two");
+    assert_eq!(
+        resumed,
+        [false, true, true],
+        "full on one instance, resumed on the other two"
+    );
     // Round robin: each instance served one connection, and logged how.
     let mut kinds = Vec::new();
     for instance in &mut instances {
         let line = instance.line_after("connection from ").await;
-        kinds.push(if line.contains(" resumed ") { "resumed" } else { "full" });
+        kinds.push(if line.contains(" resumed ") {
+            "resumed"
+        } else {
+            "full"
+        });
     }
     kinds.sort_unstable();
     assert_eq!(kinds, ["full", "resumed", "resumed"]);
-    let stored = redis.admin(&["EXISTS", "tokio-tls-handshake:tickets/keys"]).await;
+    let stored = redis
+        .admin(&["EXISTS", "tokio-tls-handshake:tickets/keys"])
+        .await;
     assert_eq!(stored, redis::Value::Int(1), "the key set is in Redis");
 }
 
@@ -360,12 +382,29 @@ async fn a_fleet_instance_started_while_redis_is_down_serves_and_picks_the_keys_
     let mut init = Running::start("fleet", &["--init", &dir]);
     init.line_after("wrote ").await;
     assert!(init.exits().await, "--init exits 0");
-    let (cert, key, url) = (format!("{dir}/cert.pem"), format!("{dir}/key.pem"), redis.url());
-    let args = ["--addr", "127.0.0.1:0", "--cert", &cert, "--key", &key, "--redis", &url];
+    let (cert, key, url) = (
+        format!("{dir}/cert.pem"),
+        format!("{dir}/key.pem"),
+        redis.url(),
+    );
+    let args = [
+        "--addr",
+        "127.0.0.1:0",
+        "--cert",
+        &cert,
+        "--key",
+        &key,
+        "--redis",
+        &url,
+    ];
     let mut a = Running::start("fleet", &args);
     let said = a.line_after("ticket keys: ").await;
     assert!(said.starts_with("redis unavailable"), "{said}");
-    let a_addr: std::net::SocketAddr = a.line_after("listening on ").await.parse().expect("address");
+    let a_addr: std::net::SocketAddr = a
+        .line_after("listening on ")
+        .await
+        .parse()
+        .expect("address");
 
     let pem = std::fs::read(format!("{dir}/ca.pem")).expect("CA");
     let mut roots = rustls::RootCertStore::empty();
@@ -396,7 +435,11 @@ async fn a_fleet_instance_started_while_redis_is_down_serves_and_picks_the_keys_
     let mut b = Running::start("fleet", &args);
     let said = b.line_after("ticket keys: ").await;
     assert!(said.starts_with("the fleet's, from redis"), "{said}");
-    let b_addr: std::net::SocketAddr = b.line_after("listening on ").await.parse().expect("address");
+    let b_addr: std::net::SocketAddr = b
+        .line_after("listening on ")
+        .await
+        .parse()
+        .expect("address");
     // A retries every second while it has no keys: a session from A resumes on B once it has
     // them. Each attempt is a new client, so only the shared keys can resume it.
     bounded(async {

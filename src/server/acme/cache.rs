@@ -116,6 +116,14 @@ impl Cache {
         Ok(self.dir.join(file))
     }
 
+    /// Saves `pem` (a chain and its key, checked already) as the certificate for `name`,
+    /// returning the file's path.
+    pub(super) fn save_pem(&self, name: &str, pem: &[u8]) -> Result<PathBuf, AcmeError> {
+        let file = format!("{name}.pem");
+        self.write(&file, pem)?;
+        Ok(self.dir.join(file))
+    }
+
     /// Writes `file` whole: under a hidden name, owner only, synced, then renamed into place.
     fn write(&self, file: &str, bytes: &[u8]) -> Result<(), AcmeError> {
         let hidden = self.dir.join(format!(".{file}.new"));

@@ -28,16 +28,29 @@ pub(super) fn is_validation(hello: &ClientHello<'_>) -> bool {
     })
 }
 
-/// The challenge configurations waiting for validation, by name.
+/// A challenge waiting: its digest, and the configuration answering it.
+type Waiting = (Vec<u8>, Arc<ServerConfig>);
+
+/// The challenge configurations waiting for validation, by name, each with its digest.
 #[derive(Debug, Default)]
 pub(super) struct Challenges {
-    waiting: Mutex<HashMap<String, Arc<ServerConfig>>>,
+    waiting: Mutex<HashMap<String, Waiting>>,
 }
 
 impl Challenges {
     /// The configuration answering the validation of `name`, while one waits.
     pub(super) fn get(&self, name: &str) -> Option<Arc<ServerConfig>> {
-        self.lock().get(name).cloned()
+        self.lock().get(name).map(|(_, config)| config.clone())
+    }
+
+    /// The digest the validation of `name` is answered with, while one waits.
+    pub(super) fn digest(&self, name: &str) -> Option<Vec<u8>> {
+        self.lock().get(name).map(|(digest, _)| digest.clone())
+    }
+
+    /// The names waiting.
+    pub(super) fn names(&self) -> Vec<String> {
+        self.lock().keys().cloned().collect()
     }
 
     /// Answers the validation of `name` with a certificate carrying `digest` (SHA-256 of the
@@ -49,7 +62,8 @@ impl Challenges {
         provider: &Arc<CryptoProvider>,
     ) -> Result<(), AcmeError> {
         let config = challenge_config(name, digest, provider)?;
-        self.lock().insert(name.to_string(), Arc::new(config));
+        self.lock()
+            .insert(name.to_string(), (digest.to_vec(), Arc::new(config)));
         Ok(())
     }
 
@@ -57,7 +71,7 @@ impl Challenges {
         self.lock().remove(name);
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<ServerConfig>>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Waiting>> {
         self.waiting.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }

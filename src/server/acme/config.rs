@@ -41,6 +41,7 @@ pub struct AcmeConfig {
     pub(super) retry_max: Duration,
     pub(super) order_timeout: Duration,
     pub(super) concurrent_orders: usize,
+    pub(super) fleet: Option<super::fleet::Fleet>,
 }
 
 impl fmt::Debug for AcmeConfig {
@@ -55,6 +56,7 @@ impl fmt::Debug for AcmeConfig {
             .field("on_demand_per_hour", &self.on_demand_per_hour)
             .field("on_demand_attempts", &self.on_demand_attempts)
             .field("renew_at", &self.renew_at)
+            .field("fleet", &self.fleet.as_ref().map(|fleet| &fleet.storage))
             .finish_non_exhaustive()
     }
 }
@@ -84,7 +86,55 @@ impl AcmeConfig {
             retry_max: Duration::from_secs(6 * 3600),
             order_timeout: Duration::from_secs(300),
             concurrent_orders: 4,
+            fleet: None,
         }
+    }
+
+    /// Shares this client's work with every instance given the same `storage` (a fleet
+    /// behind one load balancer):
+    ///
+    /// - **one order per name**: an instance orders a name only while it holds the name's
+    ///   lease in the storage; the others wait for the certificate (no backoff grows), and
+    ///   take the name over if the holder dies and its lease expires
+    ///   ([`order_lease`](Self::order_lease));
+    /// - **any instance answers the challenge**: the ordering instance puts the challenge in
+    ///   the storage, waits until every instance has read it (two polls), and only then tells
+    ///   the ACME server to validate; every instance's chooser answers it;
+    /// - **every instance serves the certificate**: it is put in the storage when issued, and
+    ///   every instance checks the storage every [`fleet_poll`](Self::fleet_poll) (2 s by
+    ///   default: one read of two small indexes, no more while nothing changes), checks what
+    ///   it finds (the chain parses, the key belongs to it, it names the name), writes it to
+    ///   its cache and serves it. A value that fails the checks is a typed error, and the
+    ///   certificate served before keeps serving.
+    ///
+    /// The cache directory stays each instance's own copy: an instance that starts while the
+    /// storage is down serves what it has cached, and logs that the storage is unavailable.
+    pub fn storage(mut self, storage: std::sync::Arc<dyn crate::server::storage::Storage>) -> Self {
+        self.fleet = Some(super::fleet::Fleet {
+            storage,
+            poll: Duration::from_secs(2),
+            lease: Duration::from_secs(120),
+        });
+        self
+    }
+
+    /// How often each instance reads the fleet's storage for new certificates and challenges
+    /// (default 2 s, at least 100 ms). Needs [`storage`](Self::storage) first.
+    pub fn fleet_poll(mut self, every: Duration) -> Self {
+        if let Some(fleet) = &mut self.fleet {
+            fleet.poll = every.max(Duration::from_millis(100));
+        }
+        self
+    }
+
+    /// How long an instance's lease on a name lasts while it orders it (default 2 minutes; it
+    /// is extended every third of that while the order runs). An instance that dies mid-order
+    /// holds the name up for at most this long. Needs [`storage`](Self::storage) first.
+    pub fn order_lease(mut self, lease: Duration) -> Self {
+        if let Some(fleet) = &mut self.fleet {
+            fleet.lease = lease.max(Duration::from_secs(1));
+        }
+        self
     }
 
     /// A contact URI for the account, such as `mailto:ops@example.com`.

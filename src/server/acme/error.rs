@@ -58,6 +58,16 @@ pub enum AcmeError {
         /// The name being ordered.
         name: String,
     },
+    /// The fleet's storage ([`AcmeConfig::storage`](super::AcmeConfig::storage)) failed: the
+    /// order's lease, the challenge or the certificate could not be shared. Retried with
+    /// backoff; what is served keeps serving.
+    Storage(Arc<crate::server::storage::StorageError>),
+    /// Another instance of the fleet holds the name's order lease: it orders, and this one
+    /// picks the certificate up from the storage. Not a failure: no backoff grows.
+    OrderedElsewhere {
+        /// The name.
+        name: String,
+    },
 }
 
 impl fmt::Display for AcmeError {
@@ -103,6 +113,13 @@ impl fmt::Display for AcmeError {
             Self::Certificate(e) => write!(f, "issued certificate not loaded: {e}"),
             Self::Crypto(e) => write!(f, "acme key or request: {e}"),
             Self::TimedOut { name } => write!(f, "acme order for {name:?} timed out"),
+            Self::Storage(e) => write!(f, "acme fleet storage: {e}"),
+            Self::OrderedElsewhere { name } => {
+                write!(
+                    f,
+                    "{name:?} is being ordered by another instance of the fleet"
+                )
+            }
         }
     }
 }
@@ -113,12 +130,18 @@ impl std::error::Error for AcmeError {
             Self::Unreachable(e) => Some(e.as_ref()),
             Self::Cache { error, .. } => Some(error.as_ref()),
             Self::Certificate(e) => Some(e.as_ref()),
+            Self::Storage(e) => Some(e.as_ref()),
             _ => None,
         }
     }
 }
 
 impl AcmeError {
+    /// A storage error, shared.
+    pub(super) fn storage(error: crate::server::storage::StorageError) -> Self {
+        Self::Storage(Arc::new(error))
+    }
+
     /// A cache error for `path`.
     pub(super) fn cache(path: impl Into<PathBuf>, error: io::Error) -> Self {
         Self::Cache {

@@ -9,8 +9,10 @@ mod cache;
 mod challenge;
 mod config;
 mod error;
+mod fleet;
 mod on_demand;
 mod order;
+mod pickup;
 mod schedule;
 
 use std::{
@@ -93,6 +95,8 @@ struct Inner {
     cache: Cache,
     provider: Arc<CryptoProvider>,
     challenges: Challenges,
+    /// The challenges other instances of the fleet are being validated for.
+    fleet_challenges: Challenges,
     /// The names held: configured, and ordered on demand.
     names: Mutex<BTreeMap<String, Attempts>>,
     /// The account, once made (held while one is made, so that orders share it).
@@ -166,6 +170,7 @@ impl Acme {
                 cache,
                 provider,
                 challenges: Challenges::default(),
+                fleet_challenges: Challenges::default(),
                 names: Mutex::new(names),
                 account: tokio::sync::Mutex::new(None),
                 orders,
@@ -259,9 +264,13 @@ fn orderable(name: &str) -> bool {
 impl ChooseConfig for Acme {
     fn choose(&self, hello: &ClientHello<'_>, config: &Arc<ServerConfig>) -> Choice {
         if challenge::is_validation(hello) {
-            let waiting = hello
-                .server_name()
-                .and_then(|name| self.inner.challenges.get(name));
+            let waiting = hello.server_name().and_then(|name| {
+                let inner = &self.inner;
+                inner
+                    .challenges
+                    .get(name)
+                    .or_else(|| inner.fleet_challenges.get(name))
+            });
             return match waiting {
                 Some(challenge) => Choice::AnswerChallenge(challenge),
                 None => Choice::Refuse(AlertDescription::UnrecognisedName),

@@ -102,11 +102,14 @@ pub(super) fn account_unknown(error: &AcmeError) -> bool {
 }
 
 /// Orders a certificate for `name`, answering its TLS-ALPN-01 challenge through
-/// `challenges` (which the serving port's chooser reads) until the order is decided.
+/// `challenges` (which the serving port's chooser reads) until the order is decided; with a
+/// `fleet`, the challenge goes to the fleet's storage too, and the server is told to
+/// validate once every instance can answer it.
 pub(super) async fn order(
     account: &Account,
     name: &str,
     challenges: &Challenges,
+    fleet: Option<&super::fleet::Fleet>,
     provider: &Arc<CryptoProvider>,
     poll_for: Duration,
 ) -> Result<Issued, AcmeError> {
@@ -137,6 +140,14 @@ pub(super) async fn order(
             })?;
         let digest = challenge.key_authorization().digest();
         challenges.insert(name, digest.as_ref(), provider)?;
+        if let Some(fleet) = fleet {
+            // The validation may reach any instance: each must answer it first.
+            fleet
+                .publish_challenge(name, digest.as_ref())
+                .await
+                .map_err(AcmeError::storage)?;
+            tokio::time::sleep(fleet.propagation()).await;
+        }
         challenge.set_ready().await.map_err(client)?;
     }
     let polling = RetryPolicy::new()

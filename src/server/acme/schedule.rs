@@ -22,15 +22,23 @@ impl Acme {
     /// renews each once [`renew_at`](AcmeConfig::renew_at) of its lifetime has passed, retries
     /// failures with backoff, and takes on names asked for on demand. Orders run at once up to
     /// [`concurrent_orders`](AcmeConfig::concurrent_orders), configured names before names
-    /// asked for on demand. Never returns; drop or abort the task to stop it.
+    /// asked for on demand. With [`storage`](AcmeConfig::storage), it also picks up what the
+    /// fleet shares, every [`fleet_poll`](AcmeConfig::fleet_poll). Never returns; drop or
+    /// abort the task to stop it.
     pub async fn run(self) {
+        let renewing = std::pin::pin!(self.renew_for_ever());
+        let picking_up = std::pin::pin!(self.pick_up_for_ever());
+        futures::future::select(renewing, picking_up).await;
+    }
+
+    async fn renew_for_ever(&self) {
         loop {
             let due = self.due_names(SystemTime::now());
             // Each waits for a place in the order (the semaphore is first come, first
             // served), so configured names go first.
             futures::stream::iter(due)
                 .for_each_concurrent(None, |name| {
-                    let this = &self;
+                    let this = self;
                     async move {
                         let _ = this.renew(&name).await;
                     }
@@ -77,10 +85,10 @@ impl Acme {
             self.lock_names().entry(name.clone()).or_default();
             // The semaphore is never closed, so a place always comes.
             let _place = self.inner.orders.acquire().await.ok();
-            let timeout = self.inner.config.order_timeout;
-            let ordered = tokio::time::timeout(timeout, self.order(&name)).await;
-            self.inner.challenges.remove(&name);
-            ordered.unwrap_or_else(|_| Err(AcmeError::TimedOut { name: name.clone() }))
+            match &self.inner.config.fleet {
+                Some(fleet) => self.order_for_the_fleet(fleet, &name).await,
+                None => self.order_in_time(&name).await,
+            }
         } else {
             Err(AcmeError::InvalidName(name.clone()))
         };
@@ -94,6 +102,85 @@ impl Acme {
         outcome
     }
 
+    /// Orders `name` within the order timeout; its challenge is withdrawn after, whatever
+    /// the outcome.
+    async fn order_in_time(&self, name: &str) -> Result<CertificateInfo, AcmeError> {
+        let timeout = self.inner.config.order_timeout;
+        let ordered = tokio::time::timeout(timeout, self.order(name)).await;
+        self.inner.challenges.remove(name);
+        if let Some(fleet) = &self.inner.config.fleet {
+            if let Err(error) = fleet.withdraw_challenge(name).await {
+                tracing::warn!(name, error = %error, "acme fleet: a challenge not withdrawn");
+            }
+        }
+        ordered.unwrap_or_else(|_| {
+            Err(AcmeError::TimedOut {
+                name: name.to_string(),
+            })
+        })
+    }
+
+    /// Orders `name` for the fleet: only while holding its lease (extended while the order
+    /// runs), unless the storage already has a certificate not yet due; the certificate
+    /// issued goes to the storage for every instance.
+    async fn order_for_the_fleet(
+        &self,
+        fleet: &super::fleet::Fleet,
+        name: &str,
+    ) -> Result<CertificateInfo, AcmeError> {
+        let storage = &fleet.storage;
+        let lease_name = super::fleet::order_lease(name);
+        let Some(lease) = storage
+            .try_lock(&lease_name, fleet.lease)
+            .await
+            .map_err(AcmeError::storage)?
+        else {
+            return Err(AcmeError::OrderedElsewhere {
+                name: name.to_string(),
+            });
+        };
+        // Another instance may have ordered it just before this one took the lease.
+        let adopted = self.adopt(fleet, name).await.map_err(AcmeError::storage);
+        let outcome = match adopted {
+            Ok(Some(info)) if self.renewal_point(&info) > SystemTime::now() => Ok(info),
+            _ => {
+                let extending = async {
+                    loop {
+                        tokio::time::sleep(fleet.lease / 3).await;
+                        if !matches!(storage.extend(&lease, fleet.lease).await, Ok(true)) {
+                            tracing::warn!(name, "acme fleet: the order's lease was lost");
+                        }
+                    }
+                };
+                let ordering = std::pin::pin!(self.order_in_time(name));
+                let extending = std::pin::pin!(extending);
+                match futures::future::select(ordering, extending).await {
+                    futures::future::Either::Left((ordered, _)) => ordered,
+                    futures::future::Either::Right(((), _)) => unreachable!("extends for ever"),
+                }
+            }
+        };
+        if let Ok(info) = &outcome {
+            let path = self.inner.cache.certificate_path(name);
+            let read = tokio::task::spawn_blocking(move || std::fs::read(path)).await;
+            let published = match read.unwrap_or_else(|e| Err(std::io::Error::other(e))) {
+                Ok(pem) => {
+                    let not_after = super::pickup::unix_secs(info.not_after);
+                    fleet.publish_certificate(name, &pem, not_after).await
+                }
+                Err(e) => Err(crate::server::storage::StorageError::unavailable(
+                    "store", name, e,
+                )),
+            };
+            if let Err(error) = published {
+                tracing::warn!(name, error = %error, "acme fleet: the certificate was not shared");
+                crate::measure::storage_failed(error.label());
+            }
+        }
+        let _ = storage.unlock(&lease).await;
+        outcome
+    }
+
     async fn order(&self, name: &str) -> Result<CertificateInfo, AcmeError> {
         let mut fresh = false;
         let mut nonce_retries = 3;
@@ -104,6 +191,7 @@ impl Acme {
                 &account,
                 name,
                 &inner.challenges,
+                inner.config.fleet.as_ref(),
                 &inner.provider,
                 inner.config.order_timeout,
             )
@@ -181,7 +269,22 @@ impl Acme {
                             ..Attempts::default()
                         };
                     }
+                    Err(AcmeError::OrderedElsewhere { .. }) => {
+                        // Not a failure: look again once the holder's lease could expire;
+                        // the certificate, when it comes, clears this (pickup).
+                        let lease = self
+                            .inner
+                            .config
+                            .fleet
+                            .as_ref()
+                            .map_or(self.inner.config.retry_first, |fleet| fleet.lease);
+                        attempts.retry_at = Some(SystemTime::now() + lease);
+                        tracing::info!(name, "acme order left to another instance of the fleet");
+                    }
                     Err(error) => {
+                        if let AcmeError::Storage(storage) = error {
+                            crate::measure::storage_failed(storage.label());
+                        }
                         attempts.failures = attempts.failures.saturating_add(1);
                         let config = &self.inner.config;
                         let forget =

@@ -157,6 +157,28 @@ pub(super) fn load(
     }))
 }
 
+/// What a chain and key in `pem` (one PEM text, as the ACME cache writes) would serve, checked
+/// as a file is: the chain parses, the key is there and belongs to the leaf. For contents
+/// that come from elsewhere (a fleet's storage) before they are written to a file.
+#[cfg_attr(
+    not(feature = "acme"),
+    allow(dead_code, reason = "the ACME fleet's only")
+)]
+pub(crate) fn check_pem(
+    pem: &[u8],
+    source: CertificateSource,
+    provider: &CryptoProvider,
+) -> Result<CertificateInfo, CertificateErrorKind> {
+    let chain = chain_of(pem)?;
+    let key = PrivateKeyDer::from_pem_slice(pem).map_err(|e| match e {
+        rustls::pki_types::pem::Error::NoItemsFound => CertificateErrorKind::NoKey,
+        e => CertificateErrorKind::Pem(e),
+    })?;
+    let info = CertificateInfo::read(source, &chain[0])?;
+    CertifiedKey::from_der(chain, key, provider).map_err(CertificateErrorKind::Key)?;
+    Ok(info)
+}
+
 /// The chain (leaf first) in a PEM file's contents.
 fn chain_of(pem: &[u8]) -> Result<Vec<CertificateDer<'static>>, CertificateErrorKind> {
     let chain = CertificateDer::pem_slice_iter(pem)

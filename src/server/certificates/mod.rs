@@ -28,6 +28,8 @@ use rustls::{
     AlertDescription, ServerConfig,
 };
 
+#[cfg(feature = "acme")]
+pub(crate) use self::file::check_pem;
 pub use self::reload::ReloadableConfig;
 #[cfg(feature = "watch")]
 pub use self::watch::{StoreWatcher, WatchEvent, DEFAULT_WATCH_DELAY};

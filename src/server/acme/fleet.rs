@@ -1,0 +1,167 @@
+//! An ACME client's part in a fleet ([`AcmeConfig::storage`](super::AcmeConfig::storage)):
+//! the storage keys it shares, who orders a name (the holder of its lease), the challenges
+//! every instance answers, and the certificates every instance picks up.
+//!
+//! In the storage:
+//! - `certificates/NAME.pem`: the chain and key, as in the cache directory;
+//! - `acme/certificates`: the index of those, a line `NAME NOT_AFTER` each, so that one read
+//!   tells an instance whether anything is new;
+//! - `acme/challenges`: the TLS-ALPN-01 challenges in flight, a line `NAME DIGEST` each (the
+//!   SHA-256 of the key authorization, in hex); each instance makes its own challenge
+//!   certificate from the digest, so no key crosses the store for it;
+//! - leases: `acme/order/NAME` while an instance orders NAME, and one per index while it is
+//!   rewritten.
+
+use std::{collections::BTreeMap, fmt::Write as _, sync::Arc, time::Duration};
+
+use crate::server::storage::{Lease, Storage, StorageError};
+
+/// The index of the certificates in the storage.
+pub(super) const CERTIFICATES: &str = "acme/certificates";
+/// The index of the challenges in flight.
+pub(super) const CHALLENGES: &str = "acme/challenges";
+/// How long an index's lease lasts: one load and one store.
+const INDEX_LEASE: Duration = Duration::from_secs(10);
+/// How often a busy index's lease is tried again.
+const INDEX_RETRY: Duration = Duration::from_millis(50);
+/// The most lines an index is read with: a bound on what a hostile store can make an
+/// instance hold.
+const MAX_LINES: usize = 10_000;
+
+/// The storage an ACME client shares with its fleet, and its timings.
+#[derive(Clone)]
+pub(super) struct Fleet {
+    pub(super) storage: Arc<dyn Storage>,
+    /// How often each instance reads the indexes.
+    pub(super) poll: Duration,
+    /// How long an order's lease lasts before another instance may take the name over.
+    pub(super) lease: Duration,
+}
+
+/// Where `name`'s certificate lives in the storage.
+pub(super) fn certificate_key(name: &str) -> String {
+    format!("certificates/{name}.pem")
+}
+
+/// The lease an instance holds while it orders `name`.
+pub(super) fn order_lease(name: &str) -> String {
+    format!("acme/order/{name}")
+}
+
+impl Fleet {
+    /// How long the ordering instance waits, once its challenge is in the storage, before it
+    /// tells the ACME server to validate: every instance reads the index within one poll;
+    /// two, and a margin, for one that was mid-read.
+    pub(super) fn propagation(&self) -> Duration {
+        self.poll * 2 + Duration::from_millis(250)
+    }
+
+    /// The index under `key`: name → value. A line that does not parse is skipped; a value
+    /// that is not UTF-8 is [`StorageError::Corrupt`].
+    pub(super) async fn index(&self, key: &str) -> Result<BTreeMap<String, String>, StorageError> {
+        let Some(bytes) = self.storage.load(key).await? else {
+            return Ok(BTreeMap::new());
+        };
+        let text = std::str::from_utf8(&bytes)
+            .map_err(|_| StorageError::corrupt(key, "the index is not UTF-8"))?;
+        Ok(text
+            .lines()
+            .take(MAX_LINES)
+            .filter_map(|line| {
+                let (name, value) = line.split_once(' ')?;
+                (super::orderable(name) && !value.is_empty()).then(|| (name.into(), value.into()))
+            })
+            .collect())
+    }
+
+    /// Changes the index under `key` under its lease, so that two instances never drop each
+    /// other's lines.
+    async fn change_index(
+        &self,
+        key: &str,
+        change: impl FnOnce(&mut BTreeMap<String, String>),
+    ) -> Result<(), StorageError> {
+        let lease = self.index_lease(key).await?;
+        let changed = async {
+            // A bad index is replaced: what it held is found again by the next writes.
+            let mut index = self.index(key).await.unwrap_or_default();
+            change(&mut index);
+            let mut text = String::new();
+            for (name, value) in &index {
+                let _ = writeln!(text, "{name} {value}");
+            }
+            self.storage.store(key, text.as_bytes()).await
+        }
+        .await;
+        let _ = self.storage.unlock(&lease).await;
+        changed
+    }
+
+    /// The lease of the index under `key`, tried again until it is free, for at most the
+    /// lease's own time (its holder is done by then, or dead and its lease expired).
+    async fn index_lease(&self, key: &str) -> Result<Lease, StorageError> {
+        let deadline = tokio::time::Instant::now() + INDEX_LEASE;
+        loop {
+            if let Some(lease) = self.storage.try_lock(key, INDEX_LEASE).await? {
+                return Ok(lease);
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return Err(StorageError::unavailable(
+                    "lock",
+                    key,
+                    "the index's lease stayed taken",
+                ));
+            }
+            tokio::time::sleep(INDEX_RETRY).await;
+        }
+    }
+
+    /// Puts `name`'s challenge in the storage, for every instance to answer.
+    pub(super) async fn publish_challenge(
+        &self,
+        name: &str,
+        digest: &[u8],
+    ) -> Result<(), StorageError> {
+        let hex = digest.iter().fold(String::new(), |mut hex, byte| {
+            let _ = write!(hex, "{byte:02x}");
+            hex
+        });
+        self.change_index(CHALLENGES, |index| {
+            index.insert(name.to_string(), hex);
+        })
+        .await
+    }
+
+    /// Takes `name`'s challenge out of the storage.
+    pub(super) async fn withdraw_challenge(&self, name: &str) -> Result<(), StorageError> {
+        self.change_index(CHALLENGES, |index| {
+            index.remove(name);
+        })
+        .await
+    }
+
+    /// Puts `name`'s certificate (chain and key, PEM) in the storage, then in the index, so
+    /// that an instance that sees the index entry finds the certificate.
+    pub(super) async fn publish_certificate(
+        &self,
+        name: &str,
+        pem: &[u8],
+        not_after: u64,
+    ) -> Result<(), StorageError> {
+        self.storage.store(&certificate_key(name), pem).await?;
+        self.change_index(CERTIFICATES, |index| {
+            index.insert(name.to_string(), not_after.to_string());
+        })
+        .await
+    }
+}
+
+/// A digest in hex, as [`Fleet::publish_challenge`] writes it; `None` if it is not 32 bytes.
+pub(super) fn digest_from_hex(hex: &str) -> Option<Vec<u8>> {
+    if hex.len() != 64 {
+        return None;
+    }
+    (0..32)
+        .map(|i| u8::from_str_radix(hex.get(2 * i..2 * i + 2)?, 16).ok())
+        .collect()
+}
