@@ -18,6 +18,13 @@
 //!   by every instance given the same server, and the fleet rotates them itself every
 //!   `--rotation-secs N` (12 hours by default). An instance that starts while Redis is down
 //!   says so, serves without tickets, and picks the keys up once Redis is back.
+//! - `... -- --acme URL --name example.com --cache DIR --redis URL` (features
+//!   `proxy-protocol,acme,redis`) instead of `--cert` / `--key`: certificates from the ACME
+//!   server at `URL` (Let's Encrypt's staging directory, or Pebble's with `--acme-roots
+//!   PEM` for its HTTPS), shared through Redis: each name ordered once by the fleet, the
+//!   TLS-ALPN-01 validation answered by whichever instance the balancer picks, every
+//!   instance serving the certificate within seconds. `--cache DIR` is this instance's own
+//!   copy (served at once on a restart, and while Redis is down).
 //! - `haproxy -f demo/haproxy.cfg` in front of both.
 //! - each connection is logged as `connection from ADDR: REPORT` (full or resumed);
 //! - SIGHUP reloads the certificate and the ticket keys (rotation), keeping the old ones if a
@@ -52,6 +59,12 @@ struct Args {
     idle_timeout: Option<Duration>,
     redis: Option<String>,
     rotation: Option<Duration>,
+    acme: Option<String>,
+    names: Vec<String>,
+    cache: Option<String>,
+    acme_roots: Option<String>,
+    fleet_poll: Option<Duration>,
+    order_lease: Option<Duration>,
 }
 
 fn args() -> Result<Args, Box<dyn Error>> {
@@ -70,6 +83,12 @@ fn args() -> Result<Args, Box<dyn Error>> {
             "--key" => args.key = Some(value),
             "--ticket-keys" => args.ticket_keys = Some(value),
             "--redis" => args.redis = Some(value),
+            "--acme" => args.acme = Some(value),
+            "--name" => args.names.push(value),
+            "--cache" => args.cache = Some(value),
+            "--acme-roots" => args.acme_roots = Some(value),
+            "--fleet-poll-ms" => args.fleet_poll = Some(Duration::from_millis(value.parse()?)),
+            "--order-lease-secs" => args.order_lease = Some(Duration::from_secs(value.parse()?)),
             "--rotation-secs" => args.rotation = Some(Duration::from_secs(value.parse()?)),
             "--proxy-from" => args.proxy_from = Some(value),
             "--max-open" => args.max_open = Some(value.parse()?),
@@ -171,7 +190,7 @@ fn init(dir: &Path, force: bool) -> Result<(), Box<dyn Error>> {
 
 fn server_config(args: &Args) -> Result<rustls::ServerConfig, Box<dyn Error>> {
     let (Some(cert), Some(key)) = (&args.cert, &args.key) else {
-        return Err("--cert and --key are needed (make them with --init DIR)".into());
+        return Err("--cert and --key are needed (make them with --init DIR), or --acme".into());
     };
     let chain = CertificateDer::pem_file_iter(cert)?.collect::<Result<Vec<_>, _>>()?;
     let mut config = rustls::ServerConfig::builder()
@@ -204,6 +223,47 @@ async fn fleet_ticket_keys(
     }
     tokio::spawn(keys.run());
     Ok(())
+}
+
+/// `--acme URL`: certificates from an ACME server, shared with the fleet through `--redis`;
+/// the configuration resolves from the store, and the chooser answers validations.
+#[cfg(all(feature = "acme", feature = "redis"))]
+fn fleet_acme(
+    args: &Args,
+) -> Result<(rustls::ServerConfig, tokio_tls_handshake::acme::Acme), Box<dyn Error>> {
+    use tokio_tls_handshake::{
+        acme::{Acme, AcmeConfig},
+        certificates::CertificateStore,
+        storage::RedisStorage,
+    };
+    let (Some(directory), Some(cache), Some(url)) = (&args.acme, &args.cache, &args.redis) else {
+        return Err("--acme needs --cache DIR and --redis URL".into());
+    };
+    let mut config =
+        AcmeConfig::new(directory, cache).storage(Arc::new(RedisStorage::connect(url)?));
+    for name in &args.names {
+        config = config.name(name);
+    }
+    if let Some(every) = args.fleet_poll {
+        config = config.fleet_poll(every);
+    }
+    if let Some(lease) = args.order_lease {
+        config = config.order_lease(lease);
+    }
+    if let Some(path) = &args.acme_roots {
+        use rustls::pki_types::{pem::PemObject, CertificateDer};
+        let mut roots = rustls::RootCertStore::empty();
+        for cert in CertificateDer::pem_file_iter(path)? {
+            roots.add(cert?)?;
+        }
+        config = config.http_roots(roots);
+    }
+    let store = CertificateStore::new();
+    let acme = Acme::new(config, store.clone())?;
+    let server = rustls::ServerConfig::builder()
+        .with_no_client_auth()
+        .with_cert_resolver(Arc::new(store));
+    Ok((server, acme))
 }
 
 #[cfg(not(feature = "redis"))]
@@ -250,7 +310,19 @@ async fn main() -> Result<(), Box<dyn Error>> {
     if let Some(dir) = &args.init {
         return init(Path::new(dir), args.force);
     }
-    let mut config = server_config(&args)?;
+    #[cfg(all(feature = "acme", feature = "redis"))]
+    let (mut config, acme) = match &args.acme {
+        Some(_) => {
+            let (config, acme) = fleet_acme(&args)?;
+            (config, Some(acme))
+        }
+        None => (server_config(&args)?, None),
+    };
+    #[cfg(not(all(feature = "acme", feature = "redis")))]
+    let mut config = match &args.acme {
+        Some(_) => return Err("--acme needs the features proxy-protocol,acme,redis".into()),
+        None => server_config(&args)?,
+    };
     if let Some(url) = &args.redis {
         if args.ticket_keys.is_some() {
             return Err("--redis and --ticket-keys: one source of ticket keys".into());
@@ -267,6 +339,11 @@ async fn main() -> Result<(), Box<dyn Error>> {
         ));
     }
     let mut acceptor = Acceptor::from(config);
+    #[cfg(all(feature = "acme", feature = "redis"))]
+    if let Some(acme) = acme {
+        tokio::spawn(acme.clone().run());
+        acceptor = acceptor.with_chooser(acme);
+    }
     if let Some(mode) = args.proxy {
         let ranges = args.proxy_from.as_deref().unwrap_or("127.0.0.1");
         let balancers = TrustedProxies::parse(ranges.split(','))?;

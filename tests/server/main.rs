@@ -9,6 +9,7 @@ mod support;
 mod acme;
 mod axum;
 mod certificates;
+mod fleet;
 mod haproxy;
 mod listener;
 mod listener_cap;

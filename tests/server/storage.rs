@@ -320,3 +320,43 @@ mod redis_backend {
         );
     }
 }
+
+#[cfg(feature = "redis")]
+mod redis_over_tls {
+    use super::*;
+    use support::redis::Redis;
+    use tokio_tls_handshake::storage::RedisStorage;
+
+    /// The store reached over TLS (`rediss://`, rustls, a private CA): the contract holds;
+    /// a client that does not trust the server's CA, or that speaks plaintext to the TLS
+    /// port, reaches nothing.
+    #[tokio::test]
+    async fn redis_over_tls_keeps_the_contract_and_refuses_an_untrusted_server() {
+        if !support::redis::available() {
+            return;
+        }
+        let redis = Redis::start_tls().await;
+        let storage =
+            RedisStorage::connect_tls(&redis.tls_url(), redis.ca_pem().as_bytes()).expect("url");
+        keeps_the_contract(&storage).await;
+
+        let other = support::Ca::new("another CA");
+        let untrusted = RedisStorage::connect_tls(&redis.tls_url(), other.cert_pem().as_bytes())
+            .expect("url")
+            .with_timeout(Duration::from_secs(2));
+        let refused = untrusted.load("tickets/keys").await;
+        assert!(
+            matches!(refused, Err(StorageError::Unavailable { .. })),
+            "{refused:?}"
+        );
+
+        let plaintext = RedisStorage::connect(&redis.url())
+            .expect("url")
+            .with_timeout(Duration::from_secs(2));
+        let refused = plaintext.load("tickets/keys").await;
+        assert!(
+            matches!(refused, Err(StorageError::Unavailable { .. })),
+            "{refused:?}"
+        );
+    }
+}

@@ -21,22 +21,58 @@ pub struct Redis {
     pub port: u16,
     pub password: String,
     child: Option<Child>,
+    /// With TLS: its certificate, key and CA files (and the CA's PEM, for clients).
+    tls: Option<Tls>,
+}
+
+struct Tls {
+    files: super::openssl::Files,
+    ca_pem: String,
 }
 
 impl Redis {
     /// A server on a free port, requiring `password`.
     pub async fn start() -> Self {
+        let mut redis = Self::start_with(None).await;
+        redis.run().await;
+        redis
+    }
+
+    /// A server that speaks TLS only, with a certificate for 127.0.0.1 from a CA of its own.
+    pub async fn start_tls() -> Self {
+        let ca = super::Ca::new("redis test CA");
+        let identity = ca.issue(&["localhost", "127.0.0.1"], super::Leaf::Server);
+        let files = super::openssl::Files::new();
+        files.write("redis.crt", &identity.chain_pem);
+        files.write("redis.key", &identity.key_pem);
+        let ca_pem = ca.cert_pem();
+        files.write("ca.crt", &ca_pem);
+        let mut redis = Self::start_with(Some(Tls { files, ca_pem })).await;
+        redis.run().await;
+        redis
+    }
+
+    async fn start_with(tls: Option<Tls>) -> Self {
         let port = {
             let probe = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
             probe.local_addr().expect("its address").port()
         };
-        let mut redis = Self {
+        Self {
             port,
             password: format!("pw-{port}-{}", std::process::id()),
             child: None,
-        };
-        redis.run().await;
-        redis
+            tls,
+        }
+    }
+
+    /// `rediss://:PASSWORD@127.0.0.1:PORT/`, for a TLS server.
+    pub fn tls_url(&self) -> String {
+        format!("rediss://:{}@127.0.0.1:{}/", self.password, self.port)
+    }
+
+    /// The PEM of the CA a TLS server's certificate chains to.
+    pub fn ca_pem(&self) -> &str {
+        &self.tls.as_ref().expect("a TLS server").ca_pem
     }
 
     /// `redis://:PASSWORD@127.0.0.1:PORT/`.
@@ -52,8 +88,19 @@ impl Redis {
     /// Starts the server and returns once it logs that it accepts connections.
     async fn run(&mut self) {
         let program = Tool::RedisServer.program().expect("redis-server");
-        let mut child = Command::new(program)
-            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
+        let port = self.port.to_string();
+        let mut command = Command::new(program);
+        match &self.tls {
+            None => command.args(["--port", &port]),
+            Some(tls) => command
+                .args(["--port", "0", "--tls-port", &port])
+                .args(["--tls-cert-file", &tls.files.path("redis.crt")])
+                .args(["--tls-key-file", &tls.files.path("redis.key")])
+                .args(["--tls-ca-cert-file", &tls.files.path("ca.crt")])
+                .args(["--tls-auth-clients", "no"]),
+        };
+        let mut child = command
+            .args(["--bind", "127.0.0.1"])
             .args(["--requirepass", &self.password])
             .args(["--save", "", "--appendonly", "no", "--logfile", ""])
             .stdout(Stdio::piped())

@@ -32,8 +32,10 @@ const UNLOCK: &str = "if redis.call('GET', KEYS[1]) == ARGV[1] then \
 ///
 /// Redis holds the fleet's private keys and ticket keys. Give it a password or an ACL user
 /// in the URL (`redis://user:password@host:6379/`) that can reach the prefix's keys only
-/// (`ACL SETUSER fleet on >password ~tokio-tls-handshake:* +@read +@write +@scripting`), and
-/// keep it on a network only the fleet reaches.
+/// (`ACL SETUSER fleet on >password ~tokio-tls-handshake:* +get +set +del +pexpire +eval
+/// +evalsha +script`), and reach it over TLS (`rediss://`, with
+/// [`connect_tls`](Self::connect_tls) for a private CA) or on a network only the fleet
+/// reaches. Both are tested against a real `redis-server`.
 ///
 /// # Examples
 ///
@@ -73,11 +75,37 @@ impl RedisStorage {
     /// Storage on the Redis server at `url` (`redis://[user:password@]host:port/[db]`),
     /// connected on first use.
     ///
+    /// With `rediss://`, the connection is TLS (rustls), and the server's certificate is
+    /// checked against the platform's roots; [`connect_tls`](Self::connect_tls) takes a CA
+    /// of your own.
+    ///
     /// # Errors
     ///
     /// [`StorageError::Unavailable`] (operation `connect`) when `url` is not a Redis URL.
     pub fn connect(url: &str) -> Result<Self, StorageError> {
         let client = Client::open(url).map_err(|e| StorageError::unavailable("connect", "", e))?;
+        Self::with_client(client)
+    }
+
+    /// Storage on the Redis server at `url` (`rediss://...`, TLS on rustls), whose
+    /// certificate must chain to a root in `root_pem` (PEM: a private CA, as a fleet's Redis
+    /// often has) instead of the platform's roots.
+    ///
+    /// # Errors
+    ///
+    /// [`StorageError::Unavailable`] (operation `connect`) when `url` is not a `rediss://`
+    /// URL or `root_pem` holds no certificate.
+    pub fn connect_tls(url: &str, root_pem: &[u8]) -> Result<Self, StorageError> {
+        let roots = redis::TlsCertificates {
+            client_tls: None,
+            root_cert: Some(root_pem.to_vec()),
+        };
+        let client = Client::build_with_tls(url, roots)
+            .map_err(|e| StorageError::unavailable("connect", "", e))?;
+        Self::with_client(client)
+    }
+
+    fn with_client(client: Client) -> Result<Self, StorageError> {
         let addr = client.get_connection_info().addr().to_string();
         let config = redis::aio::ConnectionManagerConfig::new()
             .set_connection_timeout(Some(DEFAULT_COMMAND_TIMEOUT))
