@@ -881,6 +881,18 @@ async fn a_fleet_orders_each_name_once(storage: Arc<dyn Storage>) {
     );
     let stored = storage.load("certificates/a.test.pem").await.expect("load");
     assert!(stored.is_some(), "the certificate is in the storage");
+    // One account for the fleet, made once and shared through the storage.
+    let log = fleet.pebble.log();
+    assert!(log.contains("There are now 1 accounts"), "{log}");
+    assert!(
+        !log.contains("There are now 2 accounts"),
+        "one account: {log}"
+    );
+    assert!(storage
+        .load("acme/account.json")
+        .await
+        .expect("load")
+        .is_some());
 }
 
 #[tokio::test]

@@ -100,6 +100,8 @@ impl AcmeConfig {
     /// - **any instance answers the challenge**: the ordering instance puts the challenge in
     ///   the storage, waits until every instance has read it (two polls), and only then tells
     ///   the ACME server to validate; every instance's chooser answers it;
+    /// - **one account**: the first instance that needs one makes it under a lease and keeps it
+    ///   in the storage; the others use it;
     /// - **every instance serves the certificate**: it is put in the storage when issued, and
     ///   every instance checks the storage every [`fleet_poll`](Self::fleet_poll) (2 s by
     ///   default: one read of two small indexes, no more while nothing changes), checks what

@@ -9,6 +9,8 @@
 //! - `acme/challenges`: the TLS-ALPN-01 challenges in flight, a line `NAME DIGEST` each (the
 //!   SHA-256 of the key authorization, in hex); each instance makes its own challenge
 //!   certificate from the digest, so no key crosses the store for it;
+//! - `acme/account.json`: the fleet's one ACME account (its directory and credentials, as
+//!   the cache keeps them), made once, under the lease `acme/account`;
 //! - leases: `acme/order/NAME` while an instance orders NAME, and one per index while it is
 //!   rewritten.
 
@@ -20,6 +22,8 @@ use crate::server::storage::{Lease, Storage, StorageError};
 pub(super) const CERTIFICATES: &str = "acme/certificates";
 /// The index of the challenges in flight.
 pub(super) const CHALLENGES: &str = "acme/challenges";
+/// The fleet's account.
+const ACCOUNT: &str = "acme/account.json";
 /// How long an index's lease lasts: one load and one store.
 const INDEX_LEASE: Duration = Duration::from_secs(10);
 /// How often a busy index's lease is tried again.
@@ -95,6 +99,44 @@ impl Fleet {
         .await;
         let _ = self.storage.unlock(&lease).await;
         changed
+    }
+
+    /// The fleet's account credentials for `directory`, if it has one.
+    pub(super) async fn account(
+        &self,
+        directory: &str,
+    ) -> Result<Option<serde_json::Value>, StorageError> {
+        let Some(bytes) = self.storage.load(ACCOUNT).await? else {
+            return Ok(None);
+        };
+        let saved: serde_json::Value = serde_json::from_slice(&bytes)
+            .map_err(|e| StorageError::corrupt(ACCOUNT, e.to_string()))?;
+        if saved.get("directory").and_then(serde_json::Value::as_str) != Some(directory) {
+            return Ok(None);
+        }
+        Ok(saved.get("credentials").cloned())
+    }
+
+    /// Keeps `credentials` as the fleet's account for `directory`.
+    pub(super) async fn save_account(
+        &self,
+        directory: &str,
+        credentials: &serde_json::Value,
+    ) -> Result<(), StorageError> {
+        let saved = serde_json::json!({ "directory": directory, "credentials": credentials });
+        self.storage
+            .store(ACCOUNT, saved.to_string().as_bytes())
+            .await
+    }
+
+    /// The lease under which one instance makes the fleet's account.
+    pub(super) async fn account_lease(&self) -> Result<Lease, StorageError> {
+        self.index_lease("acme/account").await
+    }
+
+    /// Releases a lease taken here.
+    pub(super) async fn release(&self, lease: &Lease) {
+        let _ = self.storage.unlock(lease).await;
     }
 
     /// The lease of the index under `key`, tried again until it is free, for at most the

@@ -24,9 +24,64 @@ pub(super) struct Issued {
     pub(super) key_pem: String,
 }
 
-/// The account for `config`'s directory: the one saved in the cache, or a new one (agreeing
-/// to the server's terms of service), saved.
+/// The account for `config`'s directory: the fleet's (with
+/// [`storage`](AcmeConfig::storage)), or the one saved in the cache, or a new one (agreeing
+/// to the server's terms of service), saved. A fleet makes one account, under a lease.
 pub(super) async fn account(
+    config: &AcmeConfig,
+    cache: &Cache,
+    provider: &Arc<CryptoProvider>,
+    fresh: bool,
+) -> Result<Account, AcmeError> {
+    let Some(fleet) = &config.fleet else {
+        return own_account(config, cache, provider, fresh).await;
+    };
+    let unreachable = |e: instant_acme::Error| AcmeError::Unreachable(Arc::new(e));
+    if !fresh {
+        if let Some(credentials) = shared_account(fleet, config).await? {
+            return builder(config, provider)?
+                .from_credentials(credentials)
+                .await
+                .map_err(unreachable);
+        }
+    }
+    let lease = fleet.account_lease().await.map_err(AcmeError::storage)?;
+    let made = async {
+        // Made by another instance while this one waited for the lease.
+        if !fresh {
+            if let Some(credentials) = shared_account(fleet, config).await? {
+                return builder(config, provider)?
+                    .from_credentials(credentials)
+                    .await
+                    .map_err(unreachable);
+            }
+        }
+        let (account, credentials) = new_account(config, cache, provider).await?;
+        fleet
+            .save_account(&config.directory, &credentials)
+            .await
+            .map_err(AcmeError::storage)?;
+        Ok(account)
+    }
+    .await;
+    fleet.release(&lease).await;
+    made
+}
+
+/// The fleet's account credentials for `config`'s directory, if it has an account.
+async fn shared_account(
+    fleet: &super::fleet::Fleet,
+    config: &AcmeConfig,
+) -> Result<Option<AccountCredentials>, AcmeError> {
+    let saved = fleet
+        .account(&config.directory)
+        .await
+        .map_err(AcmeError::storage)?;
+    Ok(saved.and_then(|v| serde_json::from_value::<AccountCredentials>(v).ok()))
+}
+
+/// This instance's own account: the one saved in the cache, or a new one, saved.
+async fn own_account(
     config: &AcmeConfig,
     cache: &Cache,
     provider: &Arc<CryptoProvider>,
@@ -44,6 +99,18 @@ pub(super) async fn account(
                 .map_err(unreachable);
         }
     }
+    new_account(config, cache, provider)
+        .await
+        .map(|(account, _)| account)
+}
+
+/// A new account, agreeing to the server's terms of service, saved in the cache; and its
+/// credentials.
+async fn new_account(
+    config: &AcmeConfig,
+    cache: &Cache,
+    provider: &Arc<CryptoProvider>,
+) -> Result<(Account, serde_json::Value), AcmeError> {
     let contact: Vec<&str> = config.contact.iter().map(String::as_str).collect();
     let new = NewAccount {
         contact: &contact,
@@ -60,8 +127,8 @@ pub(super) async fn account(
             std::io::Error::new(std::io::ErrorKind::InvalidData, e),
         )
     })?;
-    cache.save_account(&config.directory, credentials)?;
-    Ok(account)
+    cache.save_account(&config.directory, credentials.clone())?;
+    Ok((account, credentials))
 }
 
 /// An account builder whose HTTP client trusts `config`'s roots, or the platform's.
