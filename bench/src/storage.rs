@@ -1,12 +1,15 @@
 //! Section 8, ticket keys kept in the fleet's storage (`-- --storage`): resumption with
 //! `FleetTicketKeys` on a `FileStorage` and on a real `redis-server` against local
-//! `TicketKeys`, and one instance's idle load on Redis, from `INFO commandstats`.
+//! `TicketKeys`, and one instance's idle load on Redis (ticket keys, and an ACME client's
+//! pick-up), from `INFO commandstats`.
 
 use std::{process::Stdio, sync::Arc, time::Duration};
 
 use rustls::ClientConfig;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio_tls_handshake::{
+    acme::{Acme, AcmeConfig},
+    certificates::CertificateStore,
     storage::{FileStorage, RedisStorage, Storage},
     tickets::{FleetTicketKeys, TicketKeys},
 };
@@ -181,6 +184,25 @@ pub(crate) fn storage_section(quick: bool) -> Result<(), Box<dyn std::error::Err
             println!("| commands per refresh round (INFO commandstats, {rounds} rounds) | {per_round:.1} |");
             println!("| default reload interval | {interval:.0} s |");
             println!("| commands per second per instance | {:.4} |", per_round / interval);
+            println!();
+            // And an ACME client's: one round of picking up what the fleet shares (nothing
+            // new), at the default fleet poll.
+            let cache = dir.join("acme-cache");
+            let config = AcmeConfig::new("https://127.0.0.1:1/dir", &cache)
+                .name("a.test")
+                .storage(Arc::new(RedisStorage::connect(url)?));
+            let acme = Acme::new(config, CertificateStore::new())?;
+            acme.refresh().await?;
+            reset_counts(url).await?;
+            for _ in 0..rounds {
+                acme.refresh().await?;
+            }
+            let per_round = commands_counted(url).await? as f64 / f64::from(rounds);
+            println!("| one ACME client's idle load on Redis (`Acme::refresh`) | value |");
+            println!("|---|---|");
+            println!("| commands per round (INFO commandstats, {rounds} rounds) | {per_round:.1} |");
+            println!("| default fleet poll | 2 s |");
+            println!("| commands per second per instance | {:.2} |", per_round / 2.0);
         }
         let _ = std::fs::remove_dir_all(&dir);
         Ok::<(), Box<dyn std::error::Error>>(())

@@ -765,6 +765,16 @@ struct Instance {
 impl Fleet {
     /// The fleet for `names`, none of its clients running yet; `None` if a tool is missing.
     async fn new(storage: &Arc<dyn Storage>, names: &[&str], lease: Duration) -> Option<Self> {
+        Self::renewing_at(storage, names, lease, 2.0 / 3.0).await
+    }
+
+    /// As [`new`](Self::new), renewing at `renew_at` of a certificate's lifetime.
+    async fn renewing_at(
+        storage: &Arc<dyn Storage>,
+        names: &[&str],
+        lease: Duration,
+        renew_at: f64,
+    ) -> Option<Self> {
         if !support::pebble::available() || !support::haproxy::available() {
             return None;
         }
@@ -787,7 +797,8 @@ impl Fleet {
             let mut config = config(&pebble, &cache.dir)
                 .storage(storage.clone())
                 .fleet_poll(Duration::from_millis(200))
-                .order_lease(lease);
+                .order_lease(lease)
+                .renew_at(renew_at);
             for name in names {
                 config = config.name(*name);
             }
@@ -1088,4 +1099,71 @@ async fn a_fleet_instance_keeps_serving_while_redis_is_down() {
     .await;
     assert!(renewed.not_after >= std::time::SystemTime::now());
     assert_eq!(pebble.log().matches("Issued certificate serial").count(), 2);
+}
+
+/// Renewal once per fleet: every instance finds the certificate due at the same moment (a
+/// threshold of 0, so any certificate is due) and renews it; one takes the lease and orders,
+/// the others leave it to that one, and all three then serve the new certificate.
+#[tokio::test]
+async fn a_fleet_renews_once_when_every_instance_finds_it_due() {
+    let dir = Files::new();
+    let storage: Arc<dyn Storage> = Arc::new(FileStorage::new(dir.dir.join("fleet")));
+    let Some(mut fleet) =
+        Fleet::renewing_at(&storage, &["a.test"], Duration::from_secs(30), 0.0).await
+    else {
+        return;
+    };
+    // Each instance picks up the fleet's challenges, as `run` does, without `run`'s own
+    // renewals (with a threshold of 0 it would renew for ever).
+    let pickers: Vec<JoinHandle<()>> = fleet
+        .instances
+        .iter()
+        .map(|instance| {
+            let acme = instance.acme.clone();
+            tokio::spawn(async move {
+                loop {
+                    let _ = acme.refresh().await;
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            })
+        })
+        .collect();
+    // HAProxy's checks may not have found the instances up yet: the first validation can
+    // find no backend, so the first order is tried until it succeeds (each try is an order).
+    let mut tries = 0;
+    bounded(async {
+        while let Err(error) = fleet.instances[0].acme.renew("a.test").await {
+            tries += 1;
+            assert!(tries < 5, "the first certificate: {error}");
+        }
+    })
+    .await;
+    let first = fleet.served_by(0, "a.test").await;
+    let before = fleet.issued();
+    let outcomes = bounded(async {
+        tokio::join!(
+            fleet.instances[0].acme.renew("a.test"),
+            fleet.instances[1].acme.renew("a.test"),
+            fleet.instances[2].acme.renew("a.test"),
+        )
+    })
+    .await;
+    let outcomes = [outcomes.0, outcomes.1, outcomes.2];
+    let renewed = outcomes.iter().filter(|o| o.is_ok()).count();
+    let elsewhere = outcomes
+        .iter()
+        .filter(|o| matches!(o, Err(AcmeError::OrderedElsewhere { .. })))
+        .count();
+    assert_eq!((renewed, elsewhere), (1, 2), "{outcomes:?}");
+    assert_eq!(fleet.issued(), before + 1, "one renewal for the fleet");
+    for i in 0..3 {
+        bounded(fleet.instances[i].acme.refresh())
+            .await
+            .expect("picked up");
+        let leaf = fleet.served_by(i, "a.test").await;
+        assert_ne!(leaf, first, "instance {i} serves the renewed certificate");
+    }
+    for picker in pickers {
+        picker.abort();
+    }
 }

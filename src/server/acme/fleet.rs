@@ -4,8 +4,9 @@
 //!
 //! In the storage:
 //! - `certificates/NAME.pem`: the chain and key, as in the cache directory;
-//! - `acme/certificates`: the index of those, a line `NAME NOT_AFTER` each, so that one read
-//!   tells an instance whether anything is new;
+//! - `acme/certificates`: the index of those, a line `NAME NOT_AFTER-STAMP` each (its expiry,
+//!   and a 64-bit FNV-1a of its PEM: two certificates issued in the same second differ), so
+//!   that one read tells an instance whether anything is new;
 //! - `acme/challenges`: the TLS-ALPN-01 challenges in flight, a line `NAME DIGEST` each (the
 //!   SHA-256 of the key authorization, in hex); each instance makes its own challenge
 //!   certificate from the digest, so no key crosses the store for it;
@@ -183,19 +184,34 @@ impl Fleet {
     }
 
     /// Puts `name`'s certificate (chain and key, PEM) in the storage, then in the index, so
-    /// that an instance that sees the index entry finds the certificate.
+    /// that an instance that sees the index entry finds the certificate; the entry's value.
     pub(super) async fn publish_certificate(
         &self,
         name: &str,
         pem: &[u8],
         not_after: u64,
-    ) -> Result<(), StorageError> {
+    ) -> Result<String, StorageError> {
         self.storage.store(&certificate_key(name), pem).await?;
+        let entry = format!("{not_after}-{:016x}", fnv1a(pem));
+        let value = entry.clone();
         self.change_index(CERTIFICATES, |index| {
-            index.insert(name.to_string(), not_after.to_string());
+            index.insert(name.to_string(), value);
         })
-        .await
+        .await?;
+        Ok(entry)
     }
+}
+
+/// The expiry in a certificates index entry (`NOT_AFTER-STAMP`, or `NOT_AFTER` alone).
+pub(super) fn entry_not_after(entry: &str) -> Option<u64> {
+    entry.split('-').next()?.parse().ok()
+}
+
+/// 64-bit FNV-1a: a stamp that is the same in every process (std's hashers are keyed).
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
+        (hash ^ u64::from(*byte)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
 }
 
 /// A digest in hex, as [`Fleet::publish_challenge`] writes it; `None` if it is not 32 bytes.

@@ -97,6 +97,8 @@ struct Inner {
     challenges: Challenges,
     /// The challenges other instances of the fleet are being validated for.
     fleet_challenges: Challenges,
+    /// The certificates index entry of each name's certificate this instance serves.
+    fleet_seen: Mutex<std::collections::HashMap<String, String>>,
     /// The names held: configured, and ordered on demand.
     names: Mutex<BTreeMap<String, Attempts>>,
     /// The account, once made (held while one is made, so that orders share it).
@@ -171,6 +173,7 @@ impl Acme {
                 provider,
                 challenges: Challenges::default(),
                 fleet_challenges: Challenges::default(),
+                fleet_seen: Mutex::default(),
                 names: Mutex::new(names),
                 account: tokio::sync::Mutex::new(None),
                 orders,

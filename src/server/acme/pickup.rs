@@ -95,16 +95,23 @@ impl Acme {
         }
         let certificates = fleet.index(CERTIFICATES).await?;
         let mut first_error = None;
-        for (name, not_after) in certificates {
-            let Ok(not_after) = not_after.parse::<u64>() else {
+        for (name, entry) in certificates {
+            let Some(not_after) = fleet::entry_not_after(&entry) else {
                 continue;
             };
+            if self.seen(&name).as_deref() == Some(entry.as_str()) {
+                continue;
+            }
+            // Never back to an older certificate than the one served.
             let ours = self.cached(&name).map(|c| unix_secs(c.not_after));
-            if ours.is_some_and(|ours| ours >= not_after) {
+            if ours.is_some_and(|ours| ours > not_after) {
                 continue;
             }
             match self.adopt(fleet, &name).await {
-                Ok(Some(_)) => self.hold_picked_up(&name),
+                Ok(Some(_)) => {
+                    self.remember(&name, entry);
+                    self.hold_picked_up(&name);
+                }
                 Ok(None) => {}
                 Err(error) => {
                     tracing::warn!(name, error = %error, "acme fleet: a certificate refused; the one served keeps serving");
@@ -161,6 +168,25 @@ impl Acme {
             Ok(Err(error)) => Err(StorageError::corrupt(&key, error.to_string())),
             Err(joined) => Err(StorageError::unavailable("load", &key, joined)),
         }
+    }
+
+    /// The index entry of the certificate for `name` this instance last took or shared.
+    fn seen(&self, name: &str) -> Option<String> {
+        self.inner
+            .fleet_seen
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(name)
+            .cloned()
+    }
+
+    /// Remembers `entry` as the certificate for `name` this instance serves.
+    pub(super) fn remember(&self, name: &str, entry: String) {
+        self.inner
+            .fleet_seen
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(name.to_string(), entry);
     }
 
     /// A name whose certificate came from the fleet is held here too, so that this instance

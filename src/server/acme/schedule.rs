@@ -75,9 +75,14 @@ impl Acme {
     /// at once; this one waits for a place. The outcome is recorded in
     /// [`status`](Self::status), kept with the cache, and logged.
     ///
+    /// In a fleet ([`storage`](AcmeConfig::storage)) it orders only while holding the name's
+    /// lease, and a certificate in the storage that is not yet due (another instance has just
+    /// renewed it) is taken instead of ordering again.
+    ///
     /// # Errors
     ///
-    /// Why no certificate was obtained; the one served before, if any, keeps serving.
+    /// Why no certificate was obtained; the one served before, if any, keeps serving. In a
+    /// fleet, [`AcmeError::OrderedElsewhere`] when another instance holds the lease.
     pub async fn renew(&self, name: &str) -> Result<CertificateInfo, AcmeError> {
         let name = name.to_ascii_lowercase();
         let outcome = if orderable(&name) {
@@ -166,7 +171,10 @@ impl Acme {
             let published = match read.unwrap_or_else(|e| Err(std::io::Error::other(e))) {
                 Ok(pem) => {
                     let not_after = super::pickup::unix_secs(info.not_after);
-                    fleet.publish_certificate(name, &pem, not_after).await
+                    fleet
+                        .publish_certificate(name, &pem, not_after)
+                        .await
+                        .map(|entry| self.remember(name, entry))
                 }
                 Err(e) => Err(crate::server::storage::StorageError::unavailable(
                     "store", name, e,
