@@ -1130,11 +1130,21 @@ async fn a_fleet_renews_once_when_every_instance_finds_it_due() {
         .collect();
     // HAProxy's checks may not have found the instances up yet: the first validation can
     // find no backend, so the first order is tried until it succeeds (each try is an order).
+    // A failure is the fleet's: the next try waits for the backoff it set (200 ms here).
     let mut tries = 0;
     bounded(async {
-        while let Err(error) = fleet.instances[0].acme.renew("a.test").await {
-            tries += 1;
-            assert!(tries < 5, "the first certificate: {error}");
+        loop {
+            match fleet.instances[0].acme.renew("a.test").await {
+                Ok(_) => break,
+                Err(AcmeError::BackingOff { until, .. }) => {
+                    let wait = until.duration_since(std::time::SystemTime::now());
+                    tokio::time::sleep(wait.unwrap_or_default()).await;
+                }
+                Err(error) => {
+                    tries += 1;
+                    assert!(tries < 5, "the first certificate: {error}");
+                }
+            }
         }
     })
     .await;
@@ -1166,4 +1176,78 @@ async fn a_fleet_renews_once_when_every_instance_finds_it_due() {
     for picker in pickers {
         picker.abort();
     }
+}
+
+/// The fleet backs off as one client: an order refused on one instance holds the others
+/// back (they make no order: the ACME server's limits on failures count per account) until
+/// the backoff passes; a success clears the fleet's record.
+#[tokio::test]
+async fn a_fleet_backs_off_a_name_whose_order_failed_on_another_instance() {
+    let Some((tcp, mut pebble)) = pebble_for_a_new_server(&["blocked.test"]).await else {
+        return;
+    };
+    let dir = Files::new();
+    let storage: Arc<dyn Storage> = Arc::new(FileStorage::new(dir.dir.join("fleet")));
+    let (first_cache, second_cache) = (Files::new(), Files::new());
+    let instance = |cache: &Path| {
+        let config = config(&pebble, cache)
+            .retry_backoff(Duration::from_secs(600), Duration::from_secs(3600))
+            .storage(storage.clone());
+        let store = CertificateStore::new();
+        (Acme::new(config, store.clone()).expect("acme"), store)
+    };
+    let (first, first_store) = instance(&first_cache.dir);
+    let (second, _) = instance(&second_cache.dir);
+    let _server = Server::start(tcp, &first_store, &first);
+
+    // A name whose backoff has passed is ordered, and the success clears the record.
+    storage
+        .store("acme/attempts/a.test", b"3 1000\n")
+        .await
+        .expect("store");
+    bounded(first.renew("a.test")).await.expect("a certificate");
+    let record = storage.load("acme/attempts/a.test").await.expect("load");
+    assert!(record.is_none(), "a success clears the fleet's failures");
+
+    let refused = bounded(first.renew("blocked.test")).await;
+    assert!(
+        matches!(refused, Err(AcmeError::Refused { .. })),
+        "{refused:?}"
+    );
+    let record = storage
+        .load("acme/attempts/blocked.test")
+        .await
+        .expect("load")
+        .expect("the failure is the fleet's");
+    assert!(record.starts_with(b"1 "), "{record:?}");
+
+    // With the ACME server gone, an order would be `Unreachable`: the backoff comes first.
+    pebble.stop().await;
+    let held_back = bounded(second.renew("blocked.test")).await;
+    let until = match held_back {
+        Err(AcmeError::BackingOff {
+            failures, until, ..
+        }) => {
+            assert_eq!(failures, 1);
+            until
+        }
+        other => panic!("expected BackingOff, got {other:?}"),
+    };
+    let wait = until
+        .duration_since(std::time::SystemTime::now())
+        .expect("in the future");
+    assert!(
+        wait > Duration::from_secs(500),
+        "the first backoff (600 s): {wait:?}"
+    );
+    let status = second.status();
+    assert_eq!(status[0].failures, 1, "the fleet's failures, in the status");
+    assert_eq!(status[0].retry_at, Some(until));
+    // The record is the fleet's: held back, the second instance added no failure to it.
+    let record = storage
+        .load("acme/attempts/blocked.test")
+        .await
+        .expect("load")
+        .expect("kept");
+    assert!(record.starts_with(b"1 "), "{record:?}");
 }

@@ -68,6 +68,17 @@ pub enum AcmeError {
         /// The name.
         name: String,
     },
+    /// The fleet is backing off the name: an order for it failed on some instance, and the
+    /// next may not be made before `until` (the fleet's record, in its storage). No order was
+    /// made; the failures are the fleet's.
+    BackingOff {
+        /// The name.
+        name: String,
+        /// Failed orders in a row, fleet-wide.
+        failures: u32,
+        /// When the next order may be made.
+        until: std::time::SystemTime,
+    },
 }
 
 impl fmt::Display for AcmeError {
@@ -120,6 +131,10 @@ impl fmt::Display for AcmeError {
                     "{name:?} is being ordered by another instance of the fleet"
                 )
             }
+            Self::BackingOff { name, failures, .. } => write!(
+                f,
+                "the fleet is backing off {name:?} after {failures} failed orders"
+            ),
         }
     }
 }

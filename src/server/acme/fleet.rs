@@ -10,6 +10,10 @@
 //! - `acme/challenges`: the TLS-ALPN-01 challenges in flight, a line `NAME DIGEST` each (the
 //!   SHA-256 of the key authorization, in hex); each instance makes its own challenge
 //!   certificate from the digest, so no key crosses the store for it;
+//! - `acme/attempts/NAME`: a name's failed orders in a row and when the next may be tried
+//!   (`FAILURES RETRY_AT`, in milliseconds since the Unix epoch), written by the instance
+//!   whose order failed, so that the fleet backs off as one client (an ACME server's limits
+//!   on failed validations count per account); removed after a success;
 //! - `acme/account.json`: the fleet's one ACME account (its directory and credentials, as
 //!   the cache keeps them), made once, under the lease `acme/account`;
 //! - leases: `acme/order/NAME` while an instance orders NAME, and one per index while it is
@@ -46,6 +50,11 @@ pub(super) struct Fleet {
 /// Where `name`'s certificate lives in the storage.
 pub(super) fn certificate_key(name: &str) -> String {
     format!("certificates/{name}.pem")
+}
+
+/// Where the fleet's record of `name`'s failed orders lives.
+fn attempts_key(name: &str) -> String {
+    format!("acme/attempts/{name}")
 }
 
 /// The lease an instance holds while it orders `name`.
@@ -100,6 +109,40 @@ impl Fleet {
         .await;
         let _ = self.storage.unlock(&lease).await;
         changed
+    }
+
+    /// The fleet's record of failed orders for `name`: failures in a row, and when the next
+    /// may be made (milliseconds since the Unix epoch). A record that does not parse is none.
+    pub(super) async fn backoff(&self, name: &str) -> Result<Option<(u32, u64)>, StorageError> {
+        let Some(bytes) = self.storage.load(&attempts_key(name)).await? else {
+            return Ok(None);
+        };
+        let text = String::from_utf8_lossy(&bytes);
+        let mut fields = text.split_whitespace().map(str::parse::<u64>);
+        Ok(match (fields.next(), fields.next()) {
+            (Some(Ok(failures)), Some(Ok(retry_at))) => {
+                Some((u32::try_from(failures).unwrap_or(u32::MAX), retry_at))
+            }
+            _ => None,
+        })
+    }
+
+    /// Records `failures` failed orders for `name`, the next allowed at `retry_at`.
+    pub(super) async fn save_backoff(
+        &self,
+        name: &str,
+        failures: u32,
+        retry_at: u64,
+    ) -> Result<(), StorageError> {
+        let text = format!("{failures} {retry_at}\n");
+        self.storage
+            .store(&attempts_key(name), text.as_bytes())
+            .await
+    }
+
+    /// Forgets `name`'s failures, after a success.
+    pub(super) async fn clear_backoff(&self, name: &str) -> Result<(), StorageError> {
+        self.storage.delete(&attempts_key(name)).await
     }
 
     /// The fleet's account credentials for `directory`, if it has one.

@@ -77,12 +77,14 @@ impl Acme {
     ///
     /// In a fleet ([`storage`](AcmeConfig::storage)) it orders only while holding the name's
     /// lease, and a certificate in the storage that is not yet due (another instance has just
-    /// renewed it) is taken instead of ordering again.
+    /// renewed it) is taken instead of ordering again. A failed order is the fleet's: it is
+    /// recorded in the storage, and no instance orders the name again before its backoff.
     ///
     /// # Errors
     ///
     /// Why no certificate was obtained; the one served before, if any, keeps serving. In a
-    /// fleet, [`AcmeError::OrderedElsewhere`] when another instance holds the lease.
+    /// fleet, [`AcmeError::OrderedElsewhere`] when another instance holds the lease, and
+    /// [`AcmeError::BackingOff`] while the fleet backs off after a failed order.
     pub async fn renew(&self, name: &str) -> Result<CertificateInfo, AcmeError> {
         let name = name.to_ascii_lowercase();
         let outcome = if orderable(&name) {
@@ -146,8 +148,25 @@ impl Acme {
         };
         // Another instance may have ordered it just before this one took the lease.
         let adopted = self.adopt(fleet, name).await.map_err(AcmeError::storage);
-        let outcome = match adopted {
-            Ok(Some(info)) if self.renewal_point(&info) > SystemTime::now() => Ok(info),
+        // The fleet backs off as one client: a failure elsewhere holds this order back.
+        let backoff = match fleet.backoff(name).await {
+            Ok(backoff) => backoff,
+            Err(error) => {
+                let _ = storage.unlock(&lease).await;
+                return Err(AcmeError::storage(error));
+            }
+        };
+        let failures_before = backoff.map_or(0, |(failures, _)| failures);
+        let until = backoff.and_then(|(_, retry_at)| {
+            SystemTime::UNIX_EPOCH.checked_add(Duration::from_millis(retry_at))
+        });
+        let outcome = match (adopted, until) {
+            (Ok(Some(info)), _) if self.renewal_point(&info) > SystemTime::now() => Ok(info),
+            (_, Some(until)) if until > SystemTime::now() => Err(AcmeError::BackingOff {
+                name: name.to_string(),
+                failures: failures_before,
+                until,
+            }),
             _ => {
                 let extending = async {
                     loop {
@@ -185,8 +204,47 @@ impl Acme {
                 crate::measure::storage_failed(error.label());
             }
         }
+        self.share_backoff(fleet, name, &outcome, failures_before)
+            .await;
         let _ = storage.unlock(&lease).await;
         outcome
+    }
+
+    /// Keeps the fleet's record of `name`'s failed orders (`before` of them until this one):
+    /// forgotten after a success, one more after a failure, with the next try no sooner than
+    /// the backoff allows. Outcomes that are not the ACME server's verdict (the storage,
+    /// another instance's lease, a backoff) leave it as it is.
+    async fn share_backoff(
+        &self,
+        fleet: &super::fleet::Fleet,
+        name: &str,
+        outcome: &Result<CertificateInfo, AcmeError>,
+        before: u32,
+    ) {
+        let shared = match outcome {
+            Ok(_) if before > 0 => fleet.clear_backoff(name).await,
+            Ok(_)
+            | Err(
+                AcmeError::Storage(_)
+                | AcmeError::OrderedElsewhere { .. }
+                | AcmeError::BackingOff { .. },
+            ) => Ok(()),
+            Err(_) => {
+                let failures = before.saturating_add(1);
+                let now = SystemTime::now();
+                let certificate = self.cached(name);
+                let retry_at =
+                    attempts::retry_at(&self.inner.config, failures, now, certificate.as_ref());
+                let millis = retry_at
+                    .duration_since(SystemTime::UNIX_EPOCH)
+                    .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+                fleet.save_backoff(name, failures, millis).await
+            }
+        };
+        if let Err(error) = shared {
+            tracing::warn!(name, error = %error, "acme fleet: the backoff was not shared");
+            crate::measure::storage_failed(error.label());
+        }
     }
 
     async fn order(&self, name: &str) -> Result<CertificateInfo, AcmeError> {
@@ -288,6 +346,17 @@ impl Acme {
                             .map_or(self.inner.config.retry_first, |fleet| fleet.lease);
                         attempts.retry_at = Some(SystemTime::now() + lease);
                         tracing::info!(name, "acme order left to another instance of the fleet");
+                    }
+                    Err(
+                        error @ AcmeError::BackingOff {
+                            failures, until, ..
+                        },
+                    ) => {
+                        // The fleet's failures, not this instance's: taken as they are.
+                        attempts.failures = *failures;
+                        attempts.retry_at = Some(*until);
+                        attempts.last_error = Some(Arc::new(error.clone()));
+                        tracing::info!(name, until = ?until, "acme order held back: the fleet is backing off");
                     }
                     Err(error) => {
                         if let AcmeError::Storage(storage) = error {
