@@ -475,6 +475,61 @@ async fn a_fleet_on_file_storage_resumes_everywhere_and_rotates_once() {
     a_fleet_resumes_everywhere_and_rotates_once(&world, &fleet).await;
 }
 
+/// The tickets' rules hold across the fleet: instances that share keys but bind tickets to
+/// another context do not resume each other's tickets, and a ticket past its lifetime
+/// resumes on no instance, whichever sealed it.
+#[tokio::test]
+async fn a_fleet_keeps_the_tickets_context_and_lifetime() {
+    let world = World::new();
+    let dir = Files::new();
+    let storage: Arc<dyn Storage> = Arc::new(FileStorage::new(dir.path("fleet")));
+    let clock = Arc::new(MovableClock::default());
+    let lifetime = Duration::from_secs(2 * 3600);
+    let instances = [b"app-a", b"app-a", b"app-b"]
+        .into_iter()
+        .map(|context| {
+            let keys = FleetTicketKeys::new(storage.clone())
+                .with_rotation(ROTATION)
+                .with_lifetime(lifetime)
+                .with_context(context.to_vec())
+                .with_time_provider(clock.clone());
+            let mut config = (*world.server().version(Version::Tls13).build()).clone();
+            // The servers' clock, which judges a ticket's age, moves with the fleet's.
+            config.time_provider = clock.clone();
+            keys.install(&mut config).expect("install");
+            (Arc::new(config), keys)
+        })
+        .collect();
+    let fleet = Fleet { instances, clock };
+    assert!(fleet.refresh().await.iter().all(Result::is_ok));
+
+    let same_context = world.client().version(Version::Tls13).build();
+    handshake_storing_tickets(&same_context, fleet.server(0)).await;
+    let (resumed, _) = handshake_storing_tickets(&same_context, fleet.server(1)).await;
+    assert!(resumed.is_resumed(), "same context, same keys: {resumed}");
+
+    let other_context = world.client().version(Version::Tls13).build();
+    handshake_storing_tickets(&other_context, fleet.server(0)).await;
+    let (refused, server_side) = handshake_storing_tickets(&other_context, fleet.server(2)).await;
+    assert!(
+        !refused.is_resumed() && !server_side.is_resumed(),
+        "the same keys, another context: a full handshake: {refused}"
+    );
+
+    let late = world.client().version(Version::Tls13).build();
+    handshake_storing_tickets(&late, fleet.server(0)).await;
+    fleet
+        .clock
+        .ahead_secs
+        .store(lifetime.as_secs() + 60, Ordering::SeqCst);
+    assert!(fleet.refresh().await.iter().all(Result::is_ok));
+    let (expired, server_side) = handshake_storing_tickets(&late, fleet.server(1)).await;
+    assert!(
+        !expired.is_resumed() && !server_side.is_resumed(),
+        "past its lifetime, on another instance: a full handshake: {expired}"
+    );
+}
+
 /// The attack: a hostile or broken store hands back a key set that does not parse. It is
 /// refused with a typed error, the last good keys keep serving, and the instance that finds
 /// it writes the last good set back.
