@@ -295,7 +295,7 @@ impl<C: TlsConnection> Handshake<C> {
             if let Some(error) = self.engine.take_held() {
                 return Err(error);
             }
-            if !self.engine.conn().is_handshaking() {
+            if !self.engine.is_handshaking() {
                 let write_blocked = self.engine.phase_mut().take_write_blocked();
                 *self.engine.phase_mut() = Phase::Finishing { write_blocked };
                 self.engine.resend_rejected_early_data();
@@ -384,8 +384,7 @@ impl<C: TlsConnection> Handshake<C> {
     /// Whether all that is left to send after the handshake is a TLS 1.3 server's session
     /// tickets (a TLS 1.2 server's last flight comes after the client's, and is its own).
     fn only_tickets_left(&self) -> bool {
-        C::ROLE == Role::Server
-            && self.engine.conn().protocol_version() == Some(rustls::ProtocolVersion::TLSv1_3)
+        C::ROLE == Role::Server && self.engine.is_tls13()
     }
 
     /// The fatal alert left over from a failed step, taken out to be sent by the caller.

@@ -6,6 +6,8 @@
 //! - `phase.rs`: where the connection is (`Phase`).
 //! - `read.rs`: the one read rule (read, count, watch, process; a fatal error held until due).
 //! - `write.rs`: the one write rule (write all queued, then flush; the flush remembered).
+//! - `plaintext.rs`: the application's bytes in and out of rustls, close_notify, early data
+//!   taken.
 //! - `wire.rs`: the transport as the rules see it.
 //! - `records.rs`: the watcher over the peer's record headers.
 //! - `alert.rs`: the fatal alert on its way out.
@@ -20,6 +22,7 @@ pub(crate) mod alert;
 mod client_hello;
 mod early_data;
 mod phase;
+mod plaintext;
 mod read;
 mod records;
 mod report;

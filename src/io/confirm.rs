@@ -21,9 +21,7 @@ where
     /// Waits for the peer's first record after the handshake, and fails if it is a fatal
     /// alert. See [`TlsStream::confirm`].
     pub fn poll_confirm(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), HandshakeError>> {
-        if C::ROLE == Role::Server
-            || self.engine.conn().protocol_version() != Some(rustls::ProtocolVersion::TLSv1_3)
-        {
+        if C::ROLE == Role::Server || !self.engine.is_tls13() {
             return Poll::Ready(Ok(()));
         }
         loop {

@@ -2,7 +2,7 @@
 //! used, carrying on, so nothing the peer sent is lost or left unprocessed between them.
 
 use std::{
-    io::{self, BufRead, Write},
+    io,
     net::SocketAddr,
     pin::Pin,
     task::{ready, Context, Poll, Waker},
@@ -75,12 +75,7 @@ impl<IO> TlsStream<IO, ServerConnection> {
     /// An error reading rustls' early-data buffer (it reads from memory and does not fail in
     /// practice); the data stays in rustls, nothing is lost.
     pub fn take_early_data(&mut self) -> io::Result<Option<Vec<u8>>> {
-        let Some(mut early) = self.engine.conn_mut().early_data() else {
-            return Ok(None);
-        };
-        let mut data = Vec::new();
-        std::io::Read::read_to_end(&mut early, &mut data)?;
-        Ok(Some(data))
+        self.engine.take_early_data()
     }
 }
 /// A server's established connection.
@@ -202,7 +197,7 @@ where
             if let Some(failed) = self.failed() {
                 return Poll::Ready(Err(failed));
             }
-            match self.engine.conn_mut().reader().into_first_chunk() {
+            match self.engine.plaintext() {
                 Ok(_) => return Poll::Ready(Ok(())),
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
                 Err(e) => return Poll::Ready(Err(e)),
@@ -266,12 +261,12 @@ where
         // now: one poll for all of it.
         let this = self.get_mut();
         while buf.remaining() > 0 {
-            match this.engine.conn_mut().reader().into_first_chunk() {
+            match this.engine.plaintext() {
                 Ok([]) => break,
                 Ok(chunk) => {
                     let n = chunk.len().min(buf.remaining());
                     buf.put_slice(&chunk[..n]);
-                    this.engine.conn_mut().reader().consume(n);
+                    this.engine.consume(n);
                 }
                 Err(_) => break,
             }
@@ -288,11 +283,11 @@ where
     fn poll_fill_buf(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<&[u8]>> {
         let this = self.get_mut();
         ready!(this.poll_plaintext(cx))?;
-        Poll::Ready(this.engine.conn_mut().reader().into_first_chunk())
+        Poll::Ready(this.engine.plaintext())
     }
 
     fn consume(self: Pin<&mut Self>, amt: usize) {
-        self.get_mut().engine.conn_mut().reader().consume(amt);
+        self.get_mut().engine.consume(amt);
     }
 }
 
@@ -331,7 +326,7 @@ where
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let this = self.get_mut();
         if !this.close_notify_queued {
-            this.engine.conn_mut().send_close_notify();
+            this.engine.queue_close_notify();
             this.close_notify_queued = true;
         }
         ready!(this.poll_write_tls(cx, Flush::Always))?;
@@ -354,7 +349,7 @@ where
     fn poll_write_with(
         &mut self,
         cx: &mut Context<'_>,
-        mut write: impl FnMut(&mut rustls::Writer<'_>) -> io::Result<usize>,
+        mut write: impl FnMut(&mut dyn io::Write) -> io::Result<usize>,
         empty: bool,
     ) -> Poll<io::Result<usize>> {
         if empty {
@@ -363,11 +358,11 @@ where
         if let Some(failed) = self.failed() {
             return Poll::Ready(Err(failed));
         }
-        let mut accepted = write(&mut self.engine.conn_mut().writer())?;
+        let mut accepted = self.engine.queue_plaintext(&mut write)?;
         if accepted == 0 {
             // rustls' send buffer is full: make room first.
             ready!(self.poll_write_tls(cx, Flush::No))?;
-            accepted = write(&mut self.engine.conn_mut().writer())?;
+            accepted = self.engine.queue_plaintext(&mut write)?;
             if accepted == 0 {
                 return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
             }

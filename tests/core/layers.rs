@@ -151,3 +151,65 @@ fn the_check_sees_a_crossing() {
     let found = crate_paths("use crate::{\n    error::HandshakeError,\n    HandshakeReport,\n};");
     assert_eq!(found, ["error", "HandshakeReport"]);
 }
+
+/// rustls' connection calls that move bytes: record I/O, plaintext in and out, close_notify,
+/// early data. The engine (`src/engine/`) is the only code that makes them, so that moving to
+/// another rustls API (0.24's caller-owned buffers, ARCHITECTURE.md's port plan) changes that
+/// folder, not the stream, the step or the layers.
+const DRIVING_RUSTLS: [&str; 8] = [
+    ".reader()",
+    ".writer()",
+    ".read_tls(",
+    ".write_tls(",
+    ".process_new_packets(",
+    ".send_close_notify(",
+    ".early_data()",
+    ".complete_io(",
+];
+
+/// Every `.rs` file under `dir`, recursively.
+fn rust_files(dir: &Path, into: &mut Vec<PathBuf>) {
+    for entry in std::fs::read_dir(dir).expect("a source folder") {
+        let path = entry.expect("an entry").path();
+        if path.is_dir() {
+            rust_files(&path, into);
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            into.push(path);
+        }
+    }
+}
+
+/// The calls from [`DRIVING_RUSTLS`] in `code`, comments left out.
+fn driving_calls(code: &str) -> Vec<&'static str> {
+    code.lines()
+        .map(|line| line.find("//").map_or(line, |at| &line[..at]))
+        .flat_map(|line| {
+            DRIVING_RUSTLS
+                .into_iter()
+                .filter(|call| line.contains(call))
+        })
+        .collect()
+}
+
+#[test]
+fn only_the_engine_drives_rustls_connection() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    rust_files(&src, &mut files);
+    assert!(files.len() > 50, "the sources were found: {}", files.len());
+    let engine = src.join("engine");
+    let mut outside = Vec::new();
+    for path in files.iter().filter(|path| !path.starts_with(&engine)) {
+        let text = std::fs::read_to_string(path).expect("a source file");
+        for call in driving_calls(&text) {
+            outside.push(format!("{} calls rustls' `{call}`", path.display()));
+        }
+    }
+    assert!(outside.is_empty(), "{}", outside.join("\n"));
+}
+
+#[test]
+fn the_check_sees_a_call_outside_the_engine() {
+    let code = "let n = conn.reader().read(buf)?; // conn.writer() in a comment\nconn.send_close_notify();";
+    assert_eq!(driving_calls(code), [".reader()", ".send_close_notify("]);
+}
