@@ -13,6 +13,7 @@ pub mod contenders;
 pub mod handshakes;
 pub mod input;
 pub mod memory;
+pub mod negotiated;
 pub mod next_stream;
 pub mod setup;
 
@@ -21,7 +22,7 @@ mod tests {
     use super::{
         bulk::{pattern, receive, send},
         contenders::{Contender, NextKept, NextReleased, Ours, TokioRustls},
-        memory, setup,
+        memory, negotiated, setup,
     };
 
     /// The allocator counts every thread: the tests take turns.
@@ -57,7 +58,7 @@ mod tests {
     #[tokio::test]
     async fn both_rustls_versions_negotiate_the_same() {
         let setup = setup::Setup::new().expect("setup");
-        let [next, old] = setup::negotiated(&setup).await.expect("handshakes");
+        let [next, old] = negotiated::negotiated(&setup).await.expect("handshakes");
         assert_eq!(next, old);
         assert!(
             next.contains("TLS13_AES_256_GCM_SHA384") && next.contains("X25519MLKEM768"),
@@ -81,22 +82,25 @@ mod tests {
     async fn the_allocator_counts_and_released_buffers_hold_less() {
         let _turn = ONE_AT_A_TIME.lock().await;
         let setup = setup::Setup::new().expect("setup");
-        let released = memory::idle(&NextReleased::new(&setup), 20)
+        let released = memory::idle(&NextReleased::new(&setup), 100)
             .await
             .expect("idle");
-        let kept = memory::idle(&NextKept::new(&setup), 20)
+        let kept = memory::idle(&NextKept::new(&setup), 100)
             .await
             .expect("idle");
-        let tokio_rustls = memory::idle(&TokioRustls::new(&setup), 20)
+        let tokio_rustls = memory::idle(&TokioRustls::new(&setup), 100)
             .await
             .expect("idle");
         for held in [released, kept, tokio_rustls] {
             assert!(held.allocations > 0 && held.per_pair > 0.0, "{held:?}");
             assert!(held.per_server > 0.0, "{held:?}");
         }
+        // A kept `VecInput` holds 4 KiB on each end; what else a stream holds moves by a few
+        // hundred bytes between runs (the runtime's own allocations are counted too).
         assert!(
-            released.per_server + 4096.0 <= kept.per_server,
-            "a kept VecInput holds at least 4 KiB more: {released:?} {kept:?}"
+            released.per_server + 3072.0 <= kept.per_server
+                && released.per_pair + 6144.0 <= kept.per_pair,
+            "a kept VecInput holds about 4 KiB more on each end: {released:?} {kept:?}"
         );
     }
 }

@@ -50,7 +50,7 @@ fn main() -> Result<(), Box<dyn Error>> {
         "rustls 0.24.0-dev.2 spike, {}",
         if options.quick { "quick" } else { "full" }
     );
-    let [next, old] = one_thread()?.block_on(spike_rustls_024::setup::negotiated(&setup))?;
+    let [next, old] = one_thread()?.block_on(spike_rustls_024::negotiated::negotiated(&setup))?;
     println!("negotiated: rustls 0.24 {next}; rustls 0.23 {old}");
     if wants("--memory") {
         memory_section(&setup, &options)?;
