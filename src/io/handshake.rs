@@ -27,10 +27,9 @@ use crate::{
     engine::{alert::OutgoingAlert, Facts},
     error::Failed,
     error::HandshakeError,
-    io::TlsStream,
+    io::{span::HandshakeSpan, TlsStream},
     step::Handshake,
     step::Step,
-    trace::Trace,
 };
 
 /// A TLS handshake in progress on the transport `IO`, for the role of `C`
@@ -64,7 +63,7 @@ use crate::{
 pub struct AsyncHandshake<IO, C> {
     state: State<IO, C>,
     deadline: Deadline,
-    trace: Trace,
+    trace: HandshakeSpan,
 }
 
 #[derive(Debug)]
@@ -127,7 +126,7 @@ where
         Self {
             state,
             deadline: Deadline::default(),
-            trace: Trace::default(),
+            trace: HandshakeSpan::default(),
         }
     }
 
@@ -142,7 +141,7 @@ where
         Self {
             state: State::Failed(failed),
             deadline: Deadline::default(),
-            trace: Trace::default(),
+            trace: HandshakeSpan::default(),
         }
     }
 
@@ -179,7 +178,7 @@ where
         Self {
             state: failing(io, error, alert, Box::new(report)),
             deadline: Deadline::default(),
-            trace: Trace::default(),
+            trace: HandshakeSpan::default(),
         }
     }
 

@@ -6,6 +6,7 @@
 //! - `deadline.rs`: the one deadline, its timer boxed on first use.
 //! - `handshake.rs`: `AsyncHandshake`; `recoverable.rs`: `Recoverable`, the same future
 //!   handing the transport back on failure.
+//! - `span.rs`: the `tracing` span per handshake, recording its report.
 //! - `sending_alert.rs`: a failed handshake's alert on its way out, bounded by the deadline.
 //! - `stream.rs`: `TlsStream`; `confirm.rs`: its `confirm`, a TLS 1.3 client waiting for the
 //!   server's reaction to its last flight.
@@ -16,6 +17,7 @@ pub(crate) mod deadline;
 mod handshake;
 mod recoverable;
 pub(crate) mod sending_alert;
+mod span;
 mod stream;
 
 pub use self::{
