@@ -1251,3 +1251,34 @@ async fn a_fleet_backs_off_a_name_whose_order_failed_on_another_instance() {
         .expect("kept");
     assert!(record.starts_with(b"1 "), "{record:?}");
 }
+
+/// An instance asked to renew a name that another instance of the fleet has just renewed
+/// takes that certificate from the storage instead of ordering again (with the ACME server
+/// stopped, an order would be `Unreachable`), and serves it.
+#[tokio::test]
+async fn a_renewal_takes_the_certificate_another_instance_just_stored() {
+    let Some((tcp, mut pebble)) = pebble_for_a_new_server(&[]).await else {
+        return;
+    };
+    let dir = Files::new();
+    let storage: Arc<dyn Storage> = Arc::new(FileStorage::new(dir.dir.join("fleet")));
+    let (first_cache, second_cache) = (Files::new(), Files::new());
+    let instance = |cache: &Path| {
+        let config = config(&pebble, cache)
+            .name("a.test")
+            .storage(storage.clone());
+        let store = CertificateStore::new();
+        (Acme::new(config, store.clone()).expect("acme"), store)
+    };
+    let (first, first_store) = instance(&first_cache.dir);
+    let (second, second_store) = instance(&second_cache.dir);
+    let _server = Server::start(tcp, &first_store, &first);
+    let issued = bounded(first.renew("a.test")).await.expect("a certificate");
+
+    pebble.stop().await;
+    let taken = bounded(second.renew("a.test")).await;
+    let taken = taken.unwrap_or_else(|e| panic!("taken from the storage, not ordered: {e:?}"));
+    assert_eq!(taken.not_after, issued.not_after);
+    assert!(!second_store.is_empty(), "the second instance serves it");
+    assert_eq!(second.status()[0].failures, 0);
+}
