@@ -310,7 +310,8 @@ mod trace;
 // The core, at the root.
 pub use client::Connector;
 pub use engine::{HandshakeReport, HandshakeStats, Role, TlsConnection};
-pub use error::{Failed, HandshakeError};
+pub use error::HandshakeError;
+pub use io::Failed;
 pub use io::{AsyncHandshake, ClientTlsStream, Recoverable, ServerTlsStream, TlsStream};
 pub use server::Acceptor;
 pub use step::{Handshake, Step};

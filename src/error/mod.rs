@@ -1,4 +1,5 @@
-//! Why a handshake failed: [`HandshakeError`], and [`Failed`], which also hands the transport back.
+//! Why a handshake failed: [`HandshakeError`]. The failure with its transport handed back is
+//! [`Failed`](crate::io::Failed), in the async layer that hands it back.
 
 use std::{error::Error as StdError, fmt, io, sync::Arc};
 
@@ -58,7 +59,8 @@ pub enum HandshakeError {
     /// `GET / HTTP/1.1`) to a TLS port, or a plaintext server answered a `ClientHello`.
     ///
     /// No alert was sent, so the transport is still fit for a plaintext answer (HTTP 400 or a
-    /// redirect) via [`Failed::io`]. `Display` and `Debug` show only the first 16 bytes.
+    /// redirect) via [`Failed::io`](crate::io::Failed::io). `Display` and `Debug` show only the
+    /// first 16 bytes.
     NotTls {
         /// The bytes read from the peer so far, in order (at most one read's worth).
         prefix: Vec<u8>,
@@ -392,8 +394,5 @@ pub(crate) fn unshare(error: Arc<io::Error>) -> io::Error {
         .unwrap_or_else(|shared| io::Error::new(shared.kind(), shared.to_string()))
 }
 
-mod failed;
 #[cfg(test)]
 mod tests;
-
-pub use self::failed::Failed;

@@ -5,6 +5,7 @@ use std::{error::Error as StdError, io};
 use rustls::AlertDescription;
 
 use super::*;
+use crate::io::Failed;
 
 fn every_variant() -> Vec<HandshakeError> {
     vec![

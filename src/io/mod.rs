@@ -5,7 +5,7 @@
 //! - `adapter.rs`: `Poll::Pending` ↔ `WouldBlock`.
 //! - `deadline.rs`: the one deadline, its timer boxed on first use.
 //! - `handshake.rs`: `AsyncHandshake`; `recoverable.rs`: `Recoverable`, the same future
-//!   handing the transport back on failure.
+//!   handing the transport back on failure as `Failed` (`failed.rs`).
 //! - `span.rs`: the `tracing` span per handshake, recording its report.
 //! - `sending_alert.rs`: a failed handshake's alert on its way out, bounded by the deadline.
 //! - `stream.rs`: `TlsStream`; `confirm.rs`: its `confirm`, a TLS 1.3 client waiting for the
@@ -14,6 +14,7 @@
 pub(crate) mod adapter;
 mod confirm;
 pub(crate) mod deadline;
+mod failed;
 mod handshake;
 mod recoverable;
 pub(crate) mod sending_alert;
@@ -21,6 +22,7 @@ mod span;
 mod stream;
 
 pub use self::{
+    failed::Failed,
     handshake::AsyncHandshake,
     recoverable::Recoverable,
     stream::{ClientTlsStream, ServerTlsStream, TlsStream},

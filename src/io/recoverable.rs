@@ -10,7 +10,7 @@ use std::{
 use tokio::io::{AsyncRead, AsyncWrite};
 
 use super::{AsyncHandshake, TlsStream};
-use crate::{engine::TlsConnection, error::Failed};
+use crate::{engine::TlsConnection, io::Failed};
 
 /// [`AsyncHandshake`] resolving to `Result<TlsStream, Failed<IO>>`, from
 /// [`AsyncHandshake::recoverable`]. `Unpin`, like the handshake.

@@ -7,7 +7,7 @@ use tokio::io::AsyncWrite;
 
 use super::{adapter::PollIo, deadline::Deadline};
 use crate::{
-    engine::alert::OutgoingAlert, engine::HandshakeReport, error::Failed, error::HandshakeError,
+    engine::alert::OutgoingAlert, engine::HandshakeReport, error::HandshakeError, io::Failed,
 };
 
 /// A failed handshake whose fatal alert is still going out: best effort, bounded by the

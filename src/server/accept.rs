@@ -60,7 +60,7 @@ pub use super::{
     client_hello::{LazyConfigAcceptor, StartHandshake},
 };
 use crate::{
-    engine::HandshakeStats, error::Failed, error::HandshakeError, io::AsyncHandshake,
+    engine::HandshakeStats, error::HandshakeError, io::AsyncHandshake, io::Failed,
     io::ServerTlsStream,
 };
 

@@ -223,7 +223,7 @@ impl Acceptor {
     pub fn accept_from<IO, A>(&self, io: IO, peer: &A) -> Accept<IO>
     where
         IO: AsyncRead + AsyncWrite + Unpin,
-        A: crate::server::listener::PeerAddr,
+        A: crate::server::peer::PeerAddr,
     {
         self.accept_peer(io, peer.ip())
     }
@@ -306,7 +306,7 @@ impl Acceptor {
     pub fn start_from<IO, A>(&self, io: IO, peer: &A) -> LazyConfigAcceptor<IO>
     where
         IO: AsyncRead + AsyncWrite + Unpin,
-        A: crate::server::listener::PeerAddr,
+        A: crate::server::peer::PeerAddr,
     {
         self.start_peer(io, peer.ip())
     }

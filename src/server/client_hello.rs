@@ -25,9 +25,9 @@ use tokio::{
 use crate::{
     engine::Engine,
     engine::HandshakeStats,
-    error::Failed,
     error::HandshakeError,
     io::AsyncHandshake,
+    io::Failed,
     io::{adapter::PollIo, deadline::Deadline, sending_alert::SendingAlert},
     step::Handshake,
 };

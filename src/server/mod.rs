@@ -6,6 +6,7 @@
 //! - `client_hello.rs`: reading the ClientHello before choosing a configuration
 //!   (`LazyConfigAcceptor`, `StartHandshake`).
 //! - `choose.rs`: `ChooseConfig`, the acceptor's hook that answers each ClientHello.
+//! - `peer.rs`: `PeerAddr`, a connection's peer address (public as `listener::PeerAddr`).
 //! - `certificates/`: `CertificateStore`, certificates chosen by name, reloaded from files.
 //! - `acme/`: `Acme`, certificates from an ACME server, TLS-ALPN-01 on the serving port
 //!   (feature `acme`).
@@ -25,6 +26,7 @@ pub mod certificates;
 mod choose;
 mod client_hello;
 pub mod listener;
+mod peer;
 #[cfg(feature = "proxy-protocol")]
 pub mod proxy;
 pub mod storage;

@@ -18,35 +18,7 @@ use tokio::{
 /// address, an accept error, or `None` when no more will come.
 pub type NextConnection<IO, A = SocketAddr> = Option<io::Result<(IO, A)>>;
 
-/// A peer address a listener reports. With the PROXY protocol (the `proxy-protocol` feature),
-/// the client address a header carried replaces the transport's when the type can hold it.
-pub trait PeerAddr: Clone + fmt::Debug + Send + Sync + Unpin + 'static {
-    /// `source` as this type, if it can be one (`None` by default: the transport's address
-    /// stays).
-    fn from_proxied(source: SocketAddr) -> Option<Self> {
-        let _ = source;
-        None
-    }
-
-    /// The peer's IP address, if it has one (`None` by default): what decides whether it is a
-    /// trusted load balancer (`TrustedProxies`, feature `proxy-protocol`).
-    fn ip(&self) -> Option<IpAddr> {
-        None
-    }
-}
-
-impl PeerAddr for SocketAddr {
-    fn from_proxied(source: SocketAddr) -> Option<Self> {
-        Some(source)
-    }
-
-    fn ip(&self) -> Option<IpAddr> {
-        Some(SocketAddr::ip(self))
-    }
-}
-
-#[cfg(unix)]
-impl PeerAddr for tokio::net::unix::SocketAddr {}
+pub use crate::server::peer::PeerAddr;
 
 /// The peer of a connection accepted on a Unix domain socket
 /// ([`TlsListener::from_unix`](crate::listener::TlsListener::from_unix)): the socket's own address or,

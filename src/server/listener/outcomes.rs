@@ -7,7 +7,7 @@ use rustls::ServerConnection;
 use tokio::task::{Id, JoinError};
 
 use super::{registry::TaskStatus, task::Outcome, Incoming, ListenError, PeerAddr, TlsListener};
-use crate::{error::Failed, io::TlsStream};
+use crate::io::{Failed, TlsStream};
 
 /// What one finished handshake yields: the stream and the peer's address.
 pub type Established<IO, A = SocketAddr> = (TlsStream<IO, ServerConnection>, A);

@@ -26,7 +26,7 @@ use tokio::{
 };
 
 use super::state::ListenerState;
-use crate::{error::Failed, io::ServerTlsStream, server::accept::Accept, trace::ConnectionSpan};
+use crate::{io::Failed, io::ServerTlsStream, server::accept::Accept, trace::ConnectionSpan};
 
 /// What a handshake task ends with: its result, and the transport's peer it was started for
 /// (so a finished result never depends on the listener's registry to be reported).

@@ -2,8 +2,7 @@
 
 use std::{error::Error as StdError, fmt, io};
 
-use super::HandshakeError;
-use crate::engine::HandshakeReport;
+use crate::{engine::HandshakeReport, error::HandshakeError};
 
 /// A failed handshake together with its transport, so the caller can still use it: answer a
 /// plaintext peer (HTTP 400, a redirect), log, or close it its own way.
