@@ -1178,6 +1178,40 @@ async fn a_fleet_renews_once_when_every_instance_finds_it_due() {
     }
 }
 
+/// Two instances of a fleet sharing a `FileStorage`, each with its own cache and store, the
+/// first serving on `tcp` (where Pebble validates). `edit` adjusts both configurations.
+struct TwoInstances {
+    storage: Arc<dyn Storage>,
+    first: Acme,
+    second: Acme,
+    second_store: CertificateStore,
+    _server: Server,
+    _files: [Files; 3],
+}
+
+impl TwoInstances {
+    fn start(tcp: TcpListener, pebble: &Pebble, edit: impl Fn(AcmeConfig) -> AcmeConfig) -> Self {
+        let files = [Files::new(), Files::new(), Files::new()];
+        let storage: Arc<dyn Storage> = Arc::new(FileStorage::new(files[0].dir.join("fleet")));
+        let instance = |cache: &Path| {
+            let config = edit(config(pebble, cache).storage(storage.clone()));
+            let store = CertificateStore::new();
+            (Acme::new(config, store.clone()).expect("acme"), store)
+        };
+        let (first, first_store) = instance(&files[1].dir);
+        let (second, second_store) = instance(&files[2].dir);
+        let server = Server::start(tcp, &first_store, &first);
+        Self {
+            storage,
+            first,
+            second,
+            second_store,
+            _server: server,
+            _files: files,
+        }
+    }
+}
+
 /// The fleet backs off as one client: an order refused on one instance holds the others
 /// back (they make no order: the ACME server's limits on failures count per account) until
 /// the backoff passes; a success clears the fleet's record.
@@ -1186,19 +1220,14 @@ async fn a_fleet_backs_off_a_name_whose_order_failed_on_another_instance() {
     let Some((tcp, mut pebble)) = pebble_for_a_new_server(&["blocked.test"]).await else {
         return;
     };
-    let dir = Files::new();
-    let storage: Arc<dyn Storage> = Arc::new(FileStorage::new(dir.dir.join("fleet")));
-    let (first_cache, second_cache) = (Files::new(), Files::new());
-    let instance = |cache: &Path| {
-        let config = config(&pebble, cache)
-            .retry_backoff(Duration::from_secs(600), Duration::from_secs(3600))
-            .storage(storage.clone());
-        let store = CertificateStore::new();
-        (Acme::new(config, store.clone()).expect("acme"), store)
-    };
-    let (first, first_store) = instance(&first_cache.dir);
-    let (second, _) = instance(&second_cache.dir);
-    let _server = Server::start(tcp, &first_store, &first);
+    let TwoInstances {
+        storage,
+        first,
+        second,
+        ..
+    } = &TwoInstances::start(tcp, &pebble, |config| {
+        config.retry_backoff(Duration::from_secs(600), Duration::from_secs(3600))
+    });
 
     // A name whose backoff has passed is ordered, and the success clears the record.
     storage
@@ -1260,19 +1289,12 @@ async fn a_renewal_takes_the_certificate_another_instance_just_stored() {
     let Some((tcp, mut pebble)) = pebble_for_a_new_server(&[]).await else {
         return;
     };
-    let dir = Files::new();
-    let storage: Arc<dyn Storage> = Arc::new(FileStorage::new(dir.dir.join("fleet")));
-    let (first_cache, second_cache) = (Files::new(), Files::new());
-    let instance = |cache: &Path| {
-        let config = config(&pebble, cache)
-            .name("a.test")
-            .storage(storage.clone());
-        let store = CertificateStore::new();
-        (Acme::new(config, store.clone()).expect("acme"), store)
-    };
-    let (first, first_store) = instance(&first_cache.dir);
-    let (second, second_store) = instance(&second_cache.dir);
-    let _server = Server::start(tcp, &first_store, &first);
+    let TwoInstances {
+        first,
+        second,
+        second_store,
+        ..
+    } = &TwoInstances::start(tcp, &pebble, |config| config.name("a.test"));
     let issued = bounded(first.renew("a.test")).await.expect("a certificate");
 
     pebble.stop().await;

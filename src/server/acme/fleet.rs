@@ -19,7 +19,12 @@
 //! - leases: `acme/order/NAME` while an instance orders NAME, and one per index while it is
 //!   rewritten.
 
-use std::{collections::BTreeMap, fmt::Write as _, sync::Arc, time::Duration};
+use std::{
+    collections::BTreeMap,
+    fmt::Write as _,
+    sync::Arc,
+    time::{Duration, SystemTime, UNIX_EPOCH},
+};
 
 use crate::server::storage::{Lease, Storage, StorageError};
 
@@ -112,19 +117,22 @@ impl Fleet {
     }
 
     /// The fleet's record of failed orders for `name`: failures in a row, and when the next
-    /// may be made (milliseconds since the Unix epoch). A record that does not parse is none.
-    pub(super) async fn backoff(&self, name: &str) -> Result<Option<(u32, u64)>, StorageError> {
+    /// may be made. A record that does not parse is none.
+    pub(super) async fn backoff(
+        &self,
+        name: &str,
+    ) -> Result<Option<(u32, SystemTime)>, StorageError> {
         let Some(bytes) = self.storage.load(&attempts_key(name)).await? else {
             return Ok(None);
         };
         let text = String::from_utf8_lossy(&bytes);
         let mut fields = text.split_whitespace().map(str::parse::<u64>);
-        Ok(match (fields.next(), fields.next()) {
-            (Some(Ok(failures)), Some(Ok(retry_at))) => {
-                Some((u32::try_from(failures).unwrap_or(u32::MAX), retry_at))
-            }
-            _ => None,
-        })
+        let (Some(Ok(failures)), Some(Ok(millis))) = (fields.next(), fields.next()) else {
+            return Ok(None);
+        };
+        let failures = u32::try_from(failures).unwrap_or(u32::MAX);
+        let retry_at = UNIX_EPOCH.checked_add(Duration::from_millis(millis));
+        Ok(retry_at.map(|retry_at| (failures, retry_at)))
     }
 
     /// Records `failures` failed orders for `name`, the next allowed at `retry_at`.
@@ -132,9 +140,12 @@ impl Fleet {
         &self,
         name: &str,
         failures: u32,
-        retry_at: u64,
+        retry_at: SystemTime,
     ) -> Result<(), StorageError> {
-        let text = format!("{failures} {retry_at}\n");
+        let millis = retry_at
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+        let text = format!("{failures} {millis}\n");
         self.storage
             .store(&attempts_key(name), text.as_bytes())
             .await

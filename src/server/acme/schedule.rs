@@ -157,10 +157,7 @@ impl Acme {
             }
         };
         let failures_before = backoff.map_or(0, |(failures, _)| failures);
-        let until = backoff.and_then(|(_, retry_at)| {
-            SystemTime::UNIX_EPOCH.checked_add(Duration::from_millis(retry_at))
-        });
-        let outcome = match (adopted, until) {
+        let outcome = match (adopted, backoff.map(|(_, until)| until)) {
             (Ok(Some(info)), _) if self.renewal_point(&info) > SystemTime::now() => Ok(info),
             (_, Some(until)) if until > SystemTime::now() => Err(AcmeError::BackingOff {
                 name: name.to_string(),
@@ -235,10 +232,7 @@ impl Acme {
                 let certificate = self.cached(name);
                 let retry_at =
                     attempts::retry_at(&self.inner.config, failures, now, certificate.as_ref());
-                let millis = retry_at
-                    .duration_since(SystemTime::UNIX_EPOCH)
-                    .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
-                fleet.save_backoff(name, failures, millis).await
+                fleet.save_backoff(name, failures, retry_at).await
             }
         };
         if let Err(error) = shared {
